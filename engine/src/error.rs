@@ -1,0 +1,232 @@
+//! One typed error for the whole engine, mapped to Druid MSQ error codes at the edges.
+
+use serde_json::{json, Map, Value};
+
+/// Result alias used across msq-rs.
+pub type Result<T, E = MsqError> = std::result::Result<T, E>;
+
+/// Every failure a statement can meet, with the Druid MSQ error code it reports as.
+///
+/// Variants carry the fields Druid's fault objects carry, so `to_fault` can render the
+/// `errorReport.error` object of the task report exactly.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MsqError {
+    /// The SQL text could not be parsed (HTTP 400, no task is created).
+    #[error("{0}")]
+    SqlParse(String),
+    /// The statement parsed but is not valid (unknown table, bad clause, ...; HTTP 400).
+    #[error("{0}")]
+    Validation(String),
+    /// The statement uses a feature that is not supported.
+    #[error("{0}")]
+    QueryNotSupported(String),
+    /// A row had a null `__time`.
+    #[error("Null timestamp (__time) encountered in row{}", .detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    InsertTimeNull { detail: Option<String> },
+    /// An ingestion with time partitioning produced no rows.
+    #[error("No rows to insert for dataSource [{data_source}]. Try using PARTITIONED BY ALL or check the WHERE clause.")]
+    InsertCannotBeEmpty { data_source: String },
+    /// A row's `__time` fell outside the OVERWRITE WHERE interval of a REPLACE.
+    #[error("Query generated time chunk [{interval}] out of bounds specified by replaceExistingTimeChunks")]
+    InsertTimeOutOfBounds { interval: String },
+    /// A row of external data could not be parsed.
+    #[error("{message}")]
+    CannotParseExternalData { message: String },
+    /// More parse warnings than `maxParseExceptions` allowed.
+    #[error("Too many warnings of type {root_error_code} generated (max = {max_warnings})")]
+    TooManyWarnings {
+        max_warnings: i64,
+        root_error_code: String,
+        root_error: Box<MsqError>,
+    },
+    /// Too many output partitions (segments).
+    #[error("Too many partitions (max = {max_partitions}); try breaking your query up into smaller queries or using a larger target size")]
+    TooManyPartitions { max_partitions: usize },
+    /// Too many time chunks.
+    #[error("Too many partition buckets (max = {max_buckets}); try breaking your query up into smaller queries or using a wider PARTITIONED BY")]
+    TooManyBuckets { max_buckets: usize },
+    /// A column name Druid reserves was used wrongly.
+    #[error("Column [{column}] is a reserved column name")]
+    ColumnNameRestricted { column: String },
+    /// An input file could not be found or read.
+    #[error("{message}")]
+    InputSource { message: String },
+    /// The statement was cancelled.
+    #[error("Query canceled by user or by task shutdown.")]
+    Canceled,
+    /// A worker failed.
+    #[error("Worker task failed: [{worker_task_id}]: {message}")]
+    WorkerFailed {
+        worker_task_id: String,
+        message: String,
+    },
+    /// A metadata store failure.
+    #[error("metadata store error: {0}")]
+    Metadata(String),
+    /// An I/O failure (local disk, deep storage).
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// Anything else.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+impl MsqError {
+    /// The Druid MSQ error code (`errorReport.error.errorCode`).
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            MsqError::SqlParse(_) | MsqError::Validation(_) => "InvalidInput",
+            MsqError::QueryNotSupported(_) => "QueryNotSupported",
+            MsqError::InsertTimeNull { .. } => "InsertTimeNull",
+            MsqError::InsertCannotBeEmpty { .. } => "InsertCannotBeEmpty",
+            MsqError::InsertTimeOutOfBounds { .. } => "InsertTimeOutOfBounds",
+            MsqError::CannotParseExternalData { .. } => "CannotParseExternalData",
+            MsqError::TooManyWarnings { .. } => "TooManyWarnings",
+            MsqError::TooManyPartitions { .. } => "TooManyPartitions",
+            MsqError::TooManyBuckets { .. } => "TooManyBuckets",
+            MsqError::ColumnNameRestricted { .. } => "ColumnNameRestricted",
+            MsqError::InputSource { .. } => "UnknownError",
+            MsqError::Canceled => "Canceled",
+            MsqError::WorkerFailed { .. } => "WorkerFailed",
+            MsqError::Metadata(_) | MsqError::Io(_) | MsqError::Unknown(_) => "UnknownError",
+        }
+    }
+
+    /// Whether the error is the user's (bad SQL or bad input) rather than the system's.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            MsqError::Metadata(_) | MsqError::Io(_) | MsqError::Unknown(_) | MsqError::WorkerFailed { .. }
+        )
+    }
+
+    /// The `errorReport.error` object of a Druid task report: `errorCode`, `errorMessage`
+    /// and the code's own fields.
+    pub fn to_fault(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("errorCode".into(), json!(self.error_code()));
+        match self {
+            MsqError::InsertCannotBeEmpty { data_source } => {
+                m.insert("dataSource".into(), json!(data_source));
+            }
+            MsqError::InsertTimeOutOfBounds { interval } => {
+                m.insert("interval".into(), json!(interval));
+            }
+            MsqError::TooManyWarnings {
+                max_warnings,
+                root_error_code,
+                ..
+            } => {
+                m.insert("maxWarnings".into(), json!(max_warnings));
+                m.insert("rootErrorCode".into(), json!(root_error_code));
+            }
+            MsqError::TooManyPartitions { max_partitions } => {
+                m.insert("maxPartitions".into(), json!(max_partitions));
+            }
+            MsqError::TooManyBuckets { max_buckets } => {
+                m.insert("maxBuckets".into(), json!(max_buckets));
+            }
+            MsqError::ColumnNameRestricted { column } => {
+                m.insert("columnName".into(), json!(column));
+            }
+            MsqError::WorkerFailed { worker_task_id, .. } => {
+                m.insert("workerTaskId".into(), json!(worker_task_id));
+            }
+            _ => {}
+        }
+        m.insert("errorMessage".into(), json!(self.to_string()));
+        Value::Object(m)
+    }
+
+    /// The Druid HTTP error class for this error (`errorClass` in the HTTP error JSON).
+    pub fn error_class(&self) -> &'static str {
+        match self {
+            MsqError::SqlParse(_) => "org.apache.calcite.sql.parser.SqlParseException",
+            MsqError::Validation(_) => "org.apache.druid.error.DruidException",
+            MsqError::QueryNotSupported(_) => "org.apache.druid.error.DruidException",
+            _ => "org.apache.druid.msq.indexing.error.MSQException",
+        }
+    }
+}
+
+impl From<std::io::Error> for MsqError {
+    fn from(e: std::io::Error) -> Self {
+        MsqError::Io(e.to_string())
+    }
+}
+
+impl From<object_store::Error> for MsqError {
+    fn from(e: object_store::Error) -> Self {
+        MsqError::Io(e.to_string())
+    }
+}
+
+impl From<parquet::errors::ParquetError> for MsqError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        MsqError::Io(e.to_string())
+    }
+}
+
+impl From<arrow::error::ArrowError> for MsqError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        match e {
+            arrow::error::ArrowError::ExternalError(inner) => match inner.downcast::<MsqError>() {
+                Ok(m) => *m,
+                Err(other) => MsqError::Unknown(other.to_string()),
+            },
+            other => MsqError::Unknown(other.to_string()),
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for MsqError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as D;
+        // Our own errors travel through DataFusion wrapped as external errors: unwrap them.
+        if let Some(m) = find_msq_error(&e) {
+            return m;
+        }
+        match e {
+            D::SQL(p, _) => MsqError::SqlParse(p.to_string()),
+            D::Plan(m) => MsqError::Validation(m),
+            D::SchemaError(s, _) => MsqError::Validation(s.to_string()),
+            D::NotImplemented(m) => MsqError::QueryNotSupported(m),
+            D::ArrowError(a, _) => MsqError::from(*a),
+            D::Context(_, inner) => MsqError::from(*inner),
+            other => MsqError::Unknown(other.to_string()),
+        }
+    }
+}
+
+/// Looks for an `MsqError` wrapped anywhere inside a DataFusion error chain.
+fn find_msq_error(e: &datafusion::error::DataFusionError) -> Option<MsqError> {
+    use datafusion::error::DataFusionError as D;
+    match e {
+        D::External(inner) => inner.downcast_ref::<MsqError>().cloned(),
+        D::Shared(inner) => find_msq_error(inner),
+        D::Context(_, inner) => find_msq_error(inner),
+        D::ArrowError(a, _) => match a.as_ref() {
+            arrow::error::ArrowError::ExternalError(inner) => inner.downcast_ref::<MsqError>().cloned(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl From<MsqError> for datafusion::error::DataFusionError {
+    fn from(e: MsqError) -> Self {
+        datafusion::error::DataFusionError::External(Box::new(e))
+    }
+}
+
+impl From<rusqlite::Error> for MsqError {
+    fn from(e: rusqlite::Error) -> Self {
+        MsqError::Metadata(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for MsqError {
+    fn from(e: serde_json::Error) -> Self {
+        MsqError::Unknown(format!("JSON error: {e}"))
+    }
+}

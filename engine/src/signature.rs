@@ -1,0 +1,185 @@
+//! Druid row signatures (`[{"name","type"}]`) and their mapping to Arrow types.
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Druid's name for the primary timestamp column.
+pub const TIME_COLUMN: &str = "__time";
+
+/// A Druid column type as it appears in signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    String,
+    Long,
+    Float,
+    Double,
+    /// `ARRAY<...>`
+    Array(Box<ColumnType>),
+    /// `COMPLEX<name>`
+    Complex(String),
+}
+
+impl ColumnType {
+    /// Parses Druid's type text (`STRING`, `long`, `ARRAY<STRING>`, `COMPLEX<json>`).
+    pub fn parse(s: &str) -> Option<Self> {
+        let t = s.trim();
+        let upper = t.to_ascii_uppercase();
+        if let Some(inner) = upper.strip_prefix("ARRAY<").and_then(|r| r.strip_suffix('>')) {
+            return Some(ColumnType::Array(Box::new(ColumnType::parse(inner)?)));
+        }
+        if upper.starts_with("COMPLEX<") && upper.ends_with('>') {
+            return Some(ColumnType::Complex(t[8..t.len() - 1].to_string()));
+        }
+        Some(match upper.as_str() {
+            "STRING" | "VARCHAR" => ColumnType::String,
+            "LONG" | "BIGINT" | "INTEGER" | "INT" | "TIMESTAMP" | "BOOLEAN" => ColumnType::Long,
+            "FLOAT" | "REAL" => ColumnType::Float,
+            "DOUBLE" | "DECIMAL" => ColumnType::Double,
+            _ => return None,
+        })
+    }
+
+    /// Druid's type text.
+    pub fn name(&self) -> String {
+        match self {
+            ColumnType::String => "STRING".into(),
+            ColumnType::Long => "LONG".into(),
+            ColumnType::Float => "FLOAT".into(),
+            ColumnType::Double => "DOUBLE".into(),
+            ColumnType::Array(inner) => format!("ARRAY<{}>", inner.name()),
+            ColumnType::Complex(n) => format!("COMPLEX<{n}>"),
+        }
+    }
+
+    /// The Arrow type external data of this type is read as.
+    pub fn to_arrow(&self) -> DataType {
+        match self {
+            ColumnType::String => DataType::Utf8,
+            ColumnType::Long => DataType::Int64,
+            ColumnType::Float => DataType::Float32,
+            ColumnType::Double => DataType::Float64,
+            ColumnType::Array(inner) => DataType::List(Arc::new(Field::new("item", inner.to_arrow(), true))),
+            ColumnType::Complex(_) => DataType::Utf8,
+        }
+    }
+
+    /// The Druid type of an Arrow column (timestamps are Druid LONGs).
+    pub fn from_arrow(dt: &DataType) -> Self {
+        match dt {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => ColumnType::String,
+            DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Timestamp(_, _)
+            | DataType::Date32
+            | DataType::Date64 => ColumnType::Long,
+            DataType::Float16 | DataType::Float32 => ColumnType::Float,
+            DataType::Float64 | DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => ColumnType::Double,
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                ColumnType::Array(Box::new(ColumnType::from_arrow(f.data_type())))
+            }
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => ColumnType::Complex("binary".into()),
+            DataType::Struct(_) | DataType::Map(_, _) => ColumnType::Complex("json".into()),
+            _ => ColumnType::String,
+        }
+    }
+
+    /// The SQL type name Druid reports for this column (`sqlTypeNames`).
+    pub fn sql_type_name(dt: &DataType) -> &'static str {
+        match dt {
+            DataType::Timestamp(_, _) => "TIMESTAMP",
+            DataType::Date32 | DataType::Date64 => "DATE",
+            DataType::Boolean => "BOOLEAN",
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => "INTEGER",
+            DataType::Int64 | DataType::UInt32 | DataType::UInt64 => "BIGINT",
+            DataType::Float16 | DataType::Float32 => "FLOAT",
+            DataType::Float64 => "DOUBLE",
+            DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => "DECIMAL",
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => "ARRAY",
+            DataType::Struct(_) | DataType::Map(_, _) => "COMPLEX<json>",
+            _ => "VARCHAR",
+        }
+    }
+}
+
+impl Serialize for ColumnType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ColumnType::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown column type [{s}]")))
+    }
+}
+
+/// One column of a signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSignature {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+}
+
+/// A row signature, as Druid prints it: `[{"name":"x","type":"STRING"}, ...]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Signature(pub Vec<ColumnSignature>);
+
+impl Signature {
+    /// The signature of an Arrow schema.
+    pub fn from_schema(schema: &Schema) -> Self {
+        Signature(
+            schema
+                .fields()
+                .iter()
+                .map(|f| ColumnSignature {
+                    name: f.name().clone(),
+                    column_type: ColumnType::from_arrow(f.data_type()),
+                })
+                .collect(),
+        )
+    }
+
+    /// The Arrow schema external rows with this signature are read into (all columns nullable).
+    pub fn to_arrow_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.0
+                .iter()
+                .map(|c| Field::new(&c.name, c.column_type.to_arrow(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+/// The Arrow type of `__time` inside the engine: millisecond timestamps without zone (UTC).
+pub fn time_data_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_signature_json() {
+        let s: Signature =
+            serde_json::from_str(r#"[{"name":"time","type":"string"},{"name":"added","type":"long"},{"name":"tags","type":"ARRAY<STRING>"}]"#)
+                .unwrap();
+        assert_eq!(s.0[1].column_type, ColumnType::Long);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"[{"name":"time","type":"STRING"},{"name":"added","type":"LONG"},{"name":"tags","type":"ARRAY<STRING>"}]"#
+        );
+        assert_eq!(s.to_arrow_schema().field(1).data_type(), &DataType::Int64);
+    }
+}
