@@ -1,1 +1,11 @@
-//! placeholder
+//! msq-rs controller: runs a query's stage DAG across workers, publishes segments, keeps
+//! the Druid-shaped task report, and owns the task lifecycle.
+
+pub mod driver;
+pub mod engine;
+pub mod publish;
+pub mod report;
+pub mod values;
+
+pub use driver::{run_query, QueryEnv, QueryOutcome};
+pub use engine::Engine;

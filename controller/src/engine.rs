@@ -1,0 +1,189 @@
+//! The embedded engine: metadata store and deep storage under one data directory, and the
+//! task lifecycle (record, plan, run, store report) that `msq run` and the server share.
+
+use crate::driver::{run_query, QueryEnv, QueryOutcome};
+use crate::report::{LiveReport, ReportState};
+use msq_engine::context::QueryContext;
+use msq_engine::granularity::format_millis;
+use msq_engine::metadata::{MetadataStore, SqliteMetadataStore, TaskRecord};
+use msq_engine::{MsqError, Result};
+use msq_sql::planner::{plan_statement, PlannedStatement};
+use msq_sql::statement::StatementKind;
+use object_store::local::LocalFileSystem;
+use object_store::ObjectStore;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Metadata, deep storage and scratch space of one msq-rs installation.
+#[derive(Clone)]
+pub struct Engine {
+    pub metadata: Arc<dyn MetadataStore>,
+    pub deep_storage: Arc<dyn ObjectStore>,
+    pub data_dir: PathBuf,
+    /// `host:port` reported as task location and in error reports.
+    pub host: String,
+}
+
+/// A statement that passed validation and is ready to run as a task.
+pub struct PreparedTask {
+    pub task_id: String,
+    pub planned: PlannedStatement,
+    pub context: QueryContext,
+    pub sql: String,
+}
+
+impl Engine {
+    /// Opens (creating) the embedded defaults under `data_dir`: SQLite metadata in
+    /// `metadata.db`, deep storage in `segments/`, spill files in `tmp/`.
+    pub fn open_local(data_dir: &Path) -> Result<Engine> {
+        std::fs::create_dir_all(data_dir.join("segments"))?;
+        std::fs::create_dir_all(data_dir.join("tmp"))?;
+        let metadata = SqliteMetadataStore::open(&data_dir.join("metadata.db"))?;
+        let deep = LocalFileSystem::new_with_prefix(data_dir.join("segments"))?;
+        Ok(Engine {
+            metadata: Arc::new(metadata),
+            deep_storage: Arc::new(deep),
+            data_dir: data_dir.to_path_buf(),
+            host: "localhost".into(),
+        })
+    }
+
+    fn env(&self) -> QueryEnv {
+        QueryEnv {
+            metadata: self.metadata.clone(),
+            deep_storage: self.deep_storage.clone(),
+            spill_dir: self.data_dir.join("tmp"),
+        }
+    }
+
+    /// Validates and plans a statement (errors here are the user's: HTTP 400, no task).
+    pub async fn prepare(&self, sql: &str, context: &Map<String, Value>) -> Result<PreparedTask> {
+        let ctx = QueryContext::parse(context)?;
+        let query_id = ctx
+            .sql_query_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let task_id = format!("query-{query_id}");
+        let planned = plan_statement(sql, &ctx, &query_id, self.metadata.clone()).await?;
+        Ok(PreparedTask {
+            task_id,
+            planned,
+            context: ctx,
+            sql: sql.to_string(),
+        })
+    }
+
+    /// The task payload Druid shows for a `query_controller` task.
+    pub fn payload(task: &PreparedTask) -> Value {
+        let ds = task.planned.data_source.clone();
+        json!({
+            "type": "query_controller",
+            "id": task.task_id,
+            "spec": {
+                "query": {"queryType": "msq", "stages": task.planned.query.stages.len()},
+                "destination": match task.planned.kind {
+                    StatementKind::Select => json!({"type": "taskReport"}),
+                    _ => json!({
+                        "type": "dataSource",
+                        "dataSource": ds,
+                        "segmentGranularity": task.planned.granularity.map(|g| g.name()),
+                        "replaceTimeChunks": task.planned.replace.as_ref().map(|v| v.iter().map(|i| i.to_iso()).collect::<Vec<_>>()),
+                    }),
+                },
+                "tuningConfig": {
+                    "maxNumWorkers": task.context.worker_count(),
+                    "maxRowsInMemory": task.context.max_rows_in_memory,
+                    "rowsPerSegment": task.context.rows_per_segment,
+                }
+            },
+            "sqlQuery": task.sql,
+            "sqlQueryContext": task.context.raw,
+            "sqlTypeNames": task.planned.output_schema.fields().iter().map(|f| msq_engine::signature::ColumnType::sql_type_name(f.data_type())).collect::<Vec<_>>(),
+            "context": task.context.raw,
+            "groupId": task.task_id,
+            "dataSource": ds.unwrap_or_else(|| "__query_select".into()),
+        })
+    }
+
+    /// Records the task as RUNNING in the metadata store.
+    pub fn record_start(&self, task: &PreparedTask) -> Result<()> {
+        let now = format_millis(chrono::Utc::now().timestamp_millis());
+        self.metadata.insert_task(&TaskRecord {
+            id: task.task_id.clone(),
+            group_id: task.task_id.clone(),
+            task_type: "query_controller".into(),
+            data_source: task
+                .planned
+                .data_source
+                .clone()
+                .unwrap_or_else(|| "__query_select".into()),
+            created_time: now.clone(),
+            queue_insertion_time: now,
+            status: "RUNNING".into(),
+            runner_status: "RUNNING".into(),
+            duration_ms: -1,
+            error_msg: None,
+            location: json!({"host": self.host, "port": -1, "tlsPort": -1}),
+            payload: Engine::payload(task),
+            report: None,
+            opaque_id: None,
+        })
+    }
+
+    /// Runs a prepared task to the end, storing its final status and report.
+    pub async fn run(&self, task: &PreparedTask, report: LiveReport, cancel: watch::Receiver<bool>) -> Result<QueryOutcome> {
+        let started = std::time::Instant::now();
+        let _ = self.metadata.append_task_log(&task.task_id, &format!("Task [{}] started", task.task_id));
+        let result = run_query(&task.planned, &task.context, &self.env(), &task.task_id, report.clone(), cancel).await;
+        let report_json = ReportState::lock(&report).to_json();
+        let duration = started.elapsed().as_millis() as i64;
+        let mut rec = self
+            .metadata
+            .get_task(&task.task_id)?
+            .ok_or_else(|| MsqError::Metadata(format!("task [{}] vanished", task.task_id)))?;
+        rec.duration_ms = duration;
+        rec.runner_status = "NONE".into();
+        match &result {
+            Ok(o) => {
+                rec.status = "SUCCESS".into();
+                let line = match task.planned.kind {
+                    StatementKind::Select => format!(
+                        "Query returned {} rows",
+                        o.results.as_ref().map(|b| b.iter().map(|x| x.num_rows()).sum::<usize>()).unwrap_or(0)
+                    ),
+                    _ => format!("Published {} segments with {} rows", o.segments.len(), o.rows_written),
+                };
+                let _ = self.metadata.append_task_log(&task.task_id, &line);
+            }
+            Err(e) => {
+                rec.status = "FAILED".into();
+                rec.error_msg = Some(format!("{}: {}", e.error_code(), e));
+                let _ = self
+                    .metadata
+                    .append_task_log(&task.task_id, &format!("Task failed: {}: {}", e.error_code(), e));
+            }
+        }
+        self.metadata.update_task(&rec)?;
+        self.metadata.set_task_report(&task.task_id, &report_json)?;
+        result
+    }
+
+    /// Plans and runs `sql` as one task (what `msq run` does): returns the task id, the
+    /// outcome and the final report.
+    pub async fn run_statement(&self, sql: &str, context: &Map<String, Value>) -> (Option<String>, Result<QueryOutcome>, Value) {
+        let task = match self.prepare(sql, context).await {
+            Ok(t) => t,
+            Err(e) => return (None, Err(e), Value::Null),
+        };
+        if let Err(e) = self.record_start(&task) {
+            return (Some(task.task_id.clone()), Err(e), Value::Null);
+        }
+        let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&task.task_id, &self.host)));
+        let (_tx, rx) = watch::channel(false);
+        let result = self.run(&task, report.clone(), rx).await;
+        let json = ReportState::lock(&report).to_json();
+        (Some(task.task_id), result, json)
+    }
+}

@@ -1,0 +1,165 @@
+//! Segment allocation for the segment-generation stage, tombstones for REPLACE, and the
+//! atomic publish of a query's segments.
+
+use msq_engine::granularity::{format_millis, Granularity, Interval};
+use msq_engine::keystats::RangePartitions;
+use msq_engine::metadata::{allocate, SegmentId, SegmentRecord};
+use msq_engine::signature::Signature;
+use msq_engine::stage::MAX_BUCKETS;
+use msq_engine::{MsqError, Result};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// The chunk interval of a bucket id (`Interval::eternity` for ALL).
+pub fn bucket_interval(granularity: Granularity, bucket: i64) -> Interval {
+    if granularity == Granularity::All {
+        Interval::eternity()
+    } else {
+        let s = granularity.bucket_start(bucket);
+        Interval::new(s, granularity.bucket_end(s))
+    }
+}
+
+/// Segment ids for every range partition: partitions of one time chunk get consecutive
+/// partition numbers after what the chunk already has (INSERT) or from 0 (REPLACE).
+pub fn allocate_segments(
+    data_source: &str,
+    partitions: &RangePartitions,
+    granularity: Granularity,
+    existing_used: &[SegmentRecord],
+    version: &str,
+    append: bool,
+) -> Result<Vec<(usize, SegmentId)>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < partitions.ranges.len() {
+        let bucket = partitions.ranges[i].bucket;
+        let chunk = bucket_interval(granularity, bucket);
+        let alloc = allocate(existing_used, chunk, version, append)?;
+        let mut k = 0u32;
+        while i < partitions.ranges.len() && partitions.ranges[i].bucket == bucket {
+            out.push((
+                i,
+                SegmentId {
+                    data_source: data_source.to_string(),
+                    interval: alloc.interval,
+                    version: alloc.version.clone(),
+                    partition_num: alloc.first_partition_num + k,
+                },
+            ));
+            k += 1;
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Whether every chunk lies inside the OVERWRITE intervals; the first that does not is
+/// returned (Druid's `InsertTimeOutOfBounds`).
+pub fn chunk_out_of_bounds(chunks: &[Interval], replace: &[Interval]) -> Option<Interval> {
+    chunks
+        .iter()
+        .find(|c| !replace.iter().any(|r| r.encloses(c)))
+        .copied()
+}
+
+/// Tombstones a REPLACE leaves: every chunk of `granularity` inside the OVERWRITE intervals
+/// that holds existing data but gets no new segment.
+pub fn tombstones(
+    data_source: &str,
+    existing_used: &[SegmentRecord],
+    replace: &[Interval],
+    granularity: Granularity,
+    new_chunks: &BTreeSet<Interval>,
+    version: &str,
+) -> Result<Vec<SegmentRecord>> {
+    let mut chunks: BTreeSet<Interval> = BTreeSet::new();
+    for seg in existing_used {
+        for iv in replace {
+            let start = seg.id.interval.start.max(iv.start);
+            let end = seg.id.interval.end.min(iv.end);
+            if start >= end {
+                continue;
+            }
+            if granularity == Granularity::All {
+                chunks.insert(Interval::eternity());
+                continue;
+            }
+            if start == i64::MIN || end == i64::MAX {
+                return Err(MsqError::Validation(format!(
+                    "Cannot replace segment [{}] covering all time with PARTITIONED BY {}; use PARTITIONED BY ALL TIME or a bounded OVERWRITE WHERE",
+                    seg.id,
+                    granularity.name()
+                )));
+            }
+            let mut t = granularity.bucket_start(start);
+            while t < end {
+                let e = granularity.bucket_end(t);
+                chunks.insert(Interval::new(t, e));
+                if chunks.len() > MAX_BUCKETS {
+                    return Err(MsqError::TooManyBuckets { max_buckets: MAX_BUCKETS });
+                }
+                t = e;
+            }
+        }
+    }
+    let now = format_millis(chrono::Utc::now().timestamp_millis());
+    Ok(chunks
+        .into_iter()
+        .filter(|c| !new_chunks.contains(c))
+        .filter(|c| replace.iter().any(|r| r.encloses(c)))
+        .map(|c| SegmentRecord {
+            id: SegmentId {
+                data_source: data_source.to_string(),
+                interval: c,
+                version: version.to_string(),
+                partition_num: 0,
+            },
+            used: true,
+            is_tombstone: true,
+            num_rows: 0,
+            size_bytes: 0,
+            path: String::new(),
+            signature: Signature::default(),
+            min_time: None,
+            max_time: None,
+            created_date: now.clone(),
+            used_status_last_updated: now.clone(),
+            shard_spec: json!({"type": "tombstone", "partitionNum": 0, "partitions": 1}),
+        })
+        .collect())
+}
+
+/// Fills in per-chunk partition counts of shard specs, now that every segment is known.
+pub fn finalize_shard_specs(segments: &mut [SegmentRecord]) {
+    let mut counts: std::collections::BTreeMap<(Interval, String), u32> = Default::default();
+    for s in segments.iter().filter(|s| !s.is_tombstone) {
+        *counts.entry((s.id.interval, s.id.version.clone())).or_insert(0) += 1;
+    }
+    for s in segments.iter_mut().filter(|s| !s.is_tombstone) {
+        let n = counts[&(s.id.interval, s.id.version.clone())];
+        if let Some(obj) = s.shard_spec.as_object_mut() {
+            if obj.get("type").and_then(|t| t.as_str()) == Some("numbered") {
+                obj.insert("partitions".into(), json!(n));
+            } else {
+                obj.insert("numCorePartitions".into(), json!(n));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msq_engine::granularity::parse_instant;
+
+    #[test]
+    fn out_of_bounds_chunk_is_found() {
+        let day = Interval::new(parse_instant("2015-09-12").unwrap(), parse_instant("2015-09-13").unwrap());
+        let h = Granularity::Hour;
+        let inside = bucket_interval(h, parse_instant("2015-09-12T05:30:00Z").unwrap());
+        let outside = bucket_interval(h, parse_instant("2015-09-13T05:30:00Z").unwrap());
+        assert_eq!(chunk_out_of_bounds(&[inside], &[day]), None);
+        assert_eq!(chunk_out_of_bounds(&[inside, outside], &[day]), Some(outside));
+    }
+}

@@ -1,0 +1,84 @@
+//! Arrow values as the JSON Druid returns in SELECT results.
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use msq_engine::granularity::format_millis;
+use serde_json::{json, Value};
+
+/// One JSON value per row of `array`.
+pub fn column_values(array: &ArrayRef) -> Vec<Value> {
+    let n = array.len();
+    let nullable = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
+        (0..n).map(|i| if array.is_null(i) { Value::Null } else { f(i) }).collect()
+    };
+    match array.data_type() {
+        DataType::Null => vec![Value::Null; n],
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            nullable(&|i| json!(a.value(i)))
+        }
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16
+        | DataType::UInt32 | DataType::UInt64 => {
+            let a = arrow::compute::cast(array, &DataType::Int64).expect("integer cast");
+            let a = a.as_primitive::<arrow::datatypes::Int64Type>();
+            nullable(&|i| json!(a.value(i)))
+        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => {
+            let a = arrow::compute::cast(array, &DataType::Float64).expect("float cast");
+            let a = a.as_primitive::<arrow::datatypes::Float64Type>();
+            nullable(&|i| {
+                let v = a.value(i);
+                serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+            })
+        }
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+            let a = arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp cast");
+            let a = a.as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+            nullable(&|i| json!(format_millis(a.value(i))))
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+            let a = arrow::compute::cast(array, &DataType::Utf8).expect("string cast");
+            let a = a.as_string::<i32>();
+            nullable(&|i| json!(a.value(i)))
+        }
+        DataType::List(_) | DataType::LargeList(_) => {
+            let a = arrow::compute::cast(array, &DataType::List(std::sync::Arc::new(arrow::datatypes::Field::new_list_field(
+                match array.data_type() {
+                    DataType::List(f) | DataType::LargeList(f) => f.data_type().clone(),
+                    _ => unreachable!(),
+                },
+                true,
+            ))))
+            .expect("list cast");
+            let l = a.as_list::<i32>();
+            nullable(&|i| Value::Array(column_values(&l.value(i))))
+        }
+        _ => {
+            let opts = FormatOptions::default();
+            match ArrayFormatter::try_new(array.as_ref(), &opts) {
+                Ok(f) => nullable(&|i| json!(f.value(i).to_string())),
+                Err(_) => vec![Value::Null; n],
+            }
+        }
+    }
+}
+
+/// Rows of batches as arrays of JSON values.
+pub fn rows_json(batches: &[RecordBatch], limit: usize) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for b in batches {
+        if rows.len() >= limit {
+            break;
+        }
+        let cols: Vec<Vec<Value>> = b.columns().iter().map(column_values).collect();
+        for r in 0..b.num_rows() {
+            if rows.len() >= limit {
+                break;
+            }
+            rows.push(Value::Array(cols.iter().map(|c| c[r].clone()).collect()));
+        }
+    }
+    rows
+}

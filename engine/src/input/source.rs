@@ -1,0 +1,371 @@
+//! Druid input sources (`EXTERN`'s first argument) and the splits they list.
+//!
+//! JSON shapes follow Druid exactly, both when read and when printed back in task reports:
+//!
+//! * `{"type":"local","baseDir":"/data","filter":"*.json.gz","files":["/x.json"]}` — `baseDir` and
+//!   `filter` are printed only when set, `files` only when non-empty.
+//! * `{"type":"inline","data":"{\"a\":1}\n{\"a\":2}"}`
+//!
+//! New source types (`http`, `s3`, ...) slot in as a variant here, an arm in
+//! [`InputSource::splits`], a [`SplitKind`] variant and an arm in `reader::open_bytes`.
+
+use crate::error::{MsqError, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The `type`s of input source this build can read.
+pub const SUPPORTED_INPUT_SOURCES: &[&str] = &["local", "inline"];
+
+/// A Druid input source.
+///
+/// Deserialising an unknown or missing `type` fails with a message naming the type and the
+/// supported ones; [`InputSource::from_json`] turns that into [`MsqError::Validation`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum InputSource {
+    /// Files on the local file system.
+    #[serde(rename = "local")]
+    Local(LocalInputSource),
+    /// Data given in the spec itself.
+    #[serde(rename = "inline")]
+    Inline(InlineInputSource),
+}
+
+/// `{"type":"local", ...}`: explicit `files`, and/or the files under `baseDir` (recursively)
+/// whose names match the wildcard `filter`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocalInputSource {
+    #[serde(rename = "baseDir", default, skip_serializing_if = "Option::is_none")]
+    pub base_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// `{"type":"inline","data":"..."}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InlineInputSource {
+    pub data: String,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The message for an input source or format whose `type` is not supported.
+pub(crate) fn unsupported_type_message(what: &str, ty: Option<&str>, supported: &[&str]) -> String {
+    match ty {
+        Some(t) => format!(
+            "Unsupported {what} type [{t}]; supported types are [{}]",
+            supported.join(", ")
+        ),
+        None => format!(
+            "{what} must have a 'type'; supported types are [{}]",
+            supported.join(", ")
+        ),
+    }
+}
+
+/// Splits a JSON object into its `type` and the object itself, or explains why it cannot.
+pub(crate) fn tagged_object(what: &str, v: &Value, supported: &[&str]) -> std::result::Result<String, String> {
+    let Value::Object(m) = v else {
+        return Err(format!("{what} must be a JSON object, got [{v}]"));
+    };
+    match m.get("type") {
+        Some(Value::String(t)) => Ok(t.clone()),
+        Some(other) => Err(format!("{what} 'type' must be a string, got [{other}]")),
+        None => Err(unsupported_type_message(what, None, supported)),
+    }
+}
+
+impl<'de> Deserialize<'de> for InputSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = Value::deserialize(d)?;
+        let ty = tagged_object("inputSource", &v, SUPPORTED_INPUT_SOURCES).map_err(D::Error::custom)?;
+        match ty.as_str() {
+            "local" => serde_json::from_value(v)
+                .map(InputSource::Local)
+                .map_err(|e| D::Error::custom(format!("Invalid local inputSource: {e}"))),
+            "inline" => serde_json::from_value(v)
+                .map(InputSource::Inline)
+                .map_err(|e| D::Error::custom(format!("Invalid inline inputSource: {e}"))),
+            other => Err(D::Error::custom(unsupported_type_message(
+                "inputSource",
+                Some(other),
+                SUPPORTED_INPUT_SOURCES,
+            ))),
+        }
+    }
+}
+
+/// What one split is: a file, or inline data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum SplitKind {
+    /// A local file and its size in bytes (as stored, i.e. compressed).
+    File { path: PathBuf, size: u64 },
+    /// Inline data.
+    Inline {
+        #[serde(with = "arc_str")]
+        data: Arc<str>,
+    },
+}
+
+/// One concrete input a worker reads: a file, or a piece of inline data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSplit {
+    pub kind: SplitKind,
+}
+
+impl InputSplit {
+    /// A split reading the local file `path` of `size` bytes.
+    pub fn file(path: impl Into<PathBuf>, size: u64) -> Self {
+        InputSplit {
+            kind: SplitKind::File {
+                path: path.into(),
+                size,
+            },
+        }
+    }
+
+    /// A split reading `data`.
+    pub fn inline(data: impl Into<Arc<str>>) -> Self {
+        InputSplit {
+            kind: SplitKind::Inline { data: data.into() },
+        }
+    }
+
+    /// The split's size in bytes as stored (what split assignment balances).
+    pub fn size_bytes(&self) -> u64 {
+        match &self.kind {
+            SplitKind::File { size, .. } => *size,
+            SplitKind::Inline { data } => data.len() as u64,
+        }
+    }
+
+    /// How errors and warnings name this split: the file path, or `inline`.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            SplitKind::File { path, .. } => path.display().to_string(),
+            SplitKind::Inline { .. } => "inline".to_string(),
+        }
+    }
+
+    /// Druid's URI of the split (`file:/abs/path`), used as `Path:` in parse errors; `None`
+    /// for inline data, which Druid reports without a path.
+    pub fn uri(&self) -> Option<String> {
+        match &self.kind {
+            SplitKind::File { path, .. } => {
+                let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                Some(format!("file:{}", abs.display()))
+            }
+            SplitKind::Inline { .. } => None,
+        }
+    }
+}
+
+mod arc_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        Ok(Arc::from(String::deserialize(d)?))
+    }
+}
+
+impl InputSource {
+    /// Parses Druid's input source JSON text; bad JSON, unknown types and bad fields are
+    /// [`MsqError::Validation`] errors.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| MsqError::Validation(format!("Invalid inputSource JSON: {e}")))?;
+        Self::from_value(&v)
+    }
+
+    /// Parses an input source from a JSON value (see [`InputSource::from_json`]).
+    pub fn from_value(v: &Value) -> Result<Self> {
+        let s = InputSource::deserialize(v).map_err(|e| MsqError::Validation(e.to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Druid's `type` of this source.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            InputSource::Local(_) => "local",
+            InputSource::Inline(_) => "inline",
+        }
+    }
+
+    /// Checks the spec's own consistency (not whether files exist).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            InputSource::Local(l) => {
+                if l.base_dir.is_none() && l.files.is_empty() {
+                    return Err(MsqError::Validation(
+                        "At least one of baseDir or files should be specified for a local inputSource".into(),
+                    ));
+                }
+                if l.base_dir.is_some() && l.filter.as_deref().is_none_or(str::is_empty) {
+                    return Err(MsqError::Validation(
+                        "filter must be specified when baseDir is specified for a local inputSource".into(),
+                    ));
+                }
+                if let Some(f) = &l.filter {
+                    glob::Pattern::new(f).map_err(|e| {
+                        MsqError::Validation(format!("Invalid filter [{f}] of local inputSource: {e}"))
+                    })?;
+                }
+                Ok(())
+            }
+            InputSource::Inline(_) => Ok(()),
+        }
+    }
+
+    /// Lists the concrete inputs of this source.
+    ///
+    /// For `local`, the files under `baseDir` matching `filter` come first (sorted by path), then
+    /// the listed `files` (in the given order); a listed file whose name a baseDir match already
+    /// has is not read twice (Druid's rule). Empty files are skipped, as Druid does. A listed file
+    /// that does not exist, or a `baseDir` + `filter` matching nothing, is an
+    /// [`MsqError::InputSource`] error naming the path.
+    pub fn splits(&self) -> Result<Vec<InputSplit>> {
+        self.validate()?;
+        match self {
+            InputSource::Local(l) => local_splits(l),
+            InputSource::Inline(i) => Ok(vec![InputSplit::inline(i.data.as_str())]),
+        }
+    }
+}
+
+fn local_splits(l: &LocalInputSource) -> Result<Vec<InputSplit>> {
+    let mut found: Vec<(PathBuf, u64)> = Vec::new();
+    if let Some(base) = &l.base_dir {
+        let filter = l.filter.as_deref().unwrap_or("*");
+        let pattern = glob::Pattern::new(filter)
+            .map_err(|e| MsqError::Validation(format!("Invalid filter [{filter}] of local inputSource: {e}")))?;
+        let base_path = Path::new(base);
+        let meta = std::fs::metadata(base_path).map_err(|e| MsqError::InputSource {
+            message: format!("Unable to read baseDir [{base}]: {e}"),
+        })?;
+        if !meta.is_dir() {
+            return Err(MsqError::InputSource {
+                message: format!("baseDir [{base}] is not a directory"),
+            });
+        }
+        let listed_names: Vec<&std::ffi::OsStr> = l.files.iter().filter_map(|f| Path::new(f).file_name()).collect();
+        let mut matched = Vec::new();
+        walk_dir(base_path, &pattern, &listed_names, &mut matched)?;
+        if matched.is_empty() {
+            return Err(MsqError::InputSource {
+                message: format!("No files found for baseDir[{base}] and filter[{filter}]"),
+            });
+        }
+        matched.sort();
+        found.extend(matched);
+    }
+    for f in &l.files {
+        let path = PathBuf::from(f);
+        let meta = std::fs::metadata(&path).map_err(|e| MsqError::InputSource {
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                format!("Unable to find file [{f}]")
+            } else {
+                format!("Unable to read file [{f}]: {e}")
+            },
+        })?;
+        if meta.is_dir() {
+            return Err(MsqError::InputSource {
+                message: format!("Input file [{f}] is a directory; use baseDir and filter to read a directory"),
+            });
+        }
+        found.push((path, meta.len()));
+    }
+    Ok(found
+        .into_iter()
+        .filter(|(_, size)| *size > 0)
+        .map(|(path, size)| InputSplit::file(path, size))
+        .collect())
+}
+
+/// Collects the regular files under `dir` (recursively) whose names match `pattern`, except
+/// those named in `exclude_names`.
+fn walk_dir(
+    dir: &Path,
+    pattern: &glob::Pattern,
+    exclude_names: &[&std::ffi::OsStr],
+    out: &mut Vec<(PathBuf, u64)>,
+) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| MsqError::InputSource {
+        message: format!("Unable to list directory [{}]: {e}", dir.display()),
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| MsqError::InputSource {
+            message: format!("Unable to list directory [{}]: {e}", dir.display()),
+        })?;
+        let path = entry.path();
+        // Follow symlinks, as Java's File API does.
+        let meta = std::fs::metadata(&path).map_err(|e| MsqError::InputSource {
+            message: format!("Unable to read file [{}]: {e}", path.display()),
+        })?;
+        if meta.is_dir() {
+            walk_dir(&path, pattern, exclude_names, out)?;
+        } else if meta.is_file() {
+            let name = entry.file_name();
+            let matches = name.to_str().is_some_and(|n| pattern.matches(n));
+            if matches && !exclude_names.contains(&name.as_os_str()) {
+                out.push((path, meta.len()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Distributes splits over `workers` workers, balancing bytes: the largest split first goes to
+/// the least-loaded worker (ties to the lowest worker number), like Druid's static slicing.
+///
+/// With `max_files_per_worker`, a worker already holding that many splits is skipped while
+/// another has room; when all are full the cap is exceeded rather than dropping input (the
+/// caller can compare slice lengths with the cap to raise Druid's `TooManyInputFiles`).
+/// Each worker's splits keep their original relative order. The result always has `workers`
+/// slices (at least one); with fewer splits than workers some are empty. Deterministic.
+pub fn assign_splits(
+    splits: Vec<InputSplit>,
+    workers: usize,
+    max_files_per_worker: Option<usize>,
+) -> Vec<Vec<InputSplit>> {
+    let workers = workers.max(1);
+    let mut order: Vec<(usize, InputSplit)> = splits.into_iter().enumerate().collect();
+    // Stable: equal sizes keep their listing order.
+    order.sort_by_key(|(_, s)| std::cmp::Reverse(s.size_bytes()));
+    let mut loads = vec![0u64; workers];
+    let mut assigned: Vec<Vec<(usize, InputSplit)>> = (0..workers).map(|_| Vec::new()).collect();
+    for (idx, split) in order {
+        let pick = |allow_full: bool| {
+            (0..workers)
+                .filter(|&w| allow_full || max_files_per_worker.is_none_or(|m| assigned[w].len() < m))
+                .min_by_key(|&w| (loads[w], assigned[w].len(), w))
+        };
+        let w = pick(false).or_else(|| pick(true)).expect("at least one worker");
+        loads[w] += split.size_bytes();
+        assigned[w].push((idx, split));
+    }
+    assigned
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by_key(|(i, _)| *i);
+            v.into_iter().map(|(_, s)| s).collect()
+        })
+        .collect()
+}

@@ -1,0 +1,344 @@
+//! One worker's shuffle writer for one stage: routes rows to partitions, keeps memory under
+//! the worker's budget by spilling (sorted) runs, and gathers key statistics for range shuffles.
+
+use super::partitioner::{hash_partitions, split_by_partition, time_buckets, KeyEncoder};
+use super::run::{spill, Run};
+use super::store::WorkerStageOutput;
+use crate::counters::{update, ChannelCounters, SharedCounters, SortProgress};
+use crate::keystats::{KeyStatistics, RangePartitions};
+use crate::merge::{merge_sorted_runs, sort_batch, SortColumn};
+use crate::stage::ShuffleSpec;
+use crate::Result;
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use std::path::PathBuf;
+
+/// Memory and disk settings of a shuffle writer.
+#[derive(Debug, Clone)]
+pub struct ShuffleWriterConfig {
+    /// Bytes of buffered output allowed before spilling.
+    pub memory_budget: usize,
+    /// Directory for spilled runs.
+    pub spill_dir: PathBuf,
+    /// Rows per output frame after merging.
+    pub batch_size: usize,
+    /// Retained keys per bucket in key statistics.
+    pub max_retained_keys: usize,
+}
+
+impl Default for ShuffleWriterConfig {
+    fn default() -> Self {
+        ShuffleWriterConfig {
+            memory_budget: 256 << 20,
+            spill_dir: std::env::temp_dir().join("msq-spill"),
+            batch_size: 8192,
+            max_retained_keys: 4096,
+        }
+    }
+}
+
+/// Writes one worker's output of one stage.
+pub struct ShuffleWriter {
+    spec: ShuffleSpec,
+    schema: SchemaRef,
+    config: ShuffleWriterConfig,
+    counters: SharedCounters,
+    /// Partitioned output (for range shuffles: filled once boundaries are known).
+    partitions: Vec<Vec<Run>>,
+    /// Batches buffered per partition, not yet made a run.
+    buffered: Vec<Vec<RecordBatch>>,
+    buffered_bytes: usize,
+    /// Range shuffles: sorted runs of everything read so far, before partitioning.
+    unpartitioned_runs: Vec<Run>,
+    stats: Option<KeyStatistics>,
+    key_encoder: Option<KeyEncoder>,
+    spill_seq: usize,
+    spill_prefix: String,
+    sort_progress: SortProgress,
+}
+
+impl ShuffleWriter {
+    /// A writer for `spec`; `spill_prefix` names this worker's spill files uniquely.
+    pub fn new(
+        spec: ShuffleSpec,
+        schema: SchemaRef,
+        config: ShuffleWriterConfig,
+        counters: SharedCounters,
+        spill_prefix: String,
+    ) -> Result<Self> {
+        let buffers = match &spec {
+            ShuffleSpec::Hash { partitions, .. } => *partitions,
+            _ => 1,
+        };
+        let (stats, key_encoder) = match &spec {
+            ShuffleSpec::Range(r) => (
+                Some(KeyStatistics::new(config.max_retained_keys)),
+                Some(KeyEncoder::new(&schema, &r.key)?),
+            ),
+            _ => (None, None),
+        };
+        let shuffle = ChannelCounters::default();
+        update(&counters, |c| {
+            c.shuffle = Some(shuffle);
+            if spec.sort().is_some() {
+                c.sort_progress = Some(SortProgress::default());
+            }
+        });
+        Ok(ShuffleWriter {
+            partitions: vec![Vec::new(); buffers],
+            buffered: vec![Vec::new(); buffers],
+            buffered_bytes: 0,
+            unpartitioned_runs: Vec::new(),
+            stats,
+            key_encoder,
+            spill_seq: 0,
+            spill_prefix,
+            sort_progress: SortProgress::default(),
+            spec,
+            schema,
+            config,
+            counters,
+        })
+    }
+
+    /// Accepts one batch of stage output.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let bytes = batch.get_array_memory_size() as u64;
+        update(&self.counters, |c| c.output.add_frame(0, batch.num_rows() as u64, bytes));
+        match &self.spec {
+            ShuffleSpec::Mix | ShuffleSpec::SortedGather { .. } => self.buffer(0, batch),
+            ShuffleSpec::Hash { keys, partitions, .. } => {
+                let n = *partitions;
+                let parts = hash_partitions(&batch, keys, n)?;
+                for (p, b) in split_by_partition(&batch, &parts, n)?.into_iter().enumerate() {
+                    if let Some(b) = b {
+                        self.buffer(p, b);
+                    }
+                }
+            }
+            ShuffleSpec::Range(r) => {
+                let keys = self.key_encoder.as_ref().expect("range key encoder").encode(&batch)?;
+                let buckets = match &r.bucket {
+                    Some(tb) => Some(time_buckets(&batch, tb.column, tb.granularity)?),
+                    None => None,
+                };
+                let stats = self.stats.as_mut().expect("range statistics");
+                for i in 0..batch.num_rows() {
+                    let bucket = buckets.as_ref().map(|b| b[i]).unwrap_or(0);
+                    stats.add(bucket, keys.row(i).as_ref());
+                }
+                self.buffer(0, batch);
+            }
+        }
+        if self.buffered_bytes > self.config.memory_budget {
+            self.spill_buffers()?;
+        }
+        Ok(())
+    }
+
+    fn buffer(&mut self, p: usize, batch: RecordBatch) {
+        self.buffered_bytes += batch.get_array_memory_size();
+        self.buffered[p].push(batch);
+    }
+
+    fn next_spill_path(&mut self) -> PathBuf {
+        self.spill_seq += 1;
+        self.config
+            .spill_dir
+            .join(format!("{}-{}.arrow", self.spill_prefix, self.spill_seq))
+    }
+
+    /// Turns buffered batches of partition `p` into a run (sorted when the shuffle sorts).
+    fn make_run(&mut self, p: usize, to_disk: bool) -> Result<Option<Run>> {
+        let batches = std::mem::take(&mut self.buffered[p]);
+        if batches.is_empty() {
+            return Ok(None);
+        }
+        let batches = match self.spec.sort() {
+            Some(sort) => {
+                let all = concat_batches(&self.schema, &batches)?;
+                drop(batches);
+                let sorted = sort_batch(&all, sort)?;
+                self.sort_progress.runs += 1;
+                vec![sorted]
+            }
+            None => batches,
+        };
+        if to_disk {
+            let path = self.next_spill_path();
+            let run = spill(&path, &self.schema, &batches)?;
+            if self.spec.sort().is_some() {
+                self.sort_progress.spilled_runs += 1;
+            }
+            Ok(Some(run))
+        } else {
+            Ok(Some(Run::Memory(batches)))
+        }
+    }
+
+    /// Spills every buffered partition to disk as runs.
+    fn spill_buffers(&mut self) -> Result<()> {
+        for p in 0..self.buffered.len() {
+            if let Some(run) = self.make_run(p, true)? {
+                self.push_run(p, run);
+            }
+        }
+        self.buffered_bytes = 0;
+        self.publish_sort_progress();
+        Ok(())
+    }
+
+    fn push_run(&mut self, p: usize, run: Run) {
+        if matches!(self.spec, ShuffleSpec::Range(_)) && self.stats.is_some() {
+            self.unpartitioned_runs.push(run);
+        } else {
+            self.partitions[p].push(run);
+        }
+    }
+
+    fn publish_sort_progress(&self) {
+        let sp = self.sort_progress.clone();
+        update(&self.counters, |c| {
+            if c.sort_progress.is_some() {
+                c.sort_progress = Some(sp);
+            }
+        });
+    }
+
+    /// Input is exhausted. For range shuffles, returns the key statistics to send to the
+    /// controller (output is partitioned later by `apply_boundaries`).
+    pub fn finish_reading(&mut self) -> Result<Option<KeyStatistics>> {
+        for p in 0..self.buffered.len() {
+            if let Some(run) = self.make_run(p, false)? {
+                self.push_run(p, run);
+            }
+        }
+        self.buffered_bytes = 0;
+        self.publish_sort_progress();
+        Ok(self.stats.take())
+    }
+
+    /// Range shuffles: merges the sorted runs and routes rows to the given partitions.
+    pub fn apply_boundaries(&mut self, partitions: &RangePartitions) -> Result<()> {
+        let ShuffleSpec::Range(r) = self.spec.clone() else {
+            return Ok(());
+        };
+        let n = partitions.len();
+        self.partitions = vec![Vec::new(); n];
+        self.buffered = vec![Vec::new(); n];
+        self.buffered_bytes = 0;
+        let runs = std::mem::take(&mut self.unpartitioned_runs);
+        let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
+        let merged = merge_sorted_runs(self.schema.clone(), iters, &r.sort, self.config.batch_size)?;
+        let encoder = self.key_encoder.take().expect("range key encoder");
+        for batch in merged {
+            let batch = batch?;
+            let keys = encoder.encode(&batch)?;
+            let buckets = match &r.bucket {
+                Some(tb) => Some(time_buckets(&batch, tb.column, tb.granularity)?),
+                None => None,
+            };
+            let parts: Vec<u32> = (0..batch.num_rows())
+                .map(|i| {
+                    let bucket = buckets.as_ref().map(|b| b[i]).unwrap_or(0);
+                    partitions.partition_for(bucket, keys.row(i).as_ref()) as u32
+                })
+                .collect();
+            for (p, b) in split_by_partition(&batch, &parts, n)?.into_iter().enumerate() {
+                if let Some(b) = b {
+                    self.buffered_bytes += b.get_array_memory_size();
+                    self.buffered[p].push(b);
+                }
+            }
+            if self.buffered_bytes > self.config.memory_budget {
+                // Already sorted: spill as-is, in order, so consecutive runs stay sorted.
+                for p in 0..n {
+                    let batches = std::mem::take(&mut self.buffered[p]);
+                    if !batches.is_empty() {
+                        let path = self.next_spill_path();
+                        let run = spill(&path, &self.schema, &batches)?;
+                        self.partitions[p].push(run);
+                    }
+                }
+                self.buffered_bytes = 0;
+            }
+        }
+        for p in 0..n {
+            let batches = std::mem::take(&mut self.buffered[p]);
+            if !batches.is_empty() {
+                self.partitions[p].push(Run::Memory(batches));
+            }
+        }
+        self.buffered_bytes = 0;
+        self.sort_progress.merged_runs = runs.len() as u64;
+        self.sort_progress.partitions = n as u64;
+        for run in runs {
+            if let Run::Spilled { path, .. } = run {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the output: counts it and hands it over for readers.
+    pub fn finish(mut self) -> Result<WorkerStageOutput> {
+        if self.stats.is_some() {
+            // Range shuffle that never got boundaries: everything in one partition.
+            self.finish_reading()?;
+            self.apply_boundaries(&RangePartitions::single())?;
+        }
+        for p in 0..self.buffered.len() {
+            if let Some(run) = self.make_run(p, false)? {
+                self.partitions[p].push(run);
+            }
+        }
+        let mut shuffle = ChannelCounters::default();
+        shuffle.ensure_partitions(self.partitions.len());
+        for (p, runs) in self.partitions.iter().enumerate() {
+            for run in runs {
+                match run {
+                    Run::Memory(batches) => {
+                        for b in batches {
+                            shuffle.add_frame(p, b.num_rows() as u64, b.get_array_memory_size() as u64);
+                        }
+                    }
+                    Run::Spilled { rows, bytes, .. } => {
+                        shuffle.add_frame(p, *rows, *bytes);
+                        shuffle.files.resize(shuffle.files.len().max(p + 1), 0);
+                        shuffle.files[p] += 1;
+                    }
+                }
+            }
+        }
+        self.sort_progress.done = true;
+        if self.sort_progress.partitions == 0 {
+            self.sort_progress.partitions = self.partitions.len() as u64;
+        }
+        let sp = self.sort_progress.clone();
+        update(&self.counters, |c| {
+            c.shuffle = Some(shuffle);
+            if c.sort_progress.is_some() {
+                c.sort_progress = Some(sp);
+            }
+        });
+        Ok(WorkerStageOutput {
+            schema: self.schema,
+            sort: self.spec.sort().map(|s| s.to_vec()),
+            partitions: self.partitions,
+        })
+    }
+
+    /// Rows written per partition so far (after `finish`, see `WorkerStageOutput`).
+    pub fn spilled_files(&self) -> usize {
+        self.spill_seq
+    }
+
+    /// Sort order of the output, if the shuffle sorts.
+    pub fn sort(&self) -> Option<Vec<SortColumn>> {
+        self.spec.sort().map(|s| s.to_vec())
+    }
+}

@@ -1,0 +1,394 @@
+//! Plans a Druid SQL statement into a stage DAG: parse (Druid clauses), plan and optimise
+//! with DataFusion, validate ingestion rules, then cut the physical plan into stages.
+
+use crate::stages::StageBuilder;
+use crate::statement::{parse_statement, ClusterKey, DruidStatement, Overwrite, StatementKind};
+use crate::tables::{DatasourceTable, ExternTable};
+use arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::{cast, col, lit, Expr};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::DFParser;
+use msq_engine::context::QueryContext;
+use msq_engine::granularity::{Granularity, Interval};
+use msq_engine::input::{InputFormat, InputSource};
+use msq_engine::merge::SortColumn;
+use msq_engine::metadata::MetadataStore;
+use msq_engine::signature::{time_data_type, TIME_COLUMN};
+use msq_engine::stage::{
+    PartitionTarget, QueryDefinition, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition,
+    StageInput, StageProcessor, TimeBucket,
+};
+use msq_engine::{MsqError, Result};
+use std::sync::Arc;
+
+/// A statement planned into stages.
+#[derive(Debug, Clone)]
+pub struct PlannedStatement {
+    pub kind: StatementKind,
+    pub query: QueryDefinition,
+    /// Target dataSource of INSERT/REPLACE.
+    pub data_source: Option<String>,
+    pub granularity: Option<Granularity>,
+    /// REPLACE: the OVERWRITE intervals (ETERNITY for ALL).
+    pub replace: Option<Vec<Interval>>,
+    /// Output columns (SELECT results, or rows written).
+    pub output_schema: Arc<Schema>,
+    pub cluster_by: Vec<String>,
+}
+
+/// A DataFusion session configured for planning msq-rs stage DAGs.
+pub fn session_context(ctx: &QueryContext) -> SessionContext {
+    let workers = ctx.worker_count();
+    let mut config = SessionConfig::new()
+        .with_target_partitions(workers.max(2))
+        .with_batch_size(ctx.rows_per_frame)
+        .with_round_robin_repartition(false)
+        .with_repartition_joins(true)
+        .with_repartition_aggregations(true)
+        .with_repartition_sorts(true)
+        .with_repartition_file_scans(false)
+        .with_information_schema(false);
+    {
+        let o = config.options_mut();
+        o.sql_parser.enable_ident_normalization = false;
+        o.optimizer.enable_dynamic_filter_pushdown = false;
+        o.optimizer.enable_topk_dynamic_filter_pushdown = false;
+        o.optimizer.enable_join_dynamic_filter_pushdown = false;
+        o.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+        o.optimizer.prefer_existing_sort = false;
+        if let Some(v) = ctx.raw.get("sqlJoinAlgorithm").and_then(|v| v.as_str()) {
+            o.optimizer.prefer_hash_join = v != "sortMerge";
+        }
+    }
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    let sc = SessionContext::new_with_state(state);
+    crate::functions::register_druid_functions(&sc);
+    sc
+}
+
+fn parse_json_arg<T: serde::de::DeserializeOwned>(v: &serde_json::Value, what: &str) -> Result<T> {
+    serde_json::from_value(v.clone())
+        .map_err(|e| MsqError::Validation(format!("Invalid {what} in EXTERN: {e}")))
+}
+
+/// Plans `sql` with `context` for query `query_id`, reading table metadata from `metadata`.
+pub async fn plan_statement(
+    sql: &str,
+    context: &QueryContext,
+    query_id: &str,
+    metadata: Arc<dyn MetadataStore>,
+) -> Result<PlannedStatement> {
+    let stmt = parse_statement(sql)?;
+    validate_statement(&stmt)?;
+    let workers = context.worker_count();
+    let sc = session_context(context);
+
+    for e in &stmt.externs {
+        let source: InputSource = parse_json_arg(&e.input_source, "inputSource")?;
+        let format: InputFormat = parse_json_arg(&e.input_format, "inputFormat")?;
+        sc.register_table(
+            e.table_name.as_str(),
+            Arc::new(ExternTable {
+                source,
+                format,
+                signature: e.signature.clone(),
+                partitions: workers,
+            }),
+        )?;
+    }
+
+    let mut statements = DFParser::parse_sql(&stmt.query_sql).map_err(|e| MsqError::SqlParse(e.to_string()))?;
+    if statements.len() != 1 {
+        return Err(MsqError::SqlParse(format!(
+            "Expected exactly one statement, found {}",
+            statements.len()
+        )));
+    }
+    let parsed = statements.pop_front().expect("one statement");
+    let state = sc.state();
+    for r in state.resolve_table_references(&parsed)? {
+        let name = r.table().to_string();
+        if stmt.externs.iter().any(|e| e.table_name == name) {
+            continue;
+        }
+        let segments = {
+            let md = metadata.clone();
+            let n = name.clone();
+            tokio::task::spawn_blocking(move || md.used_segments(&n, None))
+                .await
+                .map_err(|e| MsqError::Unknown(e.to_string()))??
+        };
+        if segments.is_empty() {
+            return Err(MsqError::Validation(format!("Object '{name}' not found")));
+        }
+        sc.register_table(name.as_str(), Arc::new(DatasourceTable::new(name.clone(), segments, workers)))?;
+    }
+    let logical = state.statement_to_plan(parsed).await.map_err(MsqError::from)?;
+    let mut df = DataFrame::new(state.clone(), logical);
+
+    let mut builder = StageBuilder::new(query_id, workers);
+    match stmt.kind {
+        StatementKind::Select => {
+            let output_schema = Arc::new(df.schema().as_arrow().clone());
+            let physical = df.create_physical_plan().await?;
+            builder.plan_select(physical)?;
+            Ok(PlannedStatement {
+                kind: stmt.kind,
+                query: finish(query_id, builder),
+                data_source: None,
+                granularity: None,
+                replace: None,
+                output_schema,
+                cluster_by: vec![],
+            })
+        }
+        StatementKind::Insert | StatementKind::Replace => {
+            let granularity = stmt.partitioned_by.expect("validated");
+            df = shape_ingest_columns(df, granularity)?;
+            let output_schema = Arc::new(df.schema().as_arrow().clone());
+            let cluster_by = resolve_cluster_by(&stmt, &output_schema)?;
+            let sort_order = match &context.segment_sort_order {
+                Some(order) => order.clone(),
+                None => {
+                    let mut o = vec![TIME_COLUMN.to_string()];
+                    o.extend(cluster_by.iter().filter(|c| c.as_str() != TIME_COLUMN).cloned());
+                    o
+                }
+            };
+            let index = |name: &str| -> Result<usize> {
+                output_schema.index_of(name).map_err(|_| {
+                    MsqError::Validation(format!("Column [{name}] in segmentSortOrder is not in the query output"))
+                })
+            };
+            let asc = |i: usize| SortColumn {
+                index: i,
+                descending: false,
+                nulls_first: true,
+            };
+            let sort: Vec<SortColumn> = sort_order.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
+            let time_idx = index(TIME_COLUMN)?;
+            let mut key: Vec<SortColumn> = cluster_by.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
+            if !key.iter().any(|k| k.index == time_idx) {
+                key.push(asc(time_idx));
+            }
+            let replace = match (&stmt.kind, &stmt.overwrite) {
+                (StatementKind::Replace, Some(Overwrite::All)) => Some(vec![Interval::eternity()]),
+                (StatementKind::Replace, Some(Overwrite::Where(iv))) => {
+                    validate_overwrite_alignment(iv, granularity)?;
+                    Some(iv.clone())
+                }
+                _ => None,
+            };
+            let physical = df.create_physical_plan().await?;
+            let rows = builder.cut_ingest_root(physical)?;
+            let data_source = stmt.target.clone().expect("validated");
+            let pre = builder.add_plan_stage(
+                rows,
+                ShuffleSpec::Range(RangeShuffle {
+                    sort,
+                    key,
+                    bucket: Some(TimeBucket {
+                        column: time_idx,
+                        granularity,
+                    }),
+                    target: PartitionTarget::RowsPerPartition(context.rows_per_segment),
+                }),
+            )?;
+            builder.add_stage(StageDefinition {
+                stage_number: 0,
+                id: String::new(),
+                inputs: vec![StageInput::Stage { stage: pre }],
+                broadcast: vec![],
+                processor: StageProcessor::SegmentGenerator(SegmentGeneratorSpec {
+                    data_source: data_source.clone(),
+                    granularity,
+                    columns: output_schema.fields().iter().map(|f| f.name().clone()).collect(),
+                    cluster_by: cluster_by.clone(),
+                    sort_order,
+                    rows_per_segment: context.rows_per_segment,
+                    max_rows_in_memory: context.max_rows_in_memory,
+                    replace: replace.clone(),
+                    max_num_workers: workers,
+                }),
+                schema: Arc::new(Schema::empty()),
+                shuffle: None,
+                max_worker_count: workers,
+            });
+            Ok(PlannedStatement {
+                kind: stmt.kind,
+                query: finish(query_id, builder),
+                data_source: Some(data_source),
+                granularity: Some(granularity),
+                replace,
+                output_schema,
+                cluster_by,
+            })
+        }
+    }
+}
+
+fn finish(query_id: &str, builder: StageBuilder) -> QueryDefinition {
+    QueryDefinition {
+        query_id: query_id.to_string(),
+        stages: builder.stages.into_iter().map(Arc::new).collect(),
+    }
+}
+
+/// Statement-level rules Druid checks before planning.
+fn validate_statement(stmt: &DruidStatement) -> Result<()> {
+    match stmt.kind {
+        StatementKind::Select => Ok(()),
+        StatementKind::Insert | StatementKind::Replace => {
+            let op = if stmt.kind == StatementKind::Insert { "INSERT" } else { "REPLACE" };
+            if stmt.has_order_by {
+                return Err(MsqError::Validation(format!(
+                    "Cannot use an ORDER BY clause on a Query of type [{op}], use CLUSTERED BY instead"
+                )));
+            }
+            let target = stmt.target.as_deref().unwrap_or("");
+            if target.is_empty() {
+                return Err(MsqError::SqlParse(format!("{op} requires a target dataSource")));
+            }
+            if stmt.partitioned_by.is_none() {
+                return Err(MsqError::Validation(format!(
+                    "Operation [{op}] requires a PARTITIONED BY to be explicitly defined, but none was found."
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// OVERWRITE WHERE intervals must line up with the PARTITIONED BY granularity.
+fn validate_overwrite_alignment(intervals: &[Interval], granularity: Granularity) -> Result<()> {
+    if granularity == Granularity::All {
+        if intervals.iter().any(|i| !i.is_eternity()) {
+            return Err(MsqError::Validation(
+                "OVERWRITE WHERE clause only supports intervals aligned with the PARTITIONED BY granularity; \
+                 with PARTITIONED BY ALL TIME use OVERWRITE ALL"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    for i in intervals {
+        let ok_start = i.start == i64::MIN || granularity.is_aligned(i.start);
+        let ok_end = i.end == i64::MAX || granularity.is_aligned(i.end);
+        if !ok_start || !ok_end {
+            return Err(MsqError::Validation(format!(
+                "OVERWRITE WHERE clause identified interval [{}] which is not aligned with PARTITIONED BY granularity [{}]",
+                i.to_iso(),
+                granularity.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The Druid storage type of an output column (Druid stores no booleans, small ints, ...).
+fn storage_type(name: &str, dt: &DataType) -> Result<DataType> {
+    if name == TIME_COLUMN {
+        return match dt {
+            DataType::Timestamp(_, _) | DataType::Int64 | DataType::Date32 | DataType::Date64 => Ok(time_data_type()),
+            DataType::Null => Ok(time_data_type()),
+            other => Err(MsqError::Validation(format!(
+                "Field [__time] was the wrong type [{}], expected TIMESTAMP",
+                msq_engine::signature::ColumnType::sql_type_name(other)
+            ))),
+        };
+    }
+    Ok(match dt {
+        DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Timestamp(_, _)
+        | DataType::Date32
+        | DataType::Date64 => DataType::Int64,
+        DataType::Float16 => DataType::Float32,
+        DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => DataType::Float64,
+        DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) | DataType::Null => DataType::Utf8,
+        other => other.clone(),
+    })
+}
+
+/// Adds `__time` for PARTITIONED BY ALL when missing and casts columns to Druid storage types.
+fn shape_ingest_columns(df: DataFrame, granularity: Granularity) -> Result<DataFrame> {
+    let schema = df.schema().as_arrow().clone();
+    let mut names = std::collections::HashSet::new();
+    for f in schema.fields() {
+        if !names.insert(f.name().clone()) {
+            return Err(MsqError::Validation(format!(
+                "Duplicate column name [{}] in the query output; give each column a unique alias",
+                f.name()
+            )));
+        }
+    }
+    let has_time = schema.index_of(TIME_COLUMN).is_ok();
+    if !has_time && granularity != Granularity::All {
+        return Err(MsqError::Validation(format!(
+            "The query output has no [__time] column; PARTITIONED BY {} needs one. \
+             Add e.g. TIME_PARSE(\"timestamp\") AS __time, or use PARTITIONED BY ALL",
+            granularity.name()
+        )));
+    }
+    let mut exprs: Vec<Expr> = Vec::new();
+    if !has_time {
+        exprs.push(lit(ScalarValue::TimestampMillisecond(Some(0), None)).alias(TIME_COLUMN));
+    }
+    for f in schema.fields() {
+        let target = storage_type(f.name(), f.data_type())?;
+        let c = col(datafusion::common::Column::new_unqualified(f.name()));
+        let e = if &target == f.data_type() {
+            c
+        } else if matches!(f.data_type(), DataType::Timestamp(_, _)) && target == DataType::Int64 {
+            // Non-__time timestamps are stored as epoch millis, as Druid stores them as LONG.
+            cast(cast(c, DataType::Timestamp(TimeUnit::Millisecond, None)), DataType::Int64)
+        } else {
+            cast(c, target)
+        };
+        exprs.push(e.alias(f.name()));
+    }
+    Ok(df.select(exprs)?)
+}
+
+/// CLUSTERED BY items as output column names.
+fn resolve_cluster_by(stmt: &DruidStatement, schema: &Schema) -> Result<Vec<String>> {
+    stmt.clustered_by
+        .iter()
+        .map(|k| match k {
+            ClusterKey::Column(name) => schema
+                .index_of(name)
+                .map(|_| name.clone())
+                .map_err(|_| MsqError::Validation(format!("Column [{name}] in CLUSTERED BY is not in the query output"))),
+            ClusterKey::Ordinal(n) => {
+                if *n == 0 || *n > schema.fields().len() {
+                    Err(MsqError::Validation(format!(
+                        "Ordinal [{n}] in CLUSTERED BY is out of range: the query has {} columns",
+                        schema.fields().len()
+                    )))
+                } else {
+                    Ok(schema.field(n - 1).name().clone())
+                }
+            }
+            ClusterKey::Expr(text) => {
+                let t = text.trim().trim_matches('"');
+                schema.index_of(t).map(|_| t.to_string()).map_err(|_| {
+                    MsqError::Validation(format!(
+                        "CLUSTERED BY expression [{text}] must be a column of the query output; alias it in the SELECT and cluster by the alias"
+                    ))
+                })
+            }
+        })
+        .collect()
+}

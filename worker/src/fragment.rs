@@ -1,0 +1,79 @@
+//! Runs a plan fragment's partitions and writes their output through the shuffle writer.
+
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+use futures::StreamExt;
+use msq_engine::exec::ExecContext;
+use msq_engine::kernel::WorkerStagePhase;
+use msq_engine::protocol::{ControllerClient, WorkOrder, WorkerResult};
+use msq_engine::shuffle::{ShuffleWriter, ShuffleWriterConfig, WorkerStageOutput};
+use msq_engine::stage::ShuffleSpec;
+use msq_engine::{MsqError, Result};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A task context for one worker's run of a fragment: its memory pool, spill directory and
+/// the msq `ExecContext` the fragment's leaves need.
+pub fn task_context(order: &WorkOrder, exec: Arc<ExecContext>) -> Result<Arc<TaskContext>> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(order.settings.memory_budget.max(16 << 20))))
+        .with_temp_file_path(order.settings.spill_dir.clone())
+        .build_arc()?;
+    let config = SessionConfig::new()
+        .with_batch_size(order.settings.batch_size)
+        .with_extension(exec);
+    Ok(Arc::new(TaskContext::default().with_session_config(config).with_runtime(runtime)))
+}
+
+/// Runs the fragment of `order`, returning the finished shuffle output. `boundaries` yields
+/// the controller's partition boundaries for range shuffles.
+pub async fn run_fragment(
+    order: &WorkOrder,
+    plan: Arc<dyn ExecutionPlan>,
+    exec: Arc<ExecContext>,
+    controller: Arc<dyn ControllerClient>,
+    boundaries: oneshot::Receiver<msq_engine::keystats::RangePartitions>,
+    phase: &mut WorkerStagePhase,
+) -> Result<(WorkerStageOutput, WorkerResult)> {
+    let stage = order.stage.stage_number;
+    let worker = order.worker_number;
+    let spec = order.stage.shuffle.clone().unwrap_or(ShuffleSpec::Mix);
+    let ctx = task_context(order, exec.clone())?;
+    let plan = reset_plan_states(plan)?;
+    let config = ShuffleWriterConfig {
+        memory_budget: order.settings.memory_budget,
+        spill_dir: order.settings.spill_dir.clone(),
+        batch_size: order.settings.batch_size,
+        max_retained_keys: 4096,
+    };
+    let prefix = format!("{}-s{}-w{}", order.query_id, stage, worker);
+    let mut writer = ShuffleWriter::new(spec, plan.schema(), config, exec.counters.clone(), prefix)?;
+    for p in &order.partitions {
+        let mut stream = plan.execute(*p, ctx.clone())?;
+        while let Some(batch) = stream.next().await {
+            exec.check_cancelled()?;
+            let batch = batch.map_err(MsqError::from)?;
+            tokio::task::block_in_place(|| writer.write(batch))?;
+        }
+    }
+    let stats = tokio::task::block_in_place(|| writer.finish_reading())?;
+    if let Some(stats) = stats {
+        phase.transition(WorkerStagePhase::PreshuffleWaitingForResultPartitionBoundaries)?;
+        controller.post_key_statistics(stage, worker, stats).await?;
+        let b = boundaries.await.map_err(|_| MsqError::Canceled)?;
+        phase.transition(WorkerStagePhase::PreshuffleWritingOutput)?;
+        tokio::task::block_in_place(|| writer.apply_boundaries(&b))?;
+    } else if order.stage.sorts() {
+        controller.post_done_reading(stage, worker).await?;
+    }
+    let output = tokio::task::block_in_place(|| writer.finish())?;
+    let result = WorkerResult {
+        partition_rows: output.partition_rows(),
+        segments: vec![],
+    };
+    Ok((output, result))
+}
