@@ -1,4 +1,4 @@
-//! `msq`: run Druid SQL ingestion and queries locally (`msq run`).
+//! `msq`: run Druid SQL ingestion and queries locally (`msq run`) or serve Druid's API (`msq server`).
 
 use arrow::record_batch::RecordBatch;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -48,6 +48,21 @@ enum Command {
         #[arg(long, default_value = "./var", env = "MSQ_DATA_DIR")]
         data_dir: PathBuf,
     },
+    /// Serve Druid's SQL task endpoint and Tasks API over HTTP.
+    Server {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8888", env = "MSQ_BIND")]
+        bind: String,
+        /// Data directory: metadata.db (SQLite), segments/ (deep storage), tmp/ (spill).
+        #[arg(long, default_value = "./var", env = "MSQ_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Worker slots shared by running tasks (a task uses maxNumTasks - 1).
+        #[arg(long, default_value_t = 4)]
+        worker_slots: usize,
+        /// Largest request body in bytes (413 beyond).
+        #[arg(long, default_value_t = msq_controller::http::DEFAULT_MAX_BODY_BYTES)]
+        max_body_bytes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +86,12 @@ fn main() -> ExitCode {
             format,
             data_dir,
         } => rt.block_on(run(sql, file, context, report, format, data_dir)),
+        Command::Server {
+            bind,
+            data_dir,
+            worker_slots,
+            max_body_bytes,
+        } => rt.block_on(serve(bind, data_dir, worker_slots, max_body_bytes)),
     }
 }
 
@@ -159,6 +180,23 @@ async fn run_one(
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("{}: {e} (task {})", e.error_code(), task.task_id)),
+    }
+}
+
+async fn serve(bind: String, data_dir: PathBuf, worker_slots: usize, max_body_bytes: usize) -> ExitCode {
+    let mut engine = match Engine::open_local(&data_dir) {
+        Ok(e) => e,
+        Err(e) => return fail(&format!("cannot open data directory {}: {e}", data_dir.display())),
+    };
+    engine.host = bind.clone();
+    let tasks = match msq_controller::tasks::TaskManager::new(engine, worker_slots) {
+        Ok(t) => t,
+        Err(e) => return fail(&e.to_string()),
+    };
+    eprintln!("msq server listening on http://{bind} (data in {})", data_dir.display());
+    match msq_controller::http::serve(tasks, &bind, max_body_bytes).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("cannot serve on {bind}: {e}")),
     }
 }
 

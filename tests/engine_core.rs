@@ -286,7 +286,7 @@ async fn tiny_memory_budget_spills_and_gives_identical_results() {
     let t = engine();
     run_ok(&t.engine, &insert_wikipedia_sql("big"), json!({})).await;
     let (_, o, report) =
-        run_ok(&t.engine, &insert_wikipedia_sql("small"), json!({"workerMemoryBytes": 65536, "maxNumTasks": 3})).await;
+        run_ok(&t.engine, &insert_wikipedia_sql("small"), json!({"workerMemoryBytes": 65536, "maxNumTasks": 3, "rowsPerFrame": 1000})).await;
     assert_eq!(o.rows_written, 39_244);
     let spilled: i64 = report["multiStageQuery"]["payload"]["counters"]["0"]
         .as_object()
@@ -297,7 +297,7 @@ async fn tiny_memory_budget_spills_and_gives_identical_results() {
     assert!(spilled > 10, "sorted runs were spilled: {spilled}");
     let q = |ds: &str| format!("SELECT channel, COUNT(*), SUM(delta), MIN(__time), MAX(page) FROM {ds} GROUP BY channel ORDER BY channel");
     let a = select(&t.engine, &q("big"), json!({})).await;
-    let b = select(&t.engine, &q("small"), json!({"workerMemoryBytes": 65536, "maxNumTasks": 3})).await;
+    let b = select(&t.engine, &q("small"), json!({"workerMemoryBytes": 65536, "maxNumTasks": 3, "rowsPerFrame": 1000})).await;
     assert_eq!(a, b);
     let big = t.engine.metadata.used_segments("big", None).unwrap();
     let small = t.engine.metadata.used_segments("small", None).unwrap();

@@ -24,7 +24,7 @@ use msq_engine::{MsqError, Result};
 use msq_sql::planner::PlannedStatement;
 use msq_sql::statement::StatementKind;
 use msq_worker::InProcessWorker;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -319,7 +319,7 @@ impl Driver<'_> {
         for c in children {
             new_children.push(Box::pin(self.resolve_inputs(c)).await?);
         }
-        Ok(plan.with_new_children(new_children)?)
+        Ok(datafusion::physical_plan::execution_plan::replace_children_if_necessary(plan, new_children)?)
     }
 
     async fn start_stage(&mut self, n: usize) -> Result<()> {
@@ -445,9 +445,10 @@ impl Driver<'_> {
                     stage_number: Some(s),
                 });
                 if let MsqError::TooManyWarnings { root_error, .. } = &e {
+                    let host = r.host.clone();
                     r.warnings.push(serde_json::json!({
                         "taskId": worker_task_id(self.task_id, w),
-                        "host": r.host,
+                        "host": host,
                         "stageNumber": s,
                         "error": root_error.to_fault(),
                     }));

@@ -109,6 +109,12 @@ impl Engine {
 
     /// Records the task as RUNNING in the metadata store.
     pub fn record_start(&self, task: &PreparedTask) -> Result<()> {
+        self.record_start_as(task, "RUNNING", None)
+    }
+
+    /// Records the task with a runner status (`WAITING` until it gets workers) and the
+    /// caller's `X-Opaque-Id`.
+    pub fn record_start_as(&self, task: &PreparedTask, runner_status: &str, opaque_id: Option<String>) -> Result<()> {
         let now = format_millis(chrono::Utc::now().timestamp_millis());
         self.metadata.insert_task(&TaskRecord {
             id: task.task_id.clone(),
@@ -122,14 +128,36 @@ impl Engine {
             created_time: now.clone(),
             queue_insertion_time: now,
             status: "RUNNING".into(),
-            runner_status: "RUNNING".into(),
+            runner_status: runner_status.into(),
             duration_ms: -1,
             error_msg: None,
             location: json!({"host": self.host, "port": -1, "tlsPort": -1}),
             payload: Engine::payload(task),
             report: None,
-            opaque_id: None,
+            opaque_id,
         })
+    }
+
+    /// Marks a task that never started as FAILED with `error` (e.g. cancelled while waiting).
+    pub fn finish_unstarted(&self, task: &PreparedTask, error: MsqError) -> Result<()> {
+        let mut report = ReportState::new(&task.task_id, &self.host);
+        report.status = crate::report::QueryStatus::Failed;
+        report.finished = Some(std::time::Instant::now());
+        report.error = Some(crate::report::ErrorEntry {
+            error: error.clone(),
+            task_id: task.task_id.clone(),
+            stage_number: None,
+        });
+        if let Some(mut rec) = self.metadata.get_task(&task.task_id)? {
+            rec.status = "FAILED".into();
+            rec.runner_status = "NONE".into();
+            rec.duration_ms = 0;
+            rec.error_msg = Some(format!("{}: {}", error.error_code(), error));
+            self.metadata.update_task(&rec)?;
+        }
+        self.metadata.set_task_report(&task.task_id, &report.to_json())?;
+        self.metadata
+            .append_task_log(&task.task_id, &format!("Task failed before starting: {error}"))
     }
 
     /// Runs a prepared task to the end, storing its final status and report.

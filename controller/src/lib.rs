@@ -3,8 +3,10 @@
 
 pub mod driver;
 pub mod engine;
+pub mod http;
 pub mod publish;
 pub mod report;
+pub mod tasks;
 pub mod values;
 
 pub use driver::{run_query, QueryEnv, QueryOutcome};

@@ -31,12 +31,16 @@ pub fn allocate_segments(
     append: bool,
 ) -> Result<Vec<(usize, SegmentId)>> {
     let mut out = Vec::new();
+    // Several chunks may land in one coarser existing interval: keep numbering per interval.
+    let mut next: std::collections::BTreeMap<(Interval, String), u32> = Default::default();
     let mut i = 0;
     while i < partitions.ranges.len() {
         let bucket = partitions.ranges[i].bucket;
         let chunk = bucket_interval(granularity, bucket);
         let alloc = allocate(existing_used, chunk, version, append)?;
-        let mut k = 0u32;
+        let n = next
+            .entry((alloc.interval, alloc.version.clone()))
+            .or_insert(alloc.first_partition_num);
         while i < partitions.ranges.len() && partitions.ranges[i].bucket == bucket {
             out.push((
                 i,
@@ -44,10 +48,10 @@ pub fn allocate_segments(
                     data_source: data_source.to_string(),
                     interval: alloc.interval,
                     version: alloc.version.clone(),
-                    partition_num: alloc.first_partition_num + k,
+                    partition_num: *n,
                 },
             ));
-            k += 1;
+            *n += 1;
             i += 1;
         }
     }

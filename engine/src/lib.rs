@@ -4,12 +4,16 @@
 pub mod context;
 pub mod counters;
 pub mod error;
+pub mod exec;
 pub mod granularity;
 pub mod input;
+pub mod kernel;
 pub mod keystats;
 pub mod merge;
 pub mod metadata;
+pub mod protocol;
+pub mod shuffle;
 pub mod signature;
-// LEAD-PENDING: exec, kernel, shuffle, stage are enabled once input/keystats/merge land.
+pub mod stage;
 
 pub use error::{MsqError, Result};

@@ -1,6 +1,10 @@
 //! Druid SQL dialect for msq-rs: statement parsing, Druid functions, planning to a stage DAG.
 
 pub mod functions;
+pub mod planner;
 pub mod script;
+pub mod stages;
 pub mod statement;
-// LEAD-PENDING: planner, stages, tables are enabled once engine modules land.
+pub mod tables;
+
+pub use planner::{plan_statement, PlannedStatement};

@@ -6,6 +6,7 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::LexOrdering;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
 use datafusion::physical_plan::joins::SortMergeJoinExec;
 use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -15,9 +16,7 @@ use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 use msq_engine::exec::{ExternalScanExec, SegmentScanExec, ShuffleReaderExec};
 use msq_engine::merge::SortColumn;
-use msq_engine::stage::{
-    ProcessorKind, ShuffleSpec, StageDefinition, StageInput, StageProcessor,
-};
+use msq_engine::stage::{ProcessorKind, ShuffleSpec, StageDefinition, StageInput, StageProcessor};
 use msq_engine::{MsqError, Result};
 use std::sync::Arc;
 
@@ -39,7 +38,11 @@ impl StageBuilder {
     }
 
     /// Adds a plan-fragment stage whose output is shuffled by `shuffle`; returns its number.
-    pub fn add_plan_stage(&mut self, plan: Arc<dyn ExecutionPlan>, shuffle: ShuffleSpec) -> Result<usize> {
+    pub fn add_plan_stage(
+        &mut self,
+        plan: Arc<dyn ExecutionPlan>,
+        shuffle: ShuffleSpec,
+    ) -> Result<usize> {
         let (plan, inputs, broadcast) = assign_inputs(plan)?;
         let kind = processor_kind(&plan);
         let partitions = plan.output_partitioning().partition_count();
@@ -66,9 +69,16 @@ impl StageBuilder {
         n
     }
 
-    fn reader(&self, stage: usize, partitions: usize, ordering: Option<LexOrdering>) -> Arc<dyn ExecutionPlan> {
+    fn reader(
+        &self,
+        stage: usize,
+        partitions: usize,
+        ordering: Option<LexOrdering>,
+    ) -> Arc<dyn ExecutionPlan> {
         let schema = self.stages[stage].schema.clone();
-        Arc::new(ShuffleReaderExec::new(stage, 0, schema, partitions, ordering))
+        Arc::new(ShuffleReaderExec::new(
+            stage, 0, schema, partitions, ordering,
+        ))
     }
 
     /// Replaces every shuffle boundary under `plan` by a reader of a new upstream stage.
@@ -115,7 +125,7 @@ impl StageBuilder {
             let ordering = s.expr().clone();
             let child = self.cut(s.input().clone())?;
             if child.output_partitioning().partition_count() <= 1 {
-                return Ok(plan.clone().with_new_children(vec![child])?);
+                return Ok(replace_children_if_necessary(plan.clone(), vec![child])?);
             }
             let merged: Arc<dyn ExecutionPlan> = match sort_columns(&ordering) {
                 Some(sort) => {
@@ -141,7 +151,7 @@ impl StageBuilder {
             .into_iter()
             .map(|c| self.cut(c))
             .collect::<Result<Vec<_>>>()?;
-        Ok(plan.with_new_children(new_children)?)
+        Ok(replace_children_if_necessary(plan, new_children)?)
     }
 
     /// Cuts a SELECT's plan and adds its final stage, whose output partitions are the results
@@ -181,7 +191,10 @@ impl StageBuilder {
 
     /// Cuts an ingestion query's plan; the returned fragment (not yet a stage) produces the
     /// rows to write, over any number of partitions.
-    pub fn cut_ingest_root(&mut self, root: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    pub fn cut_ingest_root(
+        &mut self,
+        root: Arc<dyn ExecutionPlan>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         if let Some(c) = root.downcast_ref::<CoalescePartitionsExec>() {
             if c.fetch().is_none() {
                 return self.cut(c.input().clone());
@@ -226,7 +239,9 @@ fn processor_kind(plan: &Arc<dyn ExecutionPlan>) -> ProcessorKind {
         if p.downcast_ref::<SortMergeJoinExec>().is_some() {
             smj = true;
         }
-        if p.downcast_ref::<BoundedWindowAggExec>().is_some() || p.downcast_ref::<WindowAggExec>().is_some() {
+        if p.downcast_ref::<BoundedWindowAggExec>().is_some()
+            || p.downcast_ref::<WindowAggExec>().is_some()
+        {
             window = true;
         }
     });
@@ -254,7 +269,9 @@ fn visit(plan: &Arc<dyn ExecutionPlan>, f: &mut dyn FnMut(&Arc<dyn ExecutionPlan
 
 /// Numbers the fragment's leaves as inputs 0..n and lists them; inputs that every partition
 /// reads whole (single-partition readers under a multi-partition fragment) are broadcast.
-fn assign_inputs(plan: Arc<dyn ExecutionPlan>) -> Result<(Arc<dyn ExecutionPlan>, Vec<StageInput>, Vec<usize>)> {
+fn assign_inputs(
+    plan: Arc<dyn ExecutionPlan>,
+) -> Result<(Arc<dyn ExecutionPlan>, Vec<StageInput>, Vec<usize>)> {
     let partitions = plan.output_partitioning().partition_count();
     let mut inputs = Vec::new();
     let mut broadcast = Vec::new();
@@ -299,5 +316,5 @@ fn renumber(
         .into_iter()
         .map(|c| renumber(c, stage_partitions, inputs, broadcast))
         .collect::<Result<Vec<_>>>()?;
-    plan.with_new_children(new_children).map_err(MsqError::from)
+    replace_children_if_necessary(plan, new_children).map_err(MsqError::from)
 }

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 /// An in-process worker task.
 pub struct InProcessWorker {
     pub worker_number: usize,
+    me: std::sync::Weak<InProcessWorker>,
     shuffle: Arc<InProcessShuffle>,
     deep_storage: Arc<dyn ObjectStore>,
     controller: Arc<dyn ControllerClient>,
@@ -39,8 +40,9 @@ impl InProcessWorker {
         deep_storage: Arc<dyn ObjectStore>,
         controller: Arc<dyn ControllerClient>,
     ) -> Arc<Self> {
-        Arc::new(InProcessWorker {
+        Arc::new_cyclic(|me| InProcessWorker {
             worker_number,
+            me: me.clone(),
             shuffle,
             deep_storage,
             controller,
@@ -127,14 +129,17 @@ impl InProcessWorker {
 }
 
 #[async_trait]
-impl WorkerClient for Arc<InProcessWorker> {
+impl WorkerClient for InProcessWorker {
     async fn post_work_order(&self, order: WorkOrder) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.boundaries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(order.stage.stage_number, tx);
-        let me = self.clone();
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| MsqError::Unknown(format!("worker {} is shutting down", self.worker_number)))?;
         let handle = tokio::spawn(async move { me.run(order, rx).await });
         self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
         Ok(())

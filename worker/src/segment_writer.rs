@@ -11,8 +11,9 @@ use msq_engine::protocol::WorkOrder;
 use msq_engine::signature::{Signature, TIME_COLUMN};
 use msq_engine::stage::SegmentGeneratorSpec;
 use msq_engine::{MsqError, Result};
+use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
-use parquet::arrow::async_writer::ParquetObjectWriter;
+use object_store::ObjectStoreExt;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -39,7 +40,7 @@ pub async fn generate_segments(
         let mut stream = exec.fetcher.read_partition(input_stage, *partition, exec.batch_size)?;
         let path = segment_path(id);
         let object_path = ObjectPath::from(path.as_str());
-        let mut writer: Option<AsyncArrowWriter<ParquetObjectWriter>> = None;
+        let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
         let mut rows = 0u64;
         let mut min_t = i64::MAX;
         let mut max_t = i64::MIN;
@@ -75,7 +76,7 @@ pub async fn generate_segments(
                     .set_compression(Compression::SNAPPY)
                     .set_max_row_group_row_count(Some(1 << 20))
                     .build();
-                let sink = ParquetObjectWriter::new(exec.deep_storage.clone(), object_path.clone());
+                let sink = BufWriter::new(exec.deep_storage.clone(), object_path.clone());
                 writer = Some(AsyncArrowWriter::try_new(sink, batch.schema(), Some(props))?);
             }
             rows += batch.num_rows() as u64;

@@ -1,1 +1,26 @@
-//! (being written)
+//! Druid's `EXTERN` inputs: input sources (where rows come from), input formats (how bytes
+//! become rows) and a synchronous, streaming reader producing Arrow record batches.
+//!
+//! * [`InputSource`] (`local`, `inline`) lists its concrete inputs with
+//!   [`InputSource::splits`]; [`assign_splits`] spreads them over workers by size.
+//! * [`InputFormat`] (`json`) says how to parse them.
+//! * [`open_split`] opens one split as a [`SplitReader`] yielding batches of the EXTERN
+//!   signature's schema (`Signature::to_arrow_schema`), reporting unparsable rows as
+//!   [`ParseWarning`]s.
+
+pub mod format;
+pub mod json;
+pub mod reader;
+pub mod source;
+
+pub use format::{InputFormat, JsonInputFormat, SUPPORTED_INPUT_FORMATS};
+pub use reader::{
+    open_split, read_split, Compression, ParseWarning, ReadStats, SplitReader, READ_BUFFER_SIZE,
+};
+pub use source::{
+    assign_splits, InlineInputSource, InputSource, InputSplit, LocalInputSource, SplitKind,
+    SUPPORTED_INPUT_SOURCES,
+};
+
+#[cfg(test)]
+mod tests;

@@ -48,7 +48,6 @@ impl WorkerStagePhase {
 #[cfg(test)]
 mod tests {
     use super::WorkerStagePhase::*;
-    use super::*;
 
     #[test]
     fn happy_paths() {

@@ -342,3 +342,148 @@ impl ShuffleWriter {
         self.spec.sort().map(|s| s.to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::StageCounters;
+    use crate::granularity::Granularity;
+    use crate::shuffle::store::stream_runs;
+    use crate::stage::{PartitionTarget, RangeShuffle, TimeBucket};
+    use arrow::array::{Array, AsArray, Int64Array, StringArray, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::physical_expr::expressions::Column;
+    use futures::StreamExt;
+    use std::sync::{Arc, Mutex};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("__time", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+            Field::new("k", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, true),
+        ]))
+    }
+
+    /// `n` rows: times spread over 3 hours, keys k0..k9, values 0..n.
+    fn batches(n: usize, per_batch: usize) -> Vec<RecordBatch> {
+        (0..n)
+            .step_by(per_batch)
+            .map(|start| {
+                let rows: Vec<usize> = (start..(start + per_batch).min(n)).collect();
+                let t: TimestampMillisecondArray =
+                    rows.iter().map(|i| Some(((i * 7919) % (3 * 3_600_000)) as i64)).collect();
+                let k: StringArray = rows.iter().map(|i| Some(format!("k{}", (i * 31) % 10))).collect();
+                let v: Int64Array = rows.iter().map(|i| Some(*i as i64)).collect();
+                RecordBatch::try_new(schema(), vec![Arc::new(t), Arc::new(k), Arc::new(v)]).unwrap()
+            })
+            .collect()
+    }
+
+    fn writer(spec: ShuffleSpec, budget: usize, dir: &std::path::Path) -> ShuffleWriter {
+        let counters = Arc::new(Mutex::new(StageCounters::default()));
+        let config = ShuffleWriterConfig {
+            memory_budget: budget,
+            spill_dir: dir.to_path_buf(),
+            batch_size: 100,
+            max_retained_keys: 1024,
+        };
+        ShuffleWriter::new(spec, schema(), config, counters, "t".into()).unwrap()
+    }
+
+    async fn read_all(out: &WorkerStageOutput, p: usize) -> Vec<RecordBatch> {
+        let mut s = stream_runs(out.schema.clone(), out.partitions[p].clone(), out.sort.clone(), 100);
+        let mut v = Vec::new();
+        while let Some(b) = s.next().await {
+            v.push(b.unwrap());
+        }
+        v
+    }
+
+    fn values(bs: &[RecordBatch], col: usize) -> Vec<i64> {
+        bs.iter()
+            .flat_map(|b| {
+                let c = arrow::compute::cast(b.column(col), &DataType::Int64).unwrap();
+                c.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hash_partitions_every_row_once_and_spills() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ShuffleSpec::Hash {
+            keys: vec![Arc::new(Column::new("k", 1))],
+            key_names: vec!["k".into()],
+            partitions: 3,
+        };
+        let mut w = writer(spec, 4096, dir.path());
+        for b in batches(1000, 64) {
+            w.write(b).unwrap();
+        }
+        assert!(w.finish_reading().unwrap().is_none());
+        assert!(w.spilled_files() > 0, "tiny budget spills");
+        let out = w.finish().unwrap();
+        assert_eq!(out.partition_rows().iter().sum::<u64>(), 1000);
+        let mut all = Vec::new();
+        let mut keys_seen: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); 3];
+        for p in 0..3 {
+            let bs = read_all(&out, p).await;
+            all.extend(values(&bs, 2));
+            for b in &bs {
+                let k = b.column(1).as_string::<i32>();
+                for i in 0..k.len() {
+                    keys_seen[p].insert(k.value(i).to_string());
+                }
+            }
+        }
+        all.sort();
+        assert_eq!(all, (0..1000).collect::<Vec<i64>>());
+        for a in 0..3 {
+            for b in (a + 1)..3 {
+                assert!(keys_seen[a].is_disjoint(&keys_seen[b]), "a key lives in one partition");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn range_shuffle_buckets_sorts_and_merges_spilled_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let asc = |index| SortColumn {
+            index,
+            descending: false,
+            nulls_first: true,
+        };
+        let spec = ShuffleSpec::Range(RangeShuffle {
+            sort: vec![asc(0), asc(1)],
+            key: vec![asc(1), asc(0)],
+            bucket: Some(TimeBucket {
+                column: 0,
+                granularity: Granularity::Hour,
+            }),
+            target: PartitionTarget::RowsPerPartition(150),
+        });
+        let mut w = writer(spec, 8192, dir.path());
+        for b in batches(1000, 50) {
+            w.write(b).unwrap();
+        }
+        let stats = w.finish_reading().unwrap().expect("range shuffles gather statistics");
+        assert_eq!(stats.total_rows(), 1000);
+        assert_eq!(stats.bucket_count(), 3);
+        let parts = crate::kernel::query::compute_partitions(&stats, PartitionTarget::RowsPerPartition(150)).unwrap();
+        assert!(parts.len() >= 7, "1000 rows / 150 per partition over 3 hours");
+        w.apply_boundaries(&parts).unwrap();
+        let out = w.finish().unwrap();
+        assert_eq!(out.partition_rows().iter().sum::<u64>(), 1000);
+        let mut prev_bucket = i64::MIN;
+        for p in 0..parts.len() {
+            let bs = read_all(&out, p).await;
+            let t = values(&bs, 0);
+            assert!(!t.is_empty());
+            assert!(t.windows(2).all(|w| w[0] <= w[1]), "sorted by __time inside a partition");
+            let bucket = t[0] / 3_600_000;
+            assert!(t.iter().all(|x| x / 3_600_000 == bucket), "one hour per partition");
+            assert!(bucket >= prev_bucket);
+            prev_bucket = bucket;
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The task queue of a server: submitted statements become `query_controller` tasks that
+//! wait for worker slots, run, can be shut down, and leave their status, report and log in
+//! the metadata store.
+
+use crate::engine::{Engine, PreparedTask};
+use crate::report::{LiveReport, ReportState};
+use msq_engine::metadata::{TaskFilter, TaskRecord};
+use msq_engine::{MsqError, Result};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Semaphore};
+
+/// A task that has not finished.
+struct ActiveTask {
+    report: LiveReport,
+    cancel: watch::Sender<bool>,
+    data_source: String,
+    done: watch::Receiver<bool>,
+}
+
+/// Runs submitted statements as tasks with a bounded number of worker slots.
+pub struct TaskManager {
+    pub engine: Engine,
+    active: Mutex<HashMap<String, ActiveTask>>,
+    slots: Arc<Semaphore>,
+    total_slots: usize,
+}
+
+impl TaskManager {
+    /// A manager with `worker_slots` workers shared by all running tasks. Tasks left RUNNING
+    /// by a previous server process are marked FAILED.
+    pub fn new(engine: Engine, worker_slots: usize) -> Result<Arc<Self>> {
+        let stale = engine.metadata.list_tasks(&TaskFilter {
+            status: Some(vec!["RUNNING".into()]),
+            ..Default::default()
+        })?;
+        for mut t in stale {
+            t.status = "FAILED".into();
+            t.runner_status = "NONE".into();
+            t.error_msg = Some("Task was still running when the server stopped; nothing it wrote was published".into());
+            engine.metadata.update_task(&t)?;
+            let _ = engine.metadata.delete_pending_segments_for_task(&t.id);
+            let _ = engine.metadata.append_task_log(&t.id, "Task failed: server stopped while it ran");
+        }
+        let total = worker_slots.max(1);
+        Ok(Arc::new(TaskManager {
+            engine,
+            active: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(total)),
+            total_slots: total,
+        }))
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, ActiveTask>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validates and plans `sql`, records the task and starts it; returns the task id.
+    /// Validation errors come back here and create no task.
+    pub async fn submit(self: &Arc<Self>, sql: &str, context: &Map<String, Value>, opaque_id: Option<String>) -> Result<String> {
+        let task = self.engine.prepare(sql, context).await?;
+        if self.engine.metadata.get_task(&task.task_id)?.is_some() {
+            return Err(MsqError::Validation(format!(
+                "Task [{}] already exists; use another sqlQueryId",
+                task.task_id
+            )));
+        }
+        self.engine.record_start_as(&task, "WAITING", opaque_id)?;
+        let id = task.task_id.clone();
+        let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&id, &self.engine.host)));
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let (done_tx, done_rx) = watch::channel(false);
+        self.active().insert(
+            id.clone(),
+            ActiveTask {
+                report: report.clone(),
+                cancel: cancel_tx,
+                data_source: task.planned.data_source.clone().unwrap_or_default(),
+                done: done_rx,
+            },
+        );
+        let me = self.clone();
+        let ret = id.clone();
+        tokio::spawn(async move {
+            me.run(task, report, cancel_rx).await;
+            me.active().remove(&id);
+            let _ = done_tx.send(true);
+        });
+        Ok(ret)
+    }
+
+    async fn run(&self, task: PreparedTask, report: LiveReport, mut cancel: watch::Receiver<bool>) {
+        let needed = task.context.worker_count().min(self.total_slots) as u32;
+        let permit = tokio::select! {
+            p = self.slots.clone().acquire_many_owned(needed) => p.ok(),
+            _ = cancel.wait_for(|c| *c) => None,
+        };
+        let Some(_permit) = permit else {
+            let _ = self.engine.finish_unstarted(&task, MsqError::Canceled);
+            return;
+        };
+        if let Ok(Some(mut rec)) = self.engine.metadata.get_task(&task.task_id) {
+            rec.runner_status = "RUNNING".into();
+            let _ = self.engine.metadata.update_task(&rec);
+        }
+        let _ = self.engine.run(&task, report, cancel).await;
+    }
+
+    /// Asks a running or waiting task to stop; false when no such task is active.
+    pub fn shutdown(&self, task_id: &str) -> bool {
+        match self.active().get(task_id) {
+            Some(t) => {
+                let _ = t.cancel.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Shuts down every active task writing to `data_source`; returns how many.
+    pub fn shutdown_data_source(&self, data_source: &str) -> usize {
+        let g = self.active();
+        let mut n = 0;
+        for t in g.values().filter(|t| t.data_source == data_source) {
+            let _ = t.cancel.send(true);
+            n += 1;
+        }
+        n
+    }
+
+    /// The live report of an active task.
+    pub fn live_report(&self, task_id: &str) -> Option<Value> {
+        self.active().get(task_id).map(|t| ReportState::lock(&t.report).to_json())
+    }
+
+    /// Waits until `task_id` is no longer active (or `timeout` passes).
+    pub async fn wait(&self, task_id: &str, timeout: std::time::Duration) -> bool {
+        let rx = self.active().get(task_id).map(|t| t.done.clone());
+        match rx {
+            None => true,
+            Some(mut rx) => tokio::time::timeout(timeout, rx.wait_for(|d| *d)).await.is_ok(),
+        }
+    }
+
+    /// A task's record.
+    pub fn task(&self, task_id: &str) -> Result<Option<TaskRecord>> {
+        self.engine.metadata.get_task(task_id)
+    }
+}

@@ -1,0 +1,148 @@
+//! The metadata store interface: segments, pending segments, tasks, reports and logs.
+//!
+//! Methods are synchronous; async callers wrap them in `tokio::task::spawn_blocking`.
+//! Implementations: [`super::SqliteMetadataStore`] (embedded); a PostgreSQL one can
+//! implement the same trait (nothing here names a database library).
+
+use super::segment::{SegmentId, SegmentRecord};
+use crate::error::Result;
+use crate::granularity::{format_millis, Interval};
+use serde::{Deserialize, Serialize};
+
+/// The current time as Druid prints instants (`2024-01-01T00:00:00.000Z`).
+pub fn now_iso() -> String {
+    format_millis(chrono::Utc::now().timestamp_millis())
+}
+
+/// One ingestion's segments, published atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentPublish {
+    pub data_source: String,
+    /// The publishing task (its pending segments are deleted on publish).
+    pub task_id: String,
+    /// New segments, tombstones included; all are inserted as used.
+    pub segments: Vec<SegmentRecord>,
+    /// For REPLACE: the OVERWRITE intervals. `None` for INSERT.
+    pub replace: Option<Vec<Interval>>,
+}
+
+/// What a publish changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishResult {
+    pub published: Vec<SegmentId>,
+    pub marked_unused: Vec<SegmentId>,
+}
+
+/// One row of `druid_tasks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub id: String,
+    pub group_id: String,
+    /// `query_controller`, `query_worker`, ...
+    pub task_type: String,
+    pub data_source: String,
+    /// ISO instant.
+    pub created_time: String,
+    /// ISO instant.
+    pub queue_insertion_time: String,
+    /// `RUNNING`, `SUCCESS` or `FAILED`.
+    pub status: String,
+    /// `PENDING`, `WAITING`, `RUNNING` or `NONE`.
+    pub runner_status: String,
+    /// -1 while running.
+    pub duration_ms: i64,
+    pub error_msg: Option<String>,
+    pub location: serde_json::Value,
+    pub payload: serde_json::Value,
+    pub report: Option<serde_json::Value>,
+    pub opaque_id: Option<String>,
+}
+
+/// Which tasks [`MetadataStore::list_tasks`] returns; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Any of these `status` values (`RUNNING`, `SUCCESS`, `FAILED`).
+    pub status: Option<Vec<String>>,
+    pub data_source: Option<String>,
+    /// `created_time >= created_after` (ISO instant, inclusive).
+    pub created_after: Option<String>,
+    /// `created_time < created_before` (ISO instant, exclusive).
+    pub created_before: Option<String>,
+    /// At most this many tasks (the newest).
+    pub max: Option<usize>,
+    pub task_type: Option<String>,
+}
+
+/// Durable metadata: segments, pending segments, tasks.
+pub trait MetadataStore: Send + Sync {
+    // ---- segments ----
+
+    /// Used segments of `data_source` overlapping `interval` (all of them when `None`),
+    /// ordered by interval start, end, version and partition number.
+    fn used_segments(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentRecord>>;
+
+    /// Every segment of `data_source`, used and unused, in the same order.
+    fn all_segments(&self, data_source: &str) -> Result<Vec<SegmentRecord>>;
+
+    /// Names of the dataSources that have used segments, sorted.
+    fn data_sources(&self) -> Result<Vec<String>>;
+
+    /// One segment by its textual id (used or not).
+    fn segment(&self, id: &str) -> Result<Option<SegmentRecord>>;
+
+    /// Publishes one ingestion's segments in one transaction: for REPLACE, marks unused every
+    /// used segment of the dataSource that lies wholly inside the OVERWRITE intervals with a
+    /// lower version than the new segments; marks unused every used segment the new ones
+    /// fully overshadow; inserts the new segments as used; deletes the task's pending
+    /// segments. Either all of it happens or none.
+    fn publish(&self, p: &SegmentPublish) -> Result<PublishResult>;
+
+    /// Marks unused the used segments of `data_source` lying wholly inside `interval` (all
+    /// of them when `None`); returns their ids. Rows stay in the table.
+    fn mark_unused(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentId>>;
+
+    /// Sets the `used` flag of the given segments (by textual id); returns how many changed.
+    fn set_segments_used(&self, ids: &[String], used: bool) -> Result<usize>;
+
+    // ---- pending segments ----
+
+    /// Records segment ids allocated by a running task.
+    fn insert_pending_segments(&self, task_id: &str, ids: &[SegmentId]) -> Result<()>;
+
+    /// Pending segment ids of a dataSource.
+    fn pending_segments(&self, data_source: &str) -> Result<Vec<SegmentId>>;
+
+    /// Deletes all pending segments of a dataSource (`DELETE /pendingSegments/{ds}`).
+    fn delete_pending_segments(&self, data_source: &str) -> Result<usize>;
+
+    /// Deletes the pending segments a task allocated.
+    fn delete_pending_segments_for_task(&self, task_id: &str) -> Result<usize>;
+
+    // ---- tasks ----
+
+    /// Inserts a new task (its id must be new).
+    fn insert_task(&self, t: &TaskRecord) -> Result<()>;
+
+    /// Updates a task's status, runner status, duration, error and location.
+    fn update_task(&self, t: &TaskRecord) -> Result<()>;
+
+    /// Stores a task's report.
+    fn set_task_report(&self, task_id: &str, report: &serde_json::Value) -> Result<()>;
+
+    /// One task.
+    fn get_task(&self, task_id: &str) -> Result<Option<TaskRecord>>;
+
+    /// Tasks matching `filter`, newest first.
+    fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>>;
+
+    /// Appends one line to a task's log.
+    fn append_task_log(&self, task_id: &str, line: &str) -> Result<()>;
+
+    /// A task's log: its lines, each ending in `\n` (empty when there is none).
+    fn task_log(&self, task_id: &str) -> Result<String>;
+
+    /// Deletes finished (not `RUNNING`) tasks created before `cutoff_iso`, with their logs;
+    /// returns how many tasks went.
+    fn delete_completed_tasks_before(&self, cutoff_iso: &str) -> Result<usize>;
+}
