@@ -12,7 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "msq", version, about = "Multi-stage SQL query and ingestion engine speaking Apache Druid's MSQ API")]
+#[command(
+    name = "msq",
+    version,
+    about = "Multi-stage SQL query and ingestion engine speaking Apache Druid's MSQ API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,9 +71,7 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MSQ_LOG").unwrap_or_else(|_| "error".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MSQ_LOG").unwrap_or_else(|_| "error".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -173,7 +175,11 @@ async fn run_one(
                     outcome.rows_written,
                     task.planned.data_source.clone().unwrap_or_default(),
                     data.len(),
-                    if tomb > 0 { format!(" and {tomb} tombstones") } else { String::new() },
+                    if tomb > 0 {
+                        format!(" and {tomb} tombstones")
+                    } else {
+                        String::new()
+                    },
                     task.task_id
                 );
             }
@@ -208,7 +214,11 @@ fn fail(msg: &str) -> ExitCode {
 fn print_results(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef, format: Format) {
     match format {
         Format::Table => {
-            let b = if batches.is_empty() { vec![RecordBatch::new_empty(schema.clone())] } else { batches.to_vec() };
+            let b = if batches.is_empty() {
+                vec![RecordBatch::new_empty(schema.clone())]
+            } else {
+                batches.to_vec()
+            };
             match arrow::util::pretty::pretty_format_batches(&b) {
                 Ok(t) => println!("{t}"),
                 Err(e) => eprintln!("cannot format results: {e}"),
@@ -226,7 +236,9 @@ fn print_results(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef, 
             }
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(std::io::stdout());
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(std::io::stdout());
             if batches.is_empty() {
                 let _ = w.write(&RecordBatch::new_empty(schema.clone()));
             }

@@ -51,7 +51,13 @@ async fn group_by_matches_independent_computation_for_any_worker_count() {
         .await;
         let got: Vec<(String, i64, i64)> = rows
             .iter()
-            .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_i64().unwrap(), r[2].as_i64().unwrap()))
+            .map(|r| {
+                (
+                    r[0].as_str().unwrap().to_string(),
+                    r[1].as_i64().unwrap(),
+                    r[2].as_i64().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(got, expected, "maxNumTasks={tasks}");
     }
@@ -74,7 +80,10 @@ async fn order_by_without_limit_is_globally_sorted_across_workers() {
     assert_eq!(rows.len(), counts.len());
     let mut expected: Vec<(String, i64)> = counts.into_iter().collect();
     expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let got: Vec<(String, i64)> = rows.iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_i64().unwrap())).collect();
+    let got: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_i64().unwrap()))
+        .collect();
     assert_eq!(got, expected);
     assert_eq!(got[0], ("Wikipedia:Vandalismusmeldung".to_string(), 33));
 }
@@ -108,12 +117,19 @@ PARTITIONED BY HOUR CLUSTERED BY channel"#;
         .filter(|s| !before.iter().any(|b| b.id == s.id))
         .map(|s| s.id.interval.to_iso())
         .collect();
-    assert_eq!(changed, BTreeSet::from([hour1.to_string()]), "only hour 01 has new segments");
+    assert_eq!(
+        changed,
+        BTreeSet::from([hour1.to_string()]),
+        "only hour 01 has new segments"
+    );
     let rows = select(&t.engine, "SELECT COUNT(*) FROM wikipedia", json!({})).await;
     assert_eq!(rows[0][0], json!(39_244 - hour1_rows + en_hour1));
     let all = t.engine.metadata.all_segments("wikipedia").unwrap();
     let unused: Vec<_> = all.iter().filter(|s| !s.used).collect();
-    assert!(!unused.is_empty() && unused.iter().all(|s| s.id.interval.to_iso() == hour1), "old hour-01 version kept, unused");
+    assert!(
+        !unused.is_empty() && unused.iter().all(|s| s.id.interval.to_iso() == hour1),
+        "old hour-01 version kept, unused"
+    );
 
     let replace_all = format!(
         r#"REPLACE INTO wikipedia OVERWRITE ALL
@@ -125,16 +141,26 @@ PARTITIONED BY DAY"#,
     );
     let (_, o, _) = run_ok(&t.engine, &replace_all, json!({})).await;
     assert_eq!(o.rows_written, 2_523);
-    let rows = select(&t.engine, "SELECT COUNT(*), COUNT(DISTINCT channel) FROM wikipedia", json!({})).await;
+    let rows = select(
+        &t.engine,
+        "SELECT COUNT(*), COUNT(DISTINCT channel) FROM wikipedia",
+        json!({}),
+    )
+    .await;
     assert_eq!(rows[0], vec![json!(2_523), json!(1)]);
     let used = t.engine.metadata.used_segments("wikipedia", None).unwrap();
-    assert!(used.iter().all(|s| s.id.interval.to_iso() == "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z"));
+    assert!(used
+        .iter()
+        .all(|s| s.id.interval.to_iso() == "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z"));
     let all = t.engine.metadata.all_segments("wikipedia").unwrap();
     assert!(all.len() > used.len(), "replaced versions stay recorded as unused");
 }
 
 fn counter_rows(c: &Value) -> i64 {
-    c["rows"].as_array().map(|a| a.iter().map(|v| v.as_i64().unwrap()).sum()).unwrap_or(0)
+    c["rows"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_i64().unwrap()).sum())
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,17 +171,36 @@ async fn report_shape_and_counters_add_up() {
     assert_eq!(msq["type"], "multiStageQuery");
     assert_eq!(msq["taskId"], json!(task_id));
     let status = &msq["payload"]["status"];
-    for f in ["status", "startTime", "durationMs", "workers", "pendingTasks", "runningTasks", "segmentReport"] {
+    for f in [
+        "status",
+        "startTime",
+        "durationMs",
+        "workers",
+        "pendingTasks",
+        "runningTasks",
+        "segmentReport",
+    ] {
         assert!(status.get(f).is_some(), "status.{f} missing: {status:#}");
     }
-    assert_eq!(status["workers"]["0"][0]["workerId"], json!(format!("{task_id}-worker0_0")));
+    assert_eq!(
+        status["workers"]["0"][0]["workerId"],
+        json!(format!("{task_id}-worker0_0"))
+    );
     for f in ["workerId", "state", "durationMs", "pendingMs"] {
         assert!(status["workers"]["0"][0].get(f).is_some());
     }
     let stages = msq["payload"]["stages"].as_array().unwrap();
     assert_eq!(stages.len(), 2);
     for s in stages {
-        for f in ["stageNumber", "definition", "phase", "workerCount", "partitionCount", "startTime", "duration"] {
+        for f in [
+            "stageNumber",
+            "definition",
+            "phase",
+            "workerCount",
+            "partitionCount",
+            "startTime",
+            "duration",
+        ] {
             assert!(s.get(f).is_some(), "stage.{f} missing: {s:#}");
         }
         for f in ["id", "input", "processor", "signature", "maxWorkerCount"] {
@@ -167,12 +212,20 @@ async fn report_shape_and_counters_add_up() {
     assert_eq!(stages[0]["definition"]["shuffleSpec"]["type"], "targetSize");
     assert_eq!(stages[0]["sort"], true);
     assert_eq!(stages[1]["definition"]["processor"]["type"], "segmentGenerator");
-    assert_eq!(stages[1]["definition"]["input"][0], json!({"type": "stage", "stage": 0}));
+    assert_eq!(
+        stages[1]["definition"]["input"][0],
+        json!({"type": "stage", "stage": 0})
+    );
     assert_eq!(stages[1]["partitionCount"].as_i64().unwrap(), 24);
 
     let counters = &msq["payload"]["counters"];
     let stage_sum = |stage: &str, ch: &str| -> i64 {
-        counters[stage].as_object().unwrap().values().map(|w| counter_rows(&w[ch])).sum()
+        counters[stage]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|w| counter_rows(&w[ch]))
+            .sum()
     };
     assert_eq!(stage_sum("0", "input0"), 39_244);
     assert_eq!(stage_sum("0", "output"), 39_244);
@@ -198,17 +251,37 @@ async fn report_shape_and_counters_add_up() {
     )
     .await;
     let payload = &report["multiStageQuery"]["payload"];
-    assert_eq!(payload["results"]["signature"], json!([{"name":"channel","type":"STRING"},{"name":"cnt","type":"LONG"}]));
+    assert_eq!(
+        payload["results"]["signature"],
+        json!([{"name":"channel","type":"STRING"},{"name":"cnt","type":"LONG"}])
+    );
     assert_eq!(payload["results"]["sqlTypeNames"], json!(["VARCHAR", "BIGINT"]));
-    assert_eq!(payload["results"]["results"], json!([["#en.wikipedia", 11549], ["#vi.wikipedia", 9747], ["#de.wikipedia", 2523]]));
+    assert_eq!(
+        payload["results"]["results"],
+        json!([
+            ["#en.wikipedia", 11549],
+            ["#vi.wikipedia", 9747],
+            ["#de.wikipedia", 2523]
+        ])
+    );
     assert_eq!(payload["results"]["resultsTruncated"], json!(false));
     let stages = payload["stages"].as_array().unwrap();
     for pair in stages.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let n = a["stageNumber"].as_i64().unwrap().to_string();
         let m = b["stageNumber"].as_i64().unwrap().to_string();
-        let out: i64 = payload["counters"][&n].as_object().unwrap().values().map(|w| counter_rows(&w["shuffle"])).sum();
-        let inp: i64 = payload["counters"][&m].as_object().unwrap().values().map(|w| counter_rows(&w["input0"])).sum();
+        let out: i64 = payload["counters"][&n]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|w| counter_rows(&w["shuffle"]))
+            .sum();
+        let inp: i64 = payload["counters"][&m]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|w| counter_rows(&w["input0"]))
+            .sum();
         assert_eq!(out, inp, "stage {m} reads the rows stage {n} shuffled");
     }
     assert_eq!(stages[0]["definition"]["processor"]["type"], "groupByPreShuffle");
@@ -238,7 +311,13 @@ async fn bad_input_gets_clear_errors_and_publishes_nothing() {
     let t = engine();
     let e = &t.engine;
     let (err, _) = expect_error(e, "INSERT INTO x SELEC 1 PARTITIONED BY DAY", json!({})).await;
-    assert!(matches!(err, msq_engine::MsqError::SqlParse(_) | msq_engine::MsqError::Validation(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            msq_engine::MsqError::SqlParse(_) | msq_engine::MsqError::Validation(_)
+        ),
+        "{err:?}"
+    );
     let (err, _) = expect_error(e, "SELECT * FROM no_such_table", json!({})).await;
     assert!(err.to_string().contains("no_such_table"), "{err}");
     let (err, _) = expect_error(e, &extern_sql("/nonexistent/file.json", ""), json!({})).await;
@@ -255,10 +334,18 @@ PARTITIONED BY DAY"#
     )
     .await;
     assert_eq!(err.error_code(), "InsertTimeNull");
-    assert_eq!(report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["errorCode"], "InsertTimeNull");
+    assert_eq!(
+        report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["errorCode"],
+        "InsertTimeNull"
+    );
     let (err, _) = expect_error(e, &extern_sql(&two, "WHERE page = 'no such page'"), json!({})).await;
     assert_eq!(err.error_code(), "InsertCannotBeEmpty");
-    let (err, _) = expect_error(e, &format!("{} CLUSTERED BY page DESC", extern_sql(&two, "")), json!({})).await;
+    let (err, _) = expect_error(
+        e,
+        &format!("{} CLUSTERED BY page DESC", extern_sql(&two, "")),
+        json!({}),
+    )
+    .await;
     assert!(err.to_string().contains("DESC"), "{err}");
     let unparsable = testdata("wikipedia-sampled-unparsable.json").display().to_string();
     let (err, report) = expect_error(e, &extern_sql(&unparsable, ""), json!({})).await;
@@ -266,8 +353,14 @@ PARTITIONED BY DAY"#
     let er = &report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"];
     assert_eq!(er["rootErrorCode"], "CannotParseExternalData");
     assert_eq!(er["maxWarnings"], 0);
-    assert!(t.engine.metadata.used_segments("bad", None).unwrap().is_empty(), "nothing published");
-    assert!(t.engine.metadata.all_segments("bad").unwrap().is_empty(), "nothing recorded");
+    assert!(
+        t.engine.metadata.used_segments("bad", None).unwrap().is_empty(),
+        "nothing published"
+    );
+    assert!(
+        t.engine.metadata.all_segments("bad").unwrap().is_empty(),
+        "nothing recorded"
+    );
 
     // With maxParseExceptions the good rows go in and the bad one is counted.
     let (_, o, report) = run_ok(e, &extern_sql(&unparsable, ""), json!({"maxParseExceptions": 1})).await;
@@ -285,8 +378,12 @@ PARTITIONED BY DAY"#
 async fn tiny_memory_budget_spills_and_gives_identical_results() {
     let t = engine();
     run_ok(&t.engine, &insert_wikipedia_sql("big"), json!({})).await;
-    let (_, o, report) =
-        run_ok(&t.engine, &insert_wikipedia_sql("small"), json!({"workerMemoryBytes": 65536, "maxNumTasks": 3, "rowsPerFrame": 1000})).await;
+    let (_, o, report) = run_ok(
+        &t.engine,
+        &insert_wikipedia_sql("small"),
+        json!({"workerMemoryBytes": 65536, "maxNumTasks": 3, "rowsPerFrame": 1000}),
+    )
+    .await;
     assert_eq!(o.rows_written, 39_244);
     let spilled: i64 = report["multiStageQuery"]["payload"]["counters"]["0"]
         .as_object()
@@ -295,9 +392,18 @@ async fn tiny_memory_budget_spills_and_gives_identical_results() {
         .map(|w| w["sortProgress"]["levelToTotalBatches"]["0"].as_i64().unwrap_or(0))
         .sum();
     assert!(spilled > 10, "sorted runs were spilled: {spilled}");
-    let q = |ds: &str| format!("SELECT channel, COUNT(*), SUM(delta), MIN(__time), MAX(page) FROM {ds} GROUP BY channel ORDER BY channel");
+    let q = |ds: &str| {
+        format!(
+            "SELECT channel, COUNT(*), SUM(delta), MIN(__time), MAX(page) FROM {ds} GROUP BY channel ORDER BY channel"
+        )
+    };
     let a = select(&t.engine, &q("big"), json!({})).await;
-    let b = select(&t.engine, &q("small"), json!({"workerMemoryBytes": 65536, "maxNumTasks": 3, "rowsPerFrame": 1000})).await;
+    let b = select(
+        &t.engine,
+        &q("small"),
+        json!({"workerMemoryBytes": 65536, "maxNumTasks": 3, "rowsPerFrame": 1000}),
+    )
+    .await;
     assert_eq!(a, b);
     let big = t.engine.metadata.used_segments("big", None).unwrap();
     let small = t.engine.metadata.used_segments("small", None).unwrap();
@@ -311,13 +417,30 @@ async fn tiny_memory_budget_spills_and_gives_identical_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_per_segment_splits_chunks_by_cluster_key() {
     let t = engine();
-    let (_, o, _) = run_ok(&t.engine, &insert_wikipedia_sql("wiki"), json!({"rowsPerSegment": 1000, "maxNumTasks": 3})).await;
+    let (_, o, _) = run_ok(
+        &t.engine,
+        &insert_wikipedia_sql("wiki"),
+        json!({"rowsPerSegment": 1000, "maxNumTasks": 3}),
+    )
+    .await;
     let data: Vec<_> = o.segments.iter().filter(|s| !s.is_tombstone).collect();
     assert!(data.len() > 24, "busy hours split into several segments");
-    assert!(data.iter().all(|s| s.num_rows <= 1000), "{:?}", data.iter().map(|s| s.num_rows).collect::<Vec<_>>());
+    assert!(
+        data.iter().all(|s| s.num_rows <= 1000),
+        "{:?}",
+        data.iter().map(|s| s.num_rows).collect::<Vec<_>>()
+    );
     assert_eq!(data.iter().map(|s| s.num_rows).sum::<u64>(), 39_244);
-    let rows = select(&t.engine, "SELECT COUNT(*) FROM wiki WHERE __time >= TIMESTAMP '2015-09-12 12:00:00'", json!({})).await;
-    let expected = wiki_rows().iter().filter(|r| r["time"].as_str().unwrap() >= "2015-09-12T12:00:00").count();
+    let rows = select(
+        &t.engine,
+        "SELECT COUNT(*) FROM wiki WHERE __time >= TIMESTAMP '2015-09-12 12:00:00'",
+        json!({}),
+    )
+    .await;
+    let expected = wiki_rows()
+        .iter()
+        .filter(|r| r["time"].as_str().unwrap() >= "2015-09-12T12:00:00")
+        .count();
     assert_eq!(rows[0][0], json!(expected));
 }
 
@@ -345,8 +468,14 @@ fn cli_runs_insert_then_select_from_a_file() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("39244 rows written to dataSource [cli_wiki] in 24 segments"), "{stdout}");
-    assert!(stdout.contains(r##"{"channel":"#en.wikipedia","cnt":11549}"##), "{stdout}");
+    assert!(
+        stdout.contains("39244 rows written to dataSource [cli_wiki] in 24 segments"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r##"{"channel":"#en.wikipedia","cnt":11549}"##),
+        "{stdout}"
+    );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["multiStageQuery"]["payload"]["status"]["status"], "SUCCESS");
 

@@ -56,7 +56,7 @@ enum Event {
     DoneReading(usize, usize),
     Complete(usize, usize, WorkerResult),
     Error(usize, usize, MsqError),
-    Counters(usize, usize, StageCounters),
+    Counters(usize, usize, Box<StageCounters>),
 }
 
 /// `ControllerClient` that delivers worker messages to the driver's channel.
@@ -79,7 +79,7 @@ impl ControllerClient for ChannelClient {
         self.send(Event::Error(stage, worker, error))
     }
     async fn post_counters(&self, stage: usize, worker: usize, counters: StageCounters) -> Result<()> {
-        self.send(Event::Counters(stage, worker, counters))
+        self.send(Event::Counters(stage, worker, Box::new(counters)))
     }
 }
 
@@ -95,6 +95,9 @@ impl ChannelClient {
 pub fn worker_task_id(task_id: &str, worker: usize) -> String {
     format!("{task_id}-worker{worker}_0")
 }
+
+/// A stage ready to send: its definition, partitions per worker, segments to write.
+type StagePlan = (Arc<StageDefinition>, Vec<Vec<usize>>, Vec<(usize, SegmentId)>);
 
 struct Driver<'a> {
     planned: &'a PlannedStatement,
@@ -213,7 +216,7 @@ pub async fn run_query(
         // Drain counter snapshots that arrived with the last completion.
         while let Ok(ev) = rx.try_recv() {
             if let Event::Counters(s, w, c) = ev {
-                d.set_counters(s, w, c);
+                d.set_counters(s, w, *c);
             }
         }
         let outcome = d.complete().await?;
@@ -286,10 +289,8 @@ impl Driver<'_> {
         let s = &mut r.stages[n];
         s.phase = phase;
         s.partition_count = self.kernel.stages[n].partition_count;
-        if phase.is_terminal() || phase.is_success() {
-            if s.finished.is_none() && phase.is_success() {
-                s.finished = Some(Instant::now());
-            }
+        if s.finished.is_none() && phase.is_success() {
+            s.finished = Some(Instant::now());
         }
     }
 
@@ -325,58 +326,63 @@ impl Driver<'_> {
     async fn start_stage(&mut self, n: usize) -> Result<()> {
         let def = self.stage(n).clone();
         let total_workers = self.workers.len();
-        let (order_stage, assignments, segments): (Arc<StageDefinition>, Vec<Vec<usize>>, Vec<(usize, SegmentId)>) =
-            match &def.processor {
-                StageProcessor::Plan { kind, plan } => {
-                    let partitions = plan.properties().output_partitioning().partition_count().max(1);
-                    let wc = partitions.min(total_workers).max(1);
-                    let mut assign = vec![Vec::new(); wc];
-                    for p in 0..partitions {
-                        assign[p % wc].push(p);
-                    }
-                    let plan = self.resolve_inputs(plan.clone()).await?;
-                    let mut d2 = (*def).clone();
-                    d2.processor = StageProcessor::Plan { kind: *kind, plan };
-                    (Arc::new(d2), assign, vec![])
+        let (order_stage, assignments, segments): StagePlan = match &def.processor {
+            StageProcessor::Plan { kind, plan } => {
+                let partitions = plan.properties().output_partitioning().partition_count().max(1);
+                let wc = partitions.min(total_workers).max(1);
+                let mut assign = vec![Vec::new(); wc];
+                for p in 0..partitions {
+                    assign[p % wc].push(p);
                 }
-                StageProcessor::SegmentGenerator(spec) => {
-                    let input = def.input_stages()[0];
-                    let ranges = self.kernel.stages[input].partitions.clone().unwrap_or(RangePartitions { ranges: vec![] });
-                    let existing = {
-                        let md = self.env.metadata.clone();
-                        let ds = spec.data_source.clone();
-                        tokio::task::spawn_blocking(move || md.used_segments(&ds, None))
-                            .await
-                            .map_err(|e| MsqError::Unknown(e.to_string()))??
-                    };
-                    let append = spec.replace.is_none();
-                    let ids = allocate_segments(
-                        &spec.data_source,
-                        &ranges,
-                        spec.granularity,
-                        &existing,
-                        &self.version,
-                        append,
-                    )?;
-                    self.allocated = ids.iter().map(|(_, id)| id.clone()).collect();
-                    if !self.allocated.is_empty() {
-                        let md = self.env.metadata.clone();
-                        let task = self.task_id.to_string();
-                        let pending = self.allocated.clone();
-                        tokio::task::spawn_blocking(move || md.insert_pending_segments(&task, &pending))
-                            .await
-                            .map_err(|e| MsqError::Unknown(e.to_string()))??;
-                    }
-                    let wc = ids.len().min(total_workers);
-                    let mut assign = vec![Vec::new(); wc];
-                    for (k, (p, _)) in ids.iter().enumerate() {
-                        assign[k % wc].push(*p);
-                    }
-                    (def.clone(), assign, ids)
+                let plan = self.resolve_inputs(plan.clone()).await?;
+                let mut d2 = (*def).clone();
+                d2.processor = StageProcessor::Plan { kind: *kind, plan };
+                (Arc::new(d2), assign, vec![])
+            }
+            StageProcessor::SegmentGenerator(spec) => {
+                let input = def.input_stages()[0];
+                let ranges = self.kernel.stages[input]
+                    .partitions
+                    .clone()
+                    .unwrap_or(RangePartitions { ranges: vec![] });
+                let existing = {
+                    let md = self.env.metadata.clone();
+                    let ds = spec.data_source.clone();
+                    tokio::task::spawn_blocking(move || md.used_segments(&ds, None))
+                        .await
+                        .map_err(|e| MsqError::Unknown(e.to_string()))??
+                };
+                let append = spec.replace.is_none();
+                let ids = allocate_segments(
+                    &spec.data_source,
+                    &ranges,
+                    spec.granularity,
+                    &existing,
+                    &self.version,
+                    append,
+                )?;
+                self.allocated = ids.iter().map(|(_, id)| id.clone()).collect();
+                if !self.allocated.is_empty() {
+                    let md = self.env.metadata.clone();
+                    let task = self.task_id.to_string();
+                    let pending = self.allocated.clone();
+                    tokio::task::spawn_blocking(move || md.insert_pending_segments(&task, &pending))
+                        .await
+                        .map_err(|e| MsqError::Unknown(e.to_string()))??;
                 }
-            };
+                let wc = ids.len().min(total_workers);
+                let mut assign = vec![Vec::new(); wc];
+                for (k, (p, _)) in ids.iter().enumerate() {
+                    assign[k % wc].push(*p);
+                }
+                (def.clone(), assign, ids)
+            }
+        };
         let wc = assignments.len();
         self.kernel.stages[n].shape.worker_count = wc;
+        if matches!(def.processor, StageProcessor::SegmentGenerator(_)) {
+            self.kernel.stages[n].partition_count = Some(segments.len());
+        }
         self.kernel.start_stage(n)?;
         self.stage_workers.insert(n, (0..wc).collect());
         {
@@ -414,7 +420,7 @@ impl Driver<'_> {
 
     async fn handle(&mut self, ev: Event) -> Result<()> {
         match ev {
-            Event::Counters(s, w, c) => self.set_counters(s, w, c),
+            Event::Counters(s, w, c) => self.set_counters(s, w, *c),
             Event::KeyStats(s, w, stats) => {
                 if let KernelAction::SendBoundaries(b) = self.kernel.add_key_statistics(s, w, stats)? {
                     self.check_chunks(s, &b)?;
@@ -553,7 +559,7 @@ impl Driver<'_> {
             _ => return Err(MsqError::Unknown("ingestion without a segment generator".into())),
         };
         let mut segments = std::mem::take(&mut self.segments);
-        segments.sort_by(|a, b| (a.id.interval, a.id.partition_num).cmp(&(b.id.interval, b.id.partition_num)));
+        segments.sort_by_key(|a| (a.id.interval, a.id.partition_num));
         finalize_shard_specs(&mut segments);
         if let Some(replace) = &spec.replace {
             let md = self.env.metadata.clone();
@@ -562,7 +568,14 @@ impl Driver<'_> {
                 .await
                 .map_err(|e| MsqError::Unknown(e.to_string()))??;
             let new_chunks: BTreeSet<Interval> = segments.iter().map(|s| s.id.interval).collect();
-            let mut ts = tombstones(&spec.data_source, &existing, replace, spec.granularity, &new_chunks, &self.version)?;
+            let mut ts = tombstones(
+                &spec.data_source,
+                &existing,
+                replace,
+                spec.granularity,
+                &new_chunks,
+                &self.version,
+            )?;
             segments.append(&mut ts);
         }
         for s in &mut segments {
@@ -600,7 +613,11 @@ impl Driver<'_> {
             paths.insert(msq_worker::segment_writer::segment_path(id));
         }
         for p in paths.into_iter().filter(|p| !p.is_empty()) {
-            let _ = self.env.deep_storage.delete(&object_store::path::Path::from(p.as_str())).await;
+            let _ = self
+                .env
+                .deep_storage
+                .delete(&object_store::path::Path::from(p.as_str()))
+                .await;
         }
         let md = self.env.metadata.clone();
         let task = self.task_id.to_string();

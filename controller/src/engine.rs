@@ -161,10 +161,25 @@ impl Engine {
     }
 
     /// Runs a prepared task to the end, storing its final status and report.
-    pub async fn run(&self, task: &PreparedTask, report: LiveReport, cancel: watch::Receiver<bool>) -> Result<QueryOutcome> {
+    pub async fn run(
+        &self,
+        task: &PreparedTask,
+        report: LiveReport,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<QueryOutcome> {
         let started = std::time::Instant::now();
-        let _ = self.metadata.append_task_log(&task.task_id, &format!("Task [{}] started", task.task_id));
-        let result = run_query(&task.planned, &task.context, &self.env(), &task.task_id, report.clone(), cancel).await;
+        let _ = self
+            .metadata
+            .append_task_log(&task.task_id, &format!("Task [{}] started", task.task_id));
+        let result = run_query(
+            &task.planned,
+            &task.context,
+            &self.env(),
+            &task.task_id,
+            report.clone(),
+            cancel,
+        )
+        .await;
         let report_json = ReportState::lock(&report).to_json();
         let duration = started.elapsed().as_millis() as i64;
         let mut rec = self
@@ -179,7 +194,10 @@ impl Engine {
                 let line = match task.planned.kind {
                     StatementKind::Select => format!(
                         "Query returned {} rows",
-                        o.results.as_ref().map(|b| b.iter().map(|x| x.num_rows()).sum::<usize>()).unwrap_or(0)
+                        o.results
+                            .as_ref()
+                            .map(|b| b.iter().map(|x| x.num_rows()).sum::<usize>())
+                            .unwrap_or(0)
                     ),
                     _ => format!("Published {} segments with {} rows", o.segments.len(), o.rows_written),
                 };
@@ -200,7 +218,11 @@ impl Engine {
 
     /// Plans and runs `sql` as one task (what `msq run` does): returns the task id, the
     /// outcome and the final report.
-    pub async fn run_statement(&self, sql: &str, context: &Map<String, Value>) -> (Option<String>, Result<QueryOutcome>, Value) {
+    pub async fn run_statement(
+        &self,
+        sql: &str,
+        context: &Map<String, Value>,
+    ) -> (Option<String>, Result<QueryOutcome>, Value) {
         let task = match self.prepare(sql, context).await {
             Ok(t) => t,
             Err(e) => return (None, Err(e), Value::Null),

@@ -45,7 +45,13 @@ fn msq_error_response(e: &MsqError, host: &str) -> Response {
 }
 
 fn not_found(what: &str, host: &str) -> Response {
-    error_response(StatusCode::NOT_FOUND, "Not found", what, "org.apache.druid.error.DruidException", host)
+    error_response(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        what,
+        "org.apache.druid.error.DruidException",
+        host,
+    )
 }
 
 /// The axum router serving the API over `tasks`.
@@ -57,17 +63,32 @@ pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize) -> Router {
         .route("/druid/v2/sql/task/", post(submit_sql_task))
         .route("/druid/indexer/v1/task", post(submit_native_task))
         .route("/druid/indexer/v1/tasks", get(list_tasks))
-        .route("/druid/indexer/v1/completeTasks", get(|s, q| list_state(s, q, "complete")))
-        .route("/druid/indexer/v1/runningTasks", get(|s, q| list_state(s, q, "running")))
-        .route("/druid/indexer/v1/waitingTasks", get(|s, q| list_state(s, q, "waiting")))
-        .route("/druid/indexer/v1/pendingTasks", get(|s, q| list_state(s, q, "pending")))
+        .route(
+            "/druid/indexer/v1/completeTasks",
+            get(|s, q| list_state(s, q, "complete")),
+        )
+        .route(
+            "/druid/indexer/v1/runningTasks",
+            get(|s, q| list_state(s, q, "running")),
+        )
+        .route(
+            "/druid/indexer/v1/waitingTasks",
+            get(|s, q| list_state(s, q, "waiting")),
+        )
+        .route(
+            "/druid/indexer/v1/pendingTasks",
+            get(|s, q| list_state(s, q, "pending")),
+        )
         .route("/druid/indexer/v1/task/{id}", get(task_payload))
         .route("/druid/indexer/v1/task/{id}/status", get(task_status))
         .route("/druid/indexer/v1/task/{id}/reports", get(task_reports))
         .route("/druid/indexer/v1/task/{id}/log", get(task_log))
         .route("/druid/indexer/v1/task/{id}/segments", get(task_segments))
         .route("/druid/indexer/v1/task/{id}/shutdown", post(task_shutdown))
-        .route("/druid/indexer/v1/datasources/{ds}/shutdownAllTasks", post(shutdown_all))
+        .route(
+            "/druid/indexer/v1/datasources/{ds}/shutdownAllTasks",
+            post(shutdown_all),
+        )
         .route("/druid/indexer/v1/taskStatus", post(bulk_status))
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -114,7 +135,11 @@ async fn submit_sql_task(
             };
             return error_response(
                 status,
-                if status == StatusCode::PAYLOAD_TOO_LARGE { "Request too large" } else { "Malformed request" },
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "Request too large"
+                } else {
+                    "Malformed request"
+                },
                 &rej.body_text(),
                 "com.fasterxml.jackson.databind.JsonMappingException",
                 &host,
@@ -198,13 +223,19 @@ fn bind_parameters(sql: &str, params: &[Value]) -> Result<String, MsqError> {
         }
     }
     if it.next().is_some() {
-        return Err(MsqError::Validation("More parameters than ? placeholders in the query".into()));
+        return Err(MsqError::Validation(
+            "More parameters than ? placeholders in the query".into(),
+        ));
     }
     Ok(out)
 }
 
 fn parameter_literal(p: &Value) -> Result<String, MsqError> {
-    let ty = p.get("type").and_then(|t| t.as_str()).unwrap_or("VARCHAR").to_ascii_uppercase();
+    let ty = p
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("VARCHAR")
+        .to_ascii_uppercase();
     let v = p.get("value").unwrap_or(&Value::Null);
     let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
     Ok(match (ty.as_str(), v) {
@@ -251,7 +282,11 @@ async fn list_tasks(State(s): State<AppState>, Query(q): Query<HashMap<String, S
     list_impl(&s, &q, state.as_deref())
 }
 
-async fn list_state(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, state: &'static str) -> Response {
+async fn list_state(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    state: &'static str,
+) -> Response {
     list_impl(&s, &q, Some(state))
 }
 
@@ -328,18 +363,21 @@ fn list_impl(s: &AppState, q: &HashMap<String, String>, state: Option<&str>) -> 
     }
 }
 
-fn get_task(s: &AppState, id: &str) -> Result<TaskRecord, Response> {
+fn get_task(s: &AppState, id: &str) -> Result<TaskRecord, Box<Response>> {
     match s.tasks.task(id) {
         Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(not_found(&format!("Cannot find any task with id: [{id}]"), &s.tasks.engine.host)),
-        Err(e) => Err(msq_error_response(&e, &s.tasks.engine.host)),
+        Ok(None) => Err(Box::new(not_found(
+            &format!("Cannot find any task with id: [{id}]"),
+            &s.tasks.engine.host,
+        ))),
+        Err(e) => Err(Box::new(msq_error_response(&e, &s.tasks.engine.host))),
     }
 }
 
 async fn task_payload(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     match get_task(&s, &id) {
         Ok(t) => Json(json!({"task": id, "payload": t.payload})).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -353,7 +391,7 @@ async fn task_status(State(s): State<AppState>, Path(id): Path<String>) -> Respo
             }
             Json(json!({"task": id, "status": st})).into_response()
         }
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -364,9 +402,12 @@ async fn task_reports(State(s): State<AppState>, Path(id): Path<String>) -> Resp
     match get_task(&s, &id) {
         Ok(t) => match t.report {
             Some(r) => Json(r).into_response(),
-            None => not_found(&format!("No task reports were found for this task: [{id}]"), &s.tasks.engine.host),
+            None => not_found(
+                &format!("No task reports were found for this task: [{id}]"),
+                &s.tasks.engine.host,
+            ),
         },
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -377,7 +418,7 @@ struct LogParams {
 
 async fn task_log(State(s): State<AppState>, Path(id): Path<String>, Query(p): Query<LogParams>) -> Response {
     if let Err(r) = get_task(&s, &id) {
-        return r;
+        return *r;
     }
     match s.tasks.engine.metadata.task_log(&id) {
         Ok(log) => {
@@ -397,7 +438,7 @@ async fn task_log(State(s): State<AppState>, Path(id): Path<String>, Query(p): Q
 async fn task_segments(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     let t = match get_task(&s, &id) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let segs = s.tasks.engine.metadata.all_segments(&t.data_source).unwrap_or_default();
     let version_hint = t.report.as_ref().map(|_| ());
@@ -479,7 +520,10 @@ mod tests {
     fn parameters_bind_outside_strings() {
         let sql = bind_parameters(
             "SELECT '?' FROM t WHERE a = ? AND b = ?",
-            &[json!({"type":"VARCHAR","value":"it's"}), json!({"type":"BIGINT","value":3})],
+            &[
+                json!({"type":"VARCHAR","value":"it's"}),
+                json!({"type":"BIGINT","value":3}),
+            ],
         )
         .unwrap();
         assert_eq!(sql, "SELECT '?' FROM t WHERE a = 'it''s' AND b = 3");

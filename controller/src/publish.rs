@@ -61,10 +61,7 @@ pub fn allocate_segments(
 /// Whether every chunk lies inside the OVERWRITE intervals; the first that does not is
 /// returned (Druid's `InsertTimeOutOfBounds`).
 pub fn chunk_out_of_bounds(chunks: &[Interval], replace: &[Interval]) -> Option<Interval> {
-    chunks
-        .iter()
-        .find(|c| !replace.iter().any(|r| r.encloses(c)))
-        .copied()
+    chunks.iter().find(|c| !replace.iter().any(|r| r.encloses(c))).copied()
 }
 
 /// Tombstones a REPLACE leaves: every chunk of `granularity` inside the OVERWRITE intervals
@@ -101,7 +98,9 @@ pub fn tombstones(
                 let e = granularity.bucket_end(t);
                 chunks.insert(Interval::new(t, e));
                 if chunks.len() > MAX_BUCKETS {
-                    return Err(MsqError::TooManyBuckets { max_buckets: MAX_BUCKETS });
+                    return Err(MsqError::TooManyBuckets {
+                        max_buckets: MAX_BUCKETS,
+                    });
                 }
                 t = e;
             }
@@ -159,7 +158,10 @@ mod tests {
 
     #[test]
     fn out_of_bounds_chunk_is_found() {
-        let day = Interval::new(parse_instant("2015-09-12").unwrap(), parse_instant("2015-09-13").unwrap());
+        let day = Interval::new(
+            parse_instant("2015-09-12").unwrap(),
+            parse_instant("2015-09-13").unwrap(),
+        );
         let h = Granularity::Hour;
         let inside = bucket_interval(h, parse_instant("2015-09-12T05:30:00Z").unwrap());
         let outside = bucket_interval(h, parse_instant("2015-09-13T05:30:00Z").unwrap());

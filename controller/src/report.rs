@@ -166,7 +166,11 @@ impl ReportState {
         status.insert("workers".into(), Value::Object(workers));
         let running_workers = self.workers.iter().filter(|w| w.status == QueryStatus::Running).count();
         status.insert("pendingTasks".into(), json!(0));
-        let running = if self.status == QueryStatus::Running { running_workers + 1 } else { 0 };
+        let running = if self.status == QueryStatus::Running {
+            running_workers + 1
+        } else {
+            0
+        };
         status.insert("runningTasks".into(), json!(running));
         if let Some(s) = &self.segment_report {
             status.insert("segmentReport".into(), s.clone());

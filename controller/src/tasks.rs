@@ -41,7 +41,9 @@ impl TaskManager {
             t.error_msg = Some("Task was still running when the server stopped; nothing it wrote was published".into());
             engine.metadata.update_task(&t)?;
             let _ = engine.metadata.delete_pending_segments_for_task(&t.id);
-            let _ = engine.metadata.append_task_log(&t.id, "Task failed: server stopped while it ran");
+            let _ = engine
+                .metadata
+                .append_task_log(&t.id, "Task failed: server stopped while it ran");
         }
         let total = worker_slots.max(1);
         Ok(Arc::new(TaskManager {
@@ -58,7 +60,12 @@ impl TaskManager {
 
     /// Validates and plans `sql`, records the task and starts it; returns the task id.
     /// Validation errors come back here and create no task.
-    pub async fn submit(self: &Arc<Self>, sql: &str, context: &Map<String, Value>, opaque_id: Option<String>) -> Result<String> {
+    pub async fn submit(
+        self: &Arc<Self>,
+        sql: &str,
+        context: &Map<String, Value>,
+        opaque_id: Option<String>,
+    ) -> Result<String> {
         let task = self.engine.prepare(sql, context).await?;
         if self.engine.metadata.get_task(&task.task_id)?.is_some() {
             return Err(MsqError::Validation(format!(
@@ -131,7 +138,9 @@ impl TaskManager {
 
     /// The live report of an active task.
     pub fn live_report(&self, task_id: &str) -> Option<Value> {
-        self.active().get(task_id).map(|t| ReportState::lock(&t.report).to_json())
+        self.active()
+            .get(task_id)
+            .map(|t| ReportState::lock(&t.report).to_json())
     }
 
     /// Waits until `task_id` is no longer active (or `timeout` passes).

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 pub fn column_values(array: &ArrayRef) -> Vec<Value> {
     let n = array.len();
     let nullable = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
-        (0..n).map(|i| if array.is_null(i) { Value::Null } else { f(i) }).collect()
+        (0..n)
+            .map(|i| if array.is_null(i) { Value::Null } else { f(i) })
+            .collect()
     };
     match array.data_type() {
         DataType::Null => vec![Value::Null; n],
@@ -19,22 +21,35 @@ pub fn column_values(array: &ArrayRef) -> Vec<Value> {
             let a = array.as_boolean();
             nullable(&|i| json!(a.value(i)))
         }
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16
-        | DataType::UInt32 | DataType::UInt64 => {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => {
             let a = arrow::compute::cast(array, &DataType::Int64).expect("integer cast");
             let a = a.as_primitive::<arrow::datatypes::Int64Type>();
             nullable(&|i| json!(a.value(i)))
         }
-        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => {
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => {
             let a = arrow::compute::cast(array, &DataType::Float64).expect("float cast");
             let a = a.as_primitive::<arrow::datatypes::Float64Type>();
             nullable(&|i| {
                 let v = a.value(i);
-                serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+                serde_json::Number::from_f64(v)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
             })
         }
         DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
-            let a = arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp cast");
+            let a =
+                arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp cast");
             let a = a.as_primitive::<arrow::datatypes::TimestampMillisecondType>();
             nullable(&|i| json!(format_millis(a.value(i))))
         }
@@ -44,13 +59,16 @@ pub fn column_values(array: &ArrayRef) -> Vec<Value> {
             nullable(&|i| json!(a.value(i)))
         }
         DataType::List(_) | DataType::LargeList(_) => {
-            let a = arrow::compute::cast(array, &DataType::List(std::sync::Arc::new(arrow::datatypes::Field::new_list_field(
-                match array.data_type() {
-                    DataType::List(f) | DataType::LargeList(f) => f.data_type().clone(),
-                    _ => unreachable!(),
-                },
-                true,
-            ))))
+            let a = arrow::compute::cast(
+                array,
+                &DataType::List(std::sync::Arc::new(arrow::datatypes::Field::new_list_field(
+                    match array.data_type() {
+                        DataType::List(f) | DataType::LargeList(f) => f.data_type().clone(),
+                        _ => unreachable!(),
+                    },
+                    true,
+                ))),
+            )
             .expect("list cast");
             let l = a.as_list::<i32>();
             nullable(&|i| Value::Array(column_values(&l.value(i))))

@@ -242,7 +242,10 @@ mod tests {
         c.add_frame(1, 10, 100);
         c.add_frame(1, 5, 50);
         let v = c.to_report_json();
-        assert_eq!(v, json!({"type":"channel","rows":[0,15],"bytes":[0,150],"frames":[0,2]}));
+        assert_eq!(
+            v,
+            json!({"type":"channel","rows":[0,15],"bytes":[0,150],"frames":[0,2]})
+        );
         c.add_file(0);
         c.set_total_files(0, 1);
         assert_eq!(c.to_report_json()["files"], json!([1]));

@@ -24,7 +24,9 @@ pub enum MsqError {
     #[error("Null timestamp (__time) encountered in row{}", .detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     InsertTimeNull { detail: Option<String> },
     /// An ingestion with time partitioning produced no rows.
-    #[error("No rows to insert for dataSource [{data_source}]. Try using PARTITIONED BY ALL or check the WHERE clause.")]
+    #[error(
+        "No rows to insert for dataSource [{data_source}]. Try using PARTITIONED BY ALL or check the WHERE clause."
+    )]
     InsertCannotBeEmpty { data_source: String },
     /// A row's `__time` fell outside the OVERWRITE WHERE interval of a REPLACE.
     #[error("Query generated time chunk [{interval}] out of bounds specified by replaceExistingTimeChunks")]
@@ -56,10 +58,7 @@ pub enum MsqError {
     Canceled,
     /// A worker failed.
     #[error("Worker task failed: [{worker_task_id}]: {message}")]
-    WorkerFailed {
-        worker_task_id: String,
-        message: String,
-    },
+    WorkerFailed { worker_task_id: String, message: String },
     /// A metadata store failure.
     #[error("metadata store error: {0}")]
     Metadata(String),

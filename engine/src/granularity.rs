@@ -214,9 +214,11 @@ fn ymd_millis(year: i32, month: u32) -> i64 {
 
 /// Epoch millis to a UTC datetime (clamped to chrono's range).
 pub fn millis_to_datetime(t: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(t)
-        .single()
-        .unwrap_or_else(|| if t < 0 { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC })
+    Utc.timestamp_millis_opt(t).single().unwrap_or(if t < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }
 
 /// Formats epoch millis as Druid does: `2015-09-12T00:00:00.000Z`.
@@ -230,7 +232,13 @@ pub fn parse_instant(s: &str) -> Option<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         let t = s.trim_end_matches('Z');
         if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
             return Some(n.and_utc().timestamp_millis());
@@ -256,7 +264,10 @@ impl Interval {
 
     /// All of time, as Druid's ETERNITY.
     pub fn eternity() -> Self {
-        Interval { start: i64::MIN, end: i64::MAX }
+        Interval {
+            start: i64::MIN,
+            end: i64::MAX,
+        }
     }
 
     /// Whether this is ETERNITY.
@@ -329,13 +340,28 @@ mod tests {
     #[test]
     fn calendar_buckets() {
         let t = parse_instant("2015-11-30T23:00:00Z").unwrap();
-        assert_eq!(Granularity::Month.bucket(t).to_iso(), "2015-11-01T00:00:00.000Z/2015-12-01T00:00:00.000Z");
-        assert_eq!(Granularity::Quarter.bucket(t).to_iso(), "2015-10-01T00:00:00.000Z/2016-01-01T00:00:00.000Z");
-        assert_eq!(Granularity::Year.bucket(t).to_iso(), "2015-01-01T00:00:00.000Z/2016-01-01T00:00:00.000Z");
+        assert_eq!(
+            Granularity::Month.bucket(t).to_iso(),
+            "2015-11-01T00:00:00.000Z/2015-12-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Granularity::Quarter.bucket(t).to_iso(),
+            "2015-10-01T00:00:00.000Z/2016-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Granularity::Year.bucket(t).to_iso(),
+            "2015-01-01T00:00:00.000Z/2016-01-01T00:00:00.000Z"
+        );
         // 2015-11-30 is a Monday.
-        assert_eq!(Granularity::Week.bucket(t).to_iso(), "2015-11-30T00:00:00.000Z/2015-12-07T00:00:00.000Z");
+        assert_eq!(
+            Granularity::Week.bucket(t).to_iso(),
+            "2015-11-30T00:00:00.000Z/2015-12-07T00:00:00.000Z"
+        );
         let neg = parse_instant("1969-12-31T23:30:00Z").unwrap();
-        assert_eq!(Granularity::Hour.bucket(neg).to_iso(), "1969-12-31T23:00:00.000Z/1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Granularity::Hour.bucket(neg).to_iso(),
+            "1969-12-31T23:00:00.000Z/1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

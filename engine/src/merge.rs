@@ -116,7 +116,12 @@ pub fn sort_batch(batch: &RecordBatch, sort: &[SortColumn]) -> Result<RecordBatc
 /// order within a run. Zero runs give an empty stream; one run (or an empty `sort`, which
 /// makes all rows equal) is passed through, with batches larger than `batch_size` sliced.
 /// The stream ends after the first error.
-pub fn merge_sorted_runs(schema: SchemaRef, runs: Vec<BatchIter>, sort: &[SortColumn], batch_size: usize) -> Result<BatchIter> {
+pub fn merge_sorted_runs(
+    schema: SchemaRef,
+    runs: Vec<BatchIter>,
+    sort: &[SortColumn],
+    batch_size: usize,
+) -> Result<BatchIter> {
     let batch_size = batch_size.max(1);
     if runs.is_empty() {
         return Ok(Box::new(std::iter::empty()));
@@ -179,7 +184,11 @@ impl Iterator for Rechunk {
                 let n = b.num_rows();
                 if self.offset < n {
                     let len = self.batch_size.min(n - self.offset);
-                    let out = if self.offset == 0 && len == n { b.clone() } else { b.slice(self.offset, len) };
+                    let out = if self.offset == 0 && len == n {
+                        b.clone()
+                    } else {
+                        b.slice(self.offset, len)
+                    };
                     self.offset += len;
                     return Some(Ok(out));
                 }
@@ -393,7 +402,11 @@ fn sift_down(heap: &mut [usize], cursors: &[Cursor], mut i: usize) {
             return;
         }
         let r = l + 1;
-        let child = if r < n && before(cursors, heap[r], heap[l]) { r } else { l };
+        let child = if r < n && before(cursors, heap[r], heap[l]) {
+            r
+        } else {
+            l
+        };
         if before(cursors, heap[child], heap[i]) {
             heap.swap(i, child);
             i = child;
@@ -500,7 +513,11 @@ mod tests {
     fn merge_matches_concat_and_sort() {
         let mut rng = Rng(0x1234_5678_9ABC_DEF1);
         for case in 0..30 {
-            let sort = if case % 3 == 0 { vec![SortColumn::desc(2), SortColumn::asc(0)] } else { sort_order() };
+            let sort = if case % 3 == 0 {
+                vec![SortColumn::desc(2), SortColumn::asc(0)]
+            } else {
+                sort_order()
+            };
             let runs_n = 1 + rng.below(6) as usize;
             let mut sorted_runs = Vec::new();
             for r in 0..runs_n {
@@ -511,7 +528,10 @@ mod tests {
             let expected = sort_batch(&all, &sort).unwrap();
             for batch_size in [1, 7, 64, 10_000] {
                 let runs: Vec<BatchIter> = sorted_runs.iter().map(|b| iter_of(split(&mut rng, b))).collect();
-                let merged = collect(merge_sorted_runs(schema(), runs, &sort, batch_size).unwrap(), batch_size);
+                let merged = collect(
+                    merge_sorted_runs(schema(), runs, &sort, batch_size).unwrap(),
+                    batch_size,
+                );
                 assert_eq!(merged, expected, "case {case} batch size {batch_size}");
             }
         }
@@ -547,7 +567,11 @@ mod tests {
     fn zero_and_empty_runs() {
         let sort = sort_order();
         assert_eq!(merge_sorted_runs(schema(), vec![], &sort, 10).unwrap().count(), 0);
-        let runs: Vec<BatchIter> = vec![iter_of(vec![]), iter_of(vec![random_batch(&mut Rng(1), 0, 0)]), iter_of(vec![])];
+        let runs: Vec<BatchIter> = vec![
+            iter_of(vec![]),
+            iter_of(vec![random_batch(&mut Rng(1), 0, 0)]),
+            iter_of(vec![]),
+        ];
         assert_eq!(merge_sorted_runs(schema(), runs, &sort, 10).unwrap().count(), 0);
         // One non-empty run among empty ones.
         let b = sort_batch(&random_batch(&mut Rng(3), 1, 25), &sort).unwrap();
@@ -563,7 +587,10 @@ mod tests {
             .unwrap()
             .map(|x| x.unwrap())
             .collect();
-        assert_eq!(out.iter().map(|x| x.num_rows()).collect::<Vec<_>>(), vec![30, 30, 30, 10]);
+        assert_eq!(
+            out.iter().map(|x| x.num_rows()).collect::<Vec<_>>(),
+            vec![30, 30, 30, 10]
+        );
         assert_eq!(concat_batches(&schema(), &out).unwrap(), b);
         // No sort columns: runs are concatenated in order.
         let a = random_batch(&mut rng, 0, 10);
@@ -578,19 +605,33 @@ mod tests {
         let sort = sort_order();
         let b = sort_batch(&random_batch(&mut Rng(9), 0, 50), &sort).unwrap();
         let failing: BatchIter = Box::new(
-            vec![Ok(b.slice(0, 10)), Err(MsqError::Io("disk gone".into())), Ok(b.slice(10, 10))].into_iter(),
+            vec![
+                Ok(b.slice(0, 10)),
+                Err(MsqError::Io("disk gone".into())),
+                Ok(b.slice(10, 10)),
+            ]
+            .into_iter(),
         );
         let runs: Vec<BatchIter> = vec![iter_of(vec![b.clone()]), failing];
         let out: Vec<Result<RecordBatch>> = merge_sorted_runs(schema(), runs, &sort, 1000).unwrap().collect();
         assert_eq!(out.len(), 1);
         assert!(matches!(out[0], Err(MsqError::Io(_))));
         // Single-run path too.
-        let failing: BatchIter = Box::new(vec![Ok(b.clone()), Err(MsqError::Io("x".into())), Ok(b.clone())].into_iter());
-        let out: Vec<Result<RecordBatch>> = merge_sorted_runs(schema(), vec![failing], &sort, 1000).unwrap().collect();
+        let failing: BatchIter =
+            Box::new(vec![Ok(b.clone()), Err(MsqError::Io("x".into())), Ok(b.clone())].into_iter());
+        let out: Vec<Result<RecordBatch>> = merge_sorted_runs(schema(), vec![failing], &sort, 1000)
+            .unwrap()
+            .collect();
         assert_eq!(out.len(), 2);
         assert!(out[1].is_err());
         // Bad sort columns fail up front.
-        assert!(merge_sorted_runs(schema(), vec![iter_of(vec![]), iter_of(vec![])], &[SortColumn::asc(5)], 10).is_err());
+        assert!(merge_sorted_runs(
+            schema(),
+            vec![iter_of(vec![]), iter_of(vec![])],
+            &[SortColumn::asc(5)],
+            10
+        )
+        .is_err());
     }
 
     #[test]
@@ -606,7 +647,10 @@ mod tests {
                 let t: Vec<i64> = v.iter().map(|x| -x * 1000).collect();
                 let b = RecordBatch::try_new(
                     schema.clone(),
-                    vec![Arc::new(Int64Array::from(v)), Arc::new(TimestampMillisecondArray::from(t))],
+                    vec![
+                        Arc::new(Int64Array::from(v)),
+                        Arc::new(TimestampMillisecondArray::from(t)),
+                    ],
                 )
                 .unwrap();
                 let pieces: Vec<RecordBatch> = (0..10).map(|p| b.slice(p * 100, 100)).collect();

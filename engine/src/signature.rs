@@ -67,7 +67,9 @@ impl ColumnType {
     /// The Druid type of an Arrow column (timestamps are Druid LONGs).
     pub fn from_arrow(dt: &DataType) -> Self {
         match dt {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => ColumnType::String,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+                ColumnType::String
+            }
             DataType::Boolean
             | DataType::Int8
             | DataType::Int16

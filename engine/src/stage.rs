@@ -79,14 +79,20 @@ impl StageDefinition {
 
     /// Whether the stage sorts its output.
     pub fn sorts(&self) -> bool {
-        matches!(self.shuffle, Some(ShuffleSpec::Range(_)) | Some(ShuffleSpec::SortedGather { .. }))
+        matches!(
+            self.shuffle,
+            Some(ShuffleSpec::Range(_)) | Some(ShuffleSpec::SortedGather { .. })
+        )
     }
 
     /// The `definition` object of the task report.
     pub fn to_report_json(&self, context: &Value) -> Value {
         let mut def = serde_json::Map::new();
         def.insert("id".into(), json!(self.id));
-        def.insert("input".into(), Value::Array(self.inputs.iter().map(|i| i.to_report_json()).collect()));
+        def.insert(
+            "input".into(),
+            Value::Array(self.inputs.iter().map(|i| i.to_report_json()).collect()),
+        );
         if !self.broadcast.is_empty() {
             def.insert("broadcast".into(), json!(self.broadcast));
         }
@@ -117,7 +123,10 @@ pub enum StageInput {
     /// Output partitions of an earlier stage.
     Stage { stage: usize },
     /// Used segments of a datasource.
-    Table { data_source: String, intervals: Vec<Interval> },
+    Table {
+        data_source: String,
+        intervals: Vec<Interval>,
+    },
 }
 
 impl StageInput {
@@ -127,7 +136,9 @@ impl StageInput {
                 input_source,
                 input_format,
                 signature,
-            } => json!({"type": "external", "inputSource": input_source, "inputFormat": input_format, "signature": signature}),
+            } => {
+                json!({"type": "external", "inputSource": input_source, "inputFormat": input_format, "signature": signature})
+            }
             StageInput::Stage { stage } => json!({"type": "stage", "stage": stage}),
             StageInput::Table { data_source, intervals } => json!({
                 "type": "table",
@@ -180,7 +191,9 @@ impl fmt::Debug for StageProcessor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StageProcessor::Plan { kind, plan } => {
-                let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
+                let text = datafusion::physical_plan::displayable(plan.as_ref())
+                    .indent(false)
+                    .to_string();
                 write!(f, "Plan({}):\n{}", kind.name(), text)
             }
             StageProcessor::SegmentGenerator(s) => write!(f, "SegmentGenerator({s:?})"),
@@ -343,7 +356,9 @@ impl ShuffleSpec {
         };
         match self {
             ShuffleSpec::Mix => json!({"type": "mix"}),
-            ShuffleSpec::Hash { key_names, partitions, .. } => json!({
+            ShuffleSpec::Hash {
+                key_names, partitions, ..
+            } => json!({
                 "type": "hash",
                 "clusterBy": {"columns": key_names.iter().map(|n| json!({"columnName": n})).collect::<Vec<_>>()},
                 "partitions": partitions,

@@ -18,8 +18,8 @@ use msq_engine::merge::SortColumn;
 use msq_engine::metadata::MetadataStore;
 use msq_engine::signature::{time_data_type, TIME_COLUMN};
 use msq_engine::stage::{
-    PartitionTarget, QueryDefinition, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec,
-    StageDefinition, StageInput, StageProcessor, TimeBucket,
+    PartitionTarget, QueryDefinition, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput,
+    StageProcessor, TimeBucket,
 };
 use msq_engine::{MsqError, Result};
 use std::sync::Arc;
@@ -73,8 +73,7 @@ pub fn session_context(ctx: &QueryContext) -> SessionContext {
 }
 
 fn parse_json_arg<T: serde::de::DeserializeOwned>(v: &serde_json::Value, what: &str) -> Result<T> {
-    serde_json::from_value(v.clone())
-        .map_err(|e| MsqError::Validation(format!("Invalid {what} in EXTERN: {e}")))
+    serde_json::from_value(v.clone()).map_err(|e| MsqError::Validation(format!("Invalid {what} in EXTERN: {e}")))
 }
 
 /// Plans `sql` with `context` for query `query_id`, reading table metadata from `metadata`.
@@ -103,8 +102,7 @@ pub async fn plan_statement(
         )?;
     }
 
-    let mut statements =
-        DFParser::parse_sql(&stmt.query_sql).map_err(|e| MsqError::SqlParse(e.to_string()))?;
+    let mut statements = DFParser::parse_sql(&stmt.query_sql).map_err(|e| MsqError::SqlParse(e.to_string()))?;
     if statements.len() != 1 {
         return Err(MsqError::SqlParse(format!(
             "Expected exactly one statement, found {}",
@@ -133,10 +131,7 @@ pub async fn plan_statement(
             Arc::new(DatasourceTable::new(name.clone(), segments, workers)),
         )?;
     }
-    let logical = state
-        .statement_to_plan(parsed)
-        .await
-        .map_err(MsqError::from)?;
+    let logical = state.statement_to_plan(parsed).await.map_err(MsqError::from)?;
     let mut df = DataFrame::new(state.clone(), logical);
 
     let mut builder = StageBuilder::new(query_id, workers);
@@ -164,12 +159,7 @@ pub async fn plan_statement(
                 Some(order) => order.clone(),
                 None => {
                     let mut o = vec![TIME_COLUMN.to_string()];
-                    o.extend(
-                        cluster_by
-                            .iter()
-                            .filter(|c| c.as_str() != TIME_COLUMN)
-                            .cloned(),
-                    );
+                    o.extend(cluster_by.iter().filter(|c| c.as_str() != TIME_COLUMN).cloned());
                     o
                 }
             };
@@ -185,15 +175,9 @@ pub async fn plan_statement(
                 descending: false,
                 nulls_first: true,
             };
-            let sort: Vec<SortColumn> = sort_order
-                .iter()
-                .map(|c| index(c).map(asc))
-                .collect::<Result<_>>()?;
+            let sort: Vec<SortColumn> = sort_order.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
             let time_idx = index(TIME_COLUMN)?;
-            let mut key: Vec<SortColumn> = cluster_by
-                .iter()
-                .map(|c| index(c).map(asc))
-                .collect::<Result<_>>()?;
+            let mut key: Vec<SortColumn> = cluster_by.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
             if !key.iter().any(|k| k.index == time_idx) {
                 key.push(asc(time_idx));
             }
@@ -228,11 +212,7 @@ pub async fn plan_statement(
                 processor: StageProcessor::SegmentGenerator(SegmentGeneratorSpec {
                     data_source: data_source.clone(),
                     granularity,
-                    columns: output_schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect(),
+                    columns: output_schema.fields().iter().map(|f| f.name().clone()).collect(),
                     cluster_by: cluster_by.clone(),
                     sort_order,
                     rows_per_segment: context.rows_per_segment,
@@ -281,9 +261,7 @@ fn validate_statement(stmt: &DruidStatement) -> Result<()> {
             }
             let target = stmt.target.as_deref().unwrap_or("");
             if target.is_empty() {
-                return Err(MsqError::SqlParse(format!(
-                    "{op} requires a target dataSource"
-                )));
+                return Err(MsqError::SqlParse(format!("{op} requires a target dataSource")));
             }
             if stmt.partitioned_by.is_none() {
                 return Err(MsqError::Validation(format!(
@@ -325,9 +303,7 @@ fn validate_overwrite_alignment(intervals: &[Interval], granularity: Granularity
 fn storage_type(name: &str, dt: &DataType) -> Result<DataType> {
     if name == TIME_COLUMN {
         return match dt {
-            DataType::Timestamp(_, _) | DataType::Int64 | DataType::Date32 | DataType::Date64 => {
-                Ok(time_data_type())
-            }
+            DataType::Timestamp(_, _) | DataType::Int64 | DataType::Date32 | DataType::Date64 => Ok(time_data_type()),
             DataType::Null => Ok(time_data_type()),
             other => Err(MsqError::Validation(format!(
                 "Field [__time] was the wrong type [{}], expected TIMESTAMP",
@@ -349,9 +325,7 @@ fn storage_type(name: &str, dt: &DataType) -> Result<DataType> {
         | DataType::Date64 => DataType::Int64,
         DataType::Float16 => DataType::Float32,
         DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => DataType::Float64,
-        DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) | DataType::Null => {
-            DataType::Utf8
-        }
+        DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) | DataType::Null => DataType::Utf8,
         other => other.clone(),
     })
 }

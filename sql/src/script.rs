@@ -71,16 +71,12 @@ mod tests {
 
     #[test]
     fn splits_outside_quotes_and_comments() {
-        let s =
-            "-- intro; still comment\nSELECT 'a;b' AS \"x;y\";\n/* c; */ SELECT 2;  \n -- trailing";
+        let s = "-- intro; still comment\nSELECT 'a;b' AS \"x;y\";\n/* c; */ SELECT 2;  \n -- trailing";
         let v = split_statements(s);
         assert_eq!(v.len(), 2);
         assert!(v[0].ends_with("SELECT 'a;b' AS \"x;y\""));
         assert!(v[1].ends_with("SELECT 2"));
-        assert_eq!(
-            split_statements("SELECT 'it''s;'"),
-            vec!["SELECT 'it''s;'".to_string()]
-        );
+        assert_eq!(split_statements("SELECT 'it''s;'"), vec!["SELECT 'it''s;'".to_string()]);
         assert!(split_statements(" ; -- nothing\n").is_empty());
     }
 }

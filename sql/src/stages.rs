@@ -38,11 +38,7 @@ impl StageBuilder {
     }
 
     /// Adds a plan-fragment stage whose output is shuffled by `shuffle`; returns its number.
-    pub fn add_plan_stage(
-        &mut self,
-        plan: Arc<dyn ExecutionPlan>,
-        shuffle: ShuffleSpec,
-    ) -> Result<usize> {
+    pub fn add_plan_stage(&mut self, plan: Arc<dyn ExecutionPlan>, shuffle: ShuffleSpec) -> Result<usize> {
         let (plan, inputs, broadcast) = assign_inputs(plan)?;
         let kind = processor_kind(&plan);
         let partitions = plan.output_partitioning().partition_count();
@@ -69,16 +65,9 @@ impl StageBuilder {
         n
     }
 
-    fn reader(
-        &self,
-        stage: usize,
-        partitions: usize,
-        ordering: Option<LexOrdering>,
-    ) -> Arc<dyn ExecutionPlan> {
+    fn reader(&self, stage: usize, partitions: usize, ordering: Option<LexOrdering>) -> Arc<dyn ExecutionPlan> {
         let schema = self.stages[stage].schema.clone();
-        Arc::new(ShuffleReaderExec::new(
-            stage, 0, schema, partitions, ordering,
-        ))
+        Arc::new(ShuffleReaderExec::new(stage, 0, schema, partitions, ordering))
     }
 
     /// Replaces every shuffle boundary under `plan` by a reader of a new upstream stage.
@@ -147,10 +136,7 @@ impl StageBuilder {
         if children.is_empty() {
             return Ok(plan);
         }
-        let new_children = children
-            .into_iter()
-            .map(|c| self.cut(c))
-            .collect::<Result<Vec<_>>>()?;
+        let new_children = children.into_iter().map(|c| self.cut(c)).collect::<Result<Vec<_>>>()?;
         Ok(replace_children_if_necessary(plan, new_children)?)
     }
 
@@ -191,10 +177,7 @@ impl StageBuilder {
 
     /// Cuts an ingestion query's plan; the returned fragment (not yet a stage) produces the
     /// rows to write, over any number of partitions.
-    pub fn cut_ingest_root(
-        &mut self,
-        root: Arc<dyn ExecutionPlan>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    pub fn cut_ingest_root(&mut self, root: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
         if let Some(c) = root.downcast_ref::<CoalescePartitionsExec>() {
             if c.fetch().is_none() {
                 return self.cut(c.input().clone());
@@ -239,9 +222,7 @@ fn processor_kind(plan: &Arc<dyn ExecutionPlan>) -> ProcessorKind {
         if p.downcast_ref::<SortMergeJoinExec>().is_some() {
             smj = true;
         }
-        if p.downcast_ref::<BoundedWindowAggExec>().is_some()
-            || p.downcast_ref::<WindowAggExec>().is_some()
-        {
+        if p.downcast_ref::<BoundedWindowAggExec>().is_some() || p.downcast_ref::<WindowAggExec>().is_some() {
             window = true;
         }
     });
@@ -269,9 +250,10 @@ fn visit(plan: &Arc<dyn ExecutionPlan>, f: &mut dyn FnMut(&Arc<dyn ExecutionPlan
 
 /// Numbers the fragment's leaves as inputs 0..n and lists them; inputs that every partition
 /// reads whole (single-partition readers under a multi-partition fragment) are broadcast.
-fn assign_inputs(
-    plan: Arc<dyn ExecutionPlan>,
-) -> Result<(Arc<dyn ExecutionPlan>, Vec<StageInput>, Vec<usize>)> {
+/// A fragment with numbered inputs, its inputs, and which of them are broadcast.
+type NumberedFragment = (Arc<dyn ExecutionPlan>, Vec<StageInput>, Vec<usize>);
+
+fn assign_inputs(plan: Arc<dyn ExecutionPlan>) -> Result<NumberedFragment> {
     let partitions = plan.output_partitioning().partition_count();
     let mut inputs = Vec::new();
     let mut broadcast = Vec::new();

@@ -10,8 +10,8 @@ use msq_engine::signature::{ColumnSignature, ColumnType, Signature, TIME_COLUMN}
 use msq_engine::{MsqError, Result};
 use serde_json::Value;
 use sqlparser::ast::{
-    BinaryOperator, DataType as SqlDataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    UnaryOperator, Value as SqlValue,
+    BinaryOperator, DataType as SqlDataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator,
+    Value as SqlValue,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -102,8 +102,7 @@ impl DruidStatement {
     /// Checks Druid's rule that every `OVERWRITE WHERE` interval is aligned with the
     /// `PARTITIONED BY` granularity (not called by [`parse_statement`]).
     pub fn validate_overwrite_alignment(&self) -> Result<()> {
-        let (Some(Overwrite::Where(intervals)), Some(g)) = (&self.overwrite, self.partitioned_by)
-        else {
+        let (Some(Overwrite::Where(intervals)), Some(g)) = (&self.overwrite, self.partitioned_by) else {
             return Ok(());
         };
         for iv in intervals {
@@ -278,11 +277,7 @@ fn split_commas(toks: &[Tok]) -> Vec<&[Tok]> {
 /// The slice without leading and trailing whitespace tokens.
 fn trim(toks: &[Tok]) -> &[Tok] {
     let s = toks.iter().position(|t| !t.is_ws()).unwrap_or(toks.len());
-    let e = toks
-        .iter()
-        .rposition(|t| !t.is_ws())
-        .map(|i| i + 1)
-        .unwrap_or(s);
+    let e = toks.iter().rposition(|t| !t.is_ws()).map(|i| i + 1).unwrap_or(s);
     &toks[s..e.max(s)]
 }
 
@@ -336,9 +331,7 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
         )));
     }
     let Some(first) = next_nonws(&toks, 0) else {
-        return Err(MsqError::SqlParse(
-            "Received an empty statement".to_string(),
-        ));
+        return Err(MsqError::SqlParse("Received an empty statement".to_string()));
     };
 
     let mut overwrite = None;
@@ -390,11 +383,7 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
         let Some(by) = by.filter(|&j| body[j].is_kw("BY")) else {
             return Err(unexpected(by.map(|j| &body[j]), "\"BY\""));
         };
-        let slot = if is_part {
-            &mut partitioned
-        } else {
-            &mut clustered
-        };
+        let slot = if is_part { &mut partitioned } else { &mut clustered };
         if slot.is_some() {
             return Err(MsqError::SqlParse(format!(
                 "Duplicate {} BY clause (line [{}], column [{}])",
@@ -479,11 +468,7 @@ fn is_query_start(t: &Tok) -> bool {
 
 /// Drops trailing whitespace and comments.
 fn trim_trailing_comments(toks: &[Tok]) -> &[Tok] {
-    let e = toks
-        .iter()
-        .rposition(|t| !t.is_ws())
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let e = toks.iter().rposition(|t| !t.is_ws()).map(|i| i + 1).unwrap_or(0);
     &toks[..e]
 }
 
@@ -545,9 +530,7 @@ fn parse_overwrite(toks: &[Tok], from: usize) -> Result<(Overwrite, usize)> {
     };
     let i = match next_nonws(toks, from) {
         Some(i) if toks[i].is_kw("OVERWRITE") => i,
-        Some(i) if is_query_start(&toks[i]) || toks[i].is_kw("PARTITIONED") => {
-            return Err(missing())
-        }
+        Some(i) if is_query_start(&toks[i]) || toks[i].is_kw("PARTITIONED") => return Err(missing()),
         None => return Err(missing()),
         Some(i) => return Err(unexpected(Some(&toks[i]), "\"OVERWRITE\"")),
     };
@@ -617,9 +600,7 @@ fn parse_granularity(toks: &[Tok]) -> Result<Granularity> {
                 && to.is_kw("TO")
                 && matches!(r.token, Token::RParen) =>
         {
-            unit.word()
-                .and_then(unit_period)
-                .and_then(Granularity::from_period)
+            unit.word().and_then(unit_period).and_then(Granularity::from_period)
         }
         // TIME_FLOOR(__time, 'PT1H')
         [f, l, c, comma, p, r]
@@ -660,8 +641,7 @@ fn parse_clustered_by(toks: &[Tok]) -> Result<Vec<ClusterKey>> {
         let item = trim(part);
         let Some(last) = item.last() else {
             return Err(MsqError::SqlParse(
-                "Received an empty item in CLUSTERED BY clause, acceptable options: [<expression>]"
-                    .to_string(),
+                "Received an empty item in CLUSTERED BY clause, acceptable options: [<expression>]".to_string(),
             ));
         };
         let item = if last.is_kw("DESC") {
@@ -676,14 +656,16 @@ fn parse_clustered_by(toks: &[Tok]) -> Result<Vec<ClusterKey>> {
         };
         let t = nonws(item);
         let key = match t.as_slice() {
-            [] => return Err(MsqError::SqlParse(
-                "Received an empty item in CLUSTERED BY clause, acceptable options: [<expression>]"
-                    .to_string(),
-            )),
+            [] => {
+                return Err(MsqError::SqlParse(
+                    "Received an empty item in CLUSTERED BY clause, acceptable options: [<expression>]".to_string(),
+                ))
+            }
             [n] if matches!(n.token, Token::Number(_, _)) => {
-                let ord: usize = n.text.parse().map_err(|_| {
-                    MsqError::Validation(format!("Invalid CLUSTERED BY ordinal [{}]", n.text))
-                })?;
+                let ord: usize = n
+                    .text
+                    .parse()
+                    .map_err(|_| MsqError::Validation(format!("Invalid CLUSTERED BY ordinal [{}]", n.text)))?;
                 if ord == 0 {
                     return Err(MsqError::Validation(
                         "Invalid CLUSTERED BY ordinal [0]: ordinals start at 1".to_string(),
@@ -691,9 +673,7 @@ fn parse_clustered_by(toks: &[Tok]) -> Result<Vec<ClusterKey>> {
                 }
                 ClusterKey::Ordinal(ord)
             }
-            [w] if w.word().is_some() => {
-                ClusterKey::Column(w.word().unwrap_or_default().to_string())
-            }
+            [w] if w.word().is_some() => ClusterKey::Column(w.word().unwrap_or_default().to_string()),
             _ => {
                 let mut out = String::new();
                 let mut ignored = Vec::new();
@@ -711,10 +691,7 @@ fn parse_clustered_by(toks: &[Tok]) -> Result<Vec<ClusterKey>> {
 
 fn has_top_level_order_by(query: &[Tok]) -> bool {
     let d0 = depth0_indices(query);
-    let last_select = d0
-        .iter()
-        .rposition(|&i| query[i].is_kw("SELECT"))
-        .unwrap_or(0);
+    let last_select = d0.iter().rposition(|&i| query[i].is_kw("SELECT")).unwrap_or(0);
     let rest: Vec<usize> = d0[last_select..]
         .iter()
         .copied()
@@ -755,18 +732,12 @@ fn rewrite(toks: &[Tok], externs: &mut Vec<ExternSpec>, out: &mut String) -> Res
 
 /// Rewrites `FLOOR(<expr> TO <unit>)` at `i`; returns the index after it, or `None` if the
 /// call has no `TO <unit>`.
-fn try_floor_to(
-    toks: &[Tok],
-    i: usize,
-    externs: &mut Vec<ExternSpec>,
-    out: &mut String,
-) -> Result<Option<usize>> {
+fn try_floor_to(toks: &[Tok], i: usize, externs: &mut Vec<ExternSpec>, out: &mut String) -> Result<Option<usize>> {
     // The name must not be qualified or an identifier in another role (`x.floor`).
     if prev_nonws(toks, i).is_some_and(|p| matches!(toks[p].token, Token::Period)) {
         return Ok(None);
     }
-    let Some(open) = next_nonws(toks, i + 1).filter(|&o| matches!(toks[o].token, Token::LParen))
-    else {
+    let Some(open) = next_nonws(toks, i + 1).filter(|&o| matches!(toks[o].token, Token::LParen)) else {
         return Ok(None);
     };
     let Some(close) = matching_paren(toks, open) else {
@@ -809,26 +780,17 @@ fn try_floor_to(
 
 /// Parses `TABLE(EXTERN(...)) [[EXTEND] (cols)]` at `i`; returns the spec and the index after it.
 fn try_extern(toks: &[Tok], i: usize, n: usize) -> Result<Option<(ExternSpec, usize)>> {
-    let Some(open_table) =
-        next_nonws(toks, i + 1).filter(|&o| matches!(toks[o].token, Token::LParen))
-    else {
+    let Some(open_table) = next_nonws(toks, i + 1).filter(|&o| matches!(toks[o].token, Token::LParen)) else {
         return Ok(None);
     };
     let Some(ext) = next_nonws(toks, open_table + 1).filter(|&e| toks[e].is_kw("EXTERN")) else {
         return Ok(None);
     };
-    let Some(open_ext) =
-        next_nonws(toks, ext + 1).filter(|&o| matches!(toks[o].token, Token::LParen))
-    else {
-        return Err(unexpected(
-            next_nonws(toks, ext + 1).map(|k| &toks[k]),
-            "\"(\"",
-        ));
+    let Some(open_ext) = next_nonws(toks, ext + 1).filter(|&o| matches!(toks[o].token, Token::LParen)) else {
+        return Err(unexpected(next_nonws(toks, ext + 1).map(|k| &toks[k]), "\"(\""));
     };
     let Some(close_ext) = matching_paren(toks, open_ext) else {
-        return Err(MsqError::SqlParse(
-            "Unbalanced parentheses in EXTERN(...)".to_string(),
-        ));
+        return Err(MsqError::SqlParse("Unbalanced parentheses in EXTERN(...)".to_string()));
     };
     let close_table = match next_nonws(toks, close_ext + 1) {
         Some(c) if matches!(toks[c].token, Token::RParen) => c,
@@ -852,25 +814,20 @@ fn try_extern(toks: &[Tok], i: usize, n: usize) -> Result<Option<(ExternSpec, us
                         "EXTERN: positional arguments cannot follow named arguments".to_string(),
                     ));
                 }
-                let name =
-                    match pos {
-                        0 => "inputSource",
-                        1 => "inputFormat",
-                        2 => "signature",
-                        _ => return Err(MsqError::Validation(
-                            "EXTERN takes at most 3 arguments: inputSource, inputFormat, signature"
-                                .to_string(),
-                        )),
-                    };
-                (
-                    name.to_string(),
-                    s.string_literal().unwrap_or_default().to_string(),
-                )
+                let name = match pos {
+                    0 => "inputSource",
+                    1 => "inputFormat",
+                    2 => "signature",
+                    _ => {
+                        return Err(MsqError::Validation(
+                            "EXTERN takes at most 3 arguments: inputSource, inputFormat, signature".to_string(),
+                        ))
+                    }
+                };
+                (name.to_string(), s.string_literal().unwrap_or_default().to_string())
             }
             [w, arrow, s]
-                if w.word().is_some()
-                    && matches!(arrow.token, Token::RArrow)
-                    && s.string_literal().is_some() =>
+                if w.word().is_some() && matches!(arrow.token, Token::RArrow) && s.string_literal().is_some() =>
             {
                 seen_named = true;
                 (
@@ -896,9 +853,7 @@ fn try_extern(toks: &[Tok], i: usize, n: usize) -> Result<Option<(ExternSpec, us
             }
         };
         if slot.is_some() {
-            return Err(MsqError::Validation(format!(
-                "EXTERN: argument [{name}] given twice"
-            )));
+            return Err(MsqError::Validation(format!("EXTERN: argument [{name}] given twice")));
         }
         *slot = Some(lit);
     }
@@ -921,39 +876,35 @@ fn try_extern(toks: &[Tok], i: usize, n: usize) -> Result<Option<(ExternSpec, us
         };
         if let Some(open) = open {
             let Some(close) = matching_paren(toks, open) else {
-                return Err(MsqError::SqlParse(
-                    "Unbalanced parentheses in EXTEND(...)".to_string(),
-                ));
+                return Err(MsqError::SqlParse("Unbalanced parentheses in EXTEND(...)".to_string()));
             };
             extend = Some(parse_extend_columns(&toks[open + 1..close])?);
             end = close + 1;
         }
     }
-    let signature =
-        match (signature, extend) {
-            (Some(_), Some(_)) => return Err(MsqError::Validation(
-                "EXTERN requires either a [signature] argument or an EXTEND clause, but not both"
-                    .to_string(),
-            )),
-            (None, None) => {
-                return Err(MsqError::Validation(
-                    "EXTERN requires either a [signature] argument or an EXTEND clause".to_string(),
+    let signature = match (signature, extend) {
+        (Some(_), Some(_)) => {
+            return Err(MsqError::Validation(
+                "EXTERN requires either a [signature] argument or an EXTEND clause, but not both".to_string(),
+            ))
+        }
+        (None, None) => {
+            return Err(MsqError::Validation(
+                "EXTERN requires either a [signature] argument or an EXTEND clause".to_string(),
+            ))
+        }
+        (Some(s), None) => {
+            let v: Value = serde_json::from_str(&s).map_err(|e| {
+                MsqError::Validation(format!("Invalid EXTERN argument [signature]: not valid JSON: {e}"))
+            })?;
+            serde_json::from_value::<Signature>(v).map_err(|e| {
+                MsqError::Validation(format!(
+                    "Invalid EXTERN argument [signature]: not a valid row signature: {e}"
                 ))
-            }
-            (Some(s), None) => {
-                let v: Value = serde_json::from_str(&s).map_err(|e| {
-                    MsqError::Validation(format!(
-                        "Invalid EXTERN argument [signature]: not valid JSON: {e}"
-                    ))
-                })?;
-                serde_json::from_value::<Signature>(v).map_err(|e| {
-                    MsqError::Validation(format!(
-                        "Invalid EXTERN argument [signature]: not a valid row signature: {e}"
-                    ))
-                })?
-            }
-            (None, Some(s)) => s,
-        };
+            })?
+        }
+        (None, Some(s)) => s,
+    };
     if signature.0.is_empty() {
         return Err(MsqError::Validation(
             "EXTERN: the row signature has no columns".to_string(),
@@ -972,15 +923,10 @@ fn try_extern(toks: &[Tok], i: usize, n: usize) -> Result<Option<(ExternSpec, us
 
 fn parse_json_arg(name: &str, value: Option<String>) -> Result<Value> {
     let Some(s) = value else {
-        return Err(MsqError::Validation(format!(
-            "EXTERN requires the [{name}] argument"
-        )));
+        return Err(MsqError::Validation(format!("EXTERN requires the [{name}] argument")));
     };
-    let v: Value = serde_json::from_str(&s).map_err(|e| {
-        MsqError::Validation(format!(
-            "Invalid EXTERN argument [{name}]: not valid JSON: {e}"
-        ))
-    })?;
+    let v: Value = serde_json::from_str(&s)
+        .map_err(|e| MsqError::Validation(format!("Invalid EXTERN argument [{name}]: not valid JSON: {e}")))?;
     if !v.is_object() {
         return Err(MsqError::Validation(format!(
             "Invalid EXTERN argument [{name}]: expected a JSON object, got [{s}]"
@@ -1029,19 +975,16 @@ fn parse_sql_type(t: &[&Tok]) -> Option<ColumnType> {
             let w = w.word()?;
             Some(match w.to_ascii_uppercase().as_str() {
                 "VARCHAR" | "CHAR" | "STRING" => ColumnType::String,
-                "BIGINT" | "INTEGER" | "INT" | "SMALLINT" | "TINYINT" | "LONG" | "TIMESTAMP"
-                | "BOOLEAN" => ColumnType::Long,
+                "BIGINT" | "INTEGER" | "INT" | "SMALLINT" | "TINYINT" | "LONG" | "TIMESTAMP" | "BOOLEAN" => {
+                    ColumnType::Long
+                }
                 "DOUBLE" | "DECIMAL" => ColumnType::Double,
                 "FLOAT" | "REAL" => ColumnType::Float,
                 _ => return None,
             })
         }
         [w, p] if w.is_kw("DOUBLE") && p.is_kw("PRECISION") => Some(ColumnType::Double),
-        [ty, l, s, r]
-            if ty.is_kw("TYPE")
-                && matches!(l.token, Token::LParen)
-                && matches!(r.token, Token::RParen) =>
-        {
+        [ty, l, s, r] if ty.is_kw("TYPE") && matches!(l.token, Token::LParen) && matches!(r.token, Token::RParen) => {
             ColumnType::parse(s.string_literal()?)
         }
         _ => None,
@@ -1080,10 +1023,7 @@ fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
     match e {
         Expr::Nested(inner) => condition_intervals(inner),
         Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Ok(intersect(
-                &condition_intervals(left)?,
-                &condition_intervals(right)?,
-            )),
+            BinaryOperator::And => Ok(intersect(&condition_intervals(left)?, &condition_intervals(right)?)),
             BinaryOperator::Or => {
                 let mut v = condition_intervals(left)?;
                 v.extend(condition_intervals(right)?);
@@ -1116,10 +1056,7 @@ fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
                     BinaryOperator::Lt => vec![Interval::new(min, t)],
                     BinaryOperator::LtEq => vec![Interval::new(min, t.saturating_add(1))],
                     BinaryOperator::Eq => vec![Interval::new(t, t.saturating_add(1))],
-                    _ => vec![
-                        Interval::new(min, t),
-                        Interval::new(t.saturating_add(1), max),
-                    ],
+                    _ => vec![Interval::new(min, t), Interval::new(t.saturating_add(1), max)],
                 }))
             }
             other => Err(unsupported_where(&format!("operator [{other}]"))),
@@ -1140,8 +1077,7 @@ fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
             Ok(merge(vec![Interval::new(lo, hi.saturating_add(1))]))
         }
         Expr::UnaryOp {
-            op: UnaryOperator::Not,
-            ..
+            op: UnaryOperator::Not, ..
         } => Err(unsupported_where("NOT")),
         other => {
             if expr_mentions_other_column(other) {
@@ -1167,9 +1103,7 @@ fn expr_mentions_other_column(e: &Expr) -> bool {
     match e {
         Expr::Identifier(id) => id.value != TIME_COLUMN,
         Expr::CompoundIdentifier(ids) => ids.last().is_some_and(|id| id.value != TIME_COLUMN),
-        Expr::IsNull(inner) | Expr::IsNotNull(inner) | Expr::Nested(inner) => {
-            expr_mentions_other_column(inner)
-        }
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) | Expr::Nested(inner) => expr_mentions_other_column(inner),
         Expr::InList { expr, .. } | Expr::Like { expr, .. } | Expr::ILike { expr, .. } => {
             expr_mentions_other_column(expr)
         }
@@ -1181,14 +1115,10 @@ fn expr_mentions_other_column(e: &Expr) -> bool {
 fn is_time_ref(e: &Expr) -> Result<bool> {
     match e {
         Expr::Identifier(id) if id.value == TIME_COLUMN => Ok(true),
-        Expr::CompoundIdentifier(ids) if ids.last().is_some_and(|id| id.value == TIME_COLUMN) => {
-            Ok(true)
-        }
+        Expr::CompoundIdentifier(ids) if ids.last().is_some_and(|id| id.value == TIME_COLUMN) => Ok(true),
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Err(only_time()),
         Expr::Nested(inner) => is_time_ref(inner),
-        Expr::Cast { expr, .. }
-            if matches!(**expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) =>
-        {
+        Expr::Cast { expr, .. } if matches!(**expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => {
             is_time_ref(expr)
         }
         _ => Ok(false),
@@ -1366,16 +1296,10 @@ CLUSTERED BY channel"#;
 
     #[test]
     fn replace_overwrite_all() {
-        let s = parse_statement(
-            "REPLACE INTO dst OVERWRITE ALL SELECT * FROM src PARTITIONED BY ALL TIME;",
-        )
-        .unwrap();
+        let s = parse_statement("REPLACE INTO dst OVERWRITE ALL SELECT * FROM src PARTITIONED BY ALL TIME;").unwrap();
         assert_eq!(s.kind, StatementKind::Replace);
         assert_eq!(s.overwrite, Some(Overwrite::All));
-        assert_eq!(
-            s.overwrite.as_ref().unwrap().intervals(),
-            vec![Interval::eternity()]
-        );
+        assert_eq!(s.overwrite.as_ref().unwrap().intervals(), vec![Interval::eternity()]);
         assert_eq!(s.partitioned_by, Some(Granularity::All));
         assert_eq!(s.query_sql, "SELECT * FROM src");
     }
@@ -1387,8 +1311,7 @@ CLUSTERED BY channel"#;
         assert_eq!(s.target, None);
         assert_eq!(s.partitioned_by, None);
         assert_eq!(s.query_sql, "SELECT 1 + 1");
-        let s = parse_statement("  -- leading comment\nWITH x AS (SELECT 1 AS a) SELECT a FROM x")
-            .unwrap();
+        let s = parse_statement("  -- leading comment\nWITH x AS (SELECT 1 AS a) SELECT a FROM x").unwrap();
         assert_eq!(s.kind, StatementKind::Select);
         assert_eq!(s.query_sql, "WITH x AS (SELECT 1 AS a) SELECT a FROM x");
     }
@@ -1416,10 +1339,8 @@ CLUSTERED BY channel"#;
     #[test]
     fn granularity_forms() {
         let g = |clause: &str| {
-            parse_statement(&format!(
-                "INSERT INTO t SELECT * FROM s PARTITIONED BY {clause}"
-            ))
-            .map(|s| s.partitioned_by.unwrap())
+            parse_statement(&format!("INSERT INTO t SELECT * FROM s PARTITIONED BY {clause}"))
+                .map(|s| s.partitioned_by.unwrap())
         };
         assert_eq!(g("HOUR").unwrap(), Granularity::Hour);
         assert_eq!(g("day").unwrap(), Granularity::Day);
@@ -1437,10 +1358,7 @@ CLUSTERED BY channel"#;
         assert_eq!(g("FLOOR(__time TO DAY)").unwrap(), Granularity::Day);
         assert_eq!(g("FLOOR(\"__time\" TO MONTH)").unwrap(), Granularity::Month);
         assert_eq!(g("TIME_FLOOR(__time, 'PT1H')").unwrap(), Granularity::Hour);
-        assert_eq!(
-            g("TIME_FLOOR( __time , 'P1Y' )").unwrap(),
-            Granularity::Year
-        );
+        assert_eq!(g("TIME_FLOOR( __time , 'P1Y' )").unwrap(), Granularity::Year);
     }
 
     #[test]
@@ -1453,9 +1371,7 @@ CLUSTERED BY channel"#;
             "DAY LIMIT 10",
             "1",
         ] {
-            let m = validation(&format!(
-                "INSERT INTO t SELECT * FROM s PARTITIONED BY {bad}"
-            ));
+            let m = validation(&format!("INSERT INTO t SELECT * FROM s PARTITIONED BY {bad}"));
             assert_eq!(
                 m,
                 format!(
@@ -1498,15 +1414,9 @@ CLUSTERED BY channel"#;
     #[test]
     fn clustered_before_partitioned_is_an_error() {
         let m = parse_error("INSERT INTO t SELECT * FROM s CLUSTERED BY a PARTITIONED BY DAY");
-        assert!(
-            m.contains("CLUSTERED BY found before PARTITIONED BY"),
-            "{m}"
-        );
+        assert!(m.contains("CLUSTERED BY found before PARTITIONED BY"), "{m}");
         let m = parse_error("INSERT INTO t SELECT * FROM s CLUSTERED BY a");
-        assert!(
-            m.contains("CLUSTERED BY found before PARTITIONED BY"),
-            "{m}"
-        );
+        assert!(m.contains("CLUSTERED BY found before PARTITIONED BY"), "{m}");
     }
 
     #[test]
@@ -1576,13 +1486,13 @@ CLUSTERED BY channel"#;
     #[test]
     fn overwrite_where_errors() {
         assert_eq!(
-            validation(
-                "REPLACE INTO t OVERWRITE WHERE channel = 'x' SELECT * FROM s PARTITIONED BY DAY"
-            ),
+            validation("REPLACE INTO t OVERWRITE WHERE channel = 'x' SELECT * FROM s PARTITIONED BY DAY"),
             "Only __time column is supported in OVERWRITE WHERE clause"
         );
         assert_eq!(
-            validation("REPLACE INTO t OVERWRITE WHERE __time >= '2015-09-12' AND dim > 1 SELECT * FROM s PARTITIONED BY DAY"),
+            validation(
+                "REPLACE INTO t OVERWRITE WHERE __time >= '2015-09-12' AND dim > 1 SELECT * FROM s PARTITIONED BY DAY"
+            ),
             "Only __time column is supported in OVERWRITE WHERE clause"
         );
         validation("REPLACE INTO t OVERWRITE WHERE NOT __time >= '2015-09-12' SELECT * FROM s PARTITIONED BY DAY");
@@ -1593,10 +1503,7 @@ CLUSTERED BY channel"#;
             "REPLACE INTO t OVERWRITE WHERE __time >= '2015-09-12T01:30:00Z' AND __time < '2015-09-12T03:00:00Z' SELECT * FROM s PARTITIONED BY HOUR",
         )
         .unwrap();
-        assert!(matches!(
-            s.validate_overwrite_alignment(),
-            Err(MsqError::Validation(_))
-        ));
+        assert!(matches!(s.validate_overwrite_alignment(), Err(MsqError::Validation(_))));
     }
 
     #[test]
@@ -1604,10 +1511,7 @@ CLUSTERED BY channel"#;
         let sql = r#"INSERT INTO t SELECT e."x" FROM TABLE(EXTERN(inputSource => '{"type":"inline","data":"a"}', inputFormat => '{"type":"csv","findColumnsFromHeader":false,"columns":["x"]}', signature => '[{"name":"x","type":"string"}]')) AS e PARTITIONED BY ALL"#;
         let s = parse_statement(sql).unwrap();
         assert_eq!(s.query_sql, r#"SELECT e."x" FROM "__extern_0" AS e"#);
-        assert_eq!(
-            s.externs[0].input_source,
-            json!({"type":"inline","data":"a"})
-        );
+        assert_eq!(s.externs[0].input_source, json!({"type":"inline","data":"a"}));
         assert_eq!(s.externs[0].input_format["type"], json!("csv"));
         assert_eq!(s.externs[0].signature.0[0].name, "x");
     }
@@ -1653,34 +1557,25 @@ PARTITIONED BY DAY"#;
             r#"SELECT * FROM TABLE(EXTERN('{"type": ', '{"type":"json"}', '[{"name":"x","type":"string"}]'))"#,
         );
         assert!(m.contains("[inputSource]"), "{m}");
-        let m = validation(
-            r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', 'json', '[{"name":"x","type":"string"}]'))"#,
-        );
-        assert!(m.contains("[inputFormat]"), "{m}");
-        let m = validation(
-            r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}', '[{"name":"x"'))"#,
-        );
-        assert!(m.contains("[signature]"), "{m}");
         let m =
-            validation(r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}'))"#);
+            validation(r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', 'json', '[{"name":"x","type":"string"}]'))"#);
+        assert!(m.contains("[inputFormat]"), "{m}");
+        let m = validation(r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}', '[{"name":"x"'))"#);
+        assert!(m.contains("[signature]"), "{m}");
+        let m = validation(r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}'))"#);
         assert!(m.contains("EXTEND"), "{m}");
         let m = validation(
             r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}', '[{"name":"x","type":"string"}]')) EXTEND (x VARCHAR)"#,
         );
         assert!(m.contains("not both"), "{m}");
-        let m = validation(
-            r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}')) EXTEND (x GEOMETRY)"#,
-        );
+        let m =
+            validation(r#"SELECT * FROM TABLE(EXTERN('{"type":"inline"}', '{"type":"json"}')) EXTEND (x GEOMETRY)"#);
         assert!(m.contains("GEOMETRY"), "{m}");
     }
 
     #[test]
     fn order_by_detection() {
-        assert!(
-            parse_statement("SELECT a FROM t ORDER BY a")
-                .unwrap()
-                .has_order_by
-        );
+        assert!(parse_statement("SELECT a FROM t ORDER BY a").unwrap().has_order_by);
         assert!(
             !parse_statement("SELECT a, ROW_NUMBER() OVER (ORDER BY a) FROM t")
                 .unwrap()
@@ -1696,8 +1591,7 @@ PARTITIONED BY DAY"#;
                 .unwrap()
                 .has_order_by
         );
-        let s =
-            parse_statement("INSERT INTO x SELECT a FROM t ORDER BY a PARTITIONED BY DAY").unwrap();
+        let s = parse_statement("INSERT INTO x SELECT a FROM t ORDER BY a PARTITIONED BY DAY").unwrap();
         assert!(s.has_order_by);
         assert_eq!(s.query_sql, "SELECT a FROM t ORDER BY a");
     }
@@ -1742,8 +1636,7 @@ PARTITIONED BY DAY"#;
 
     #[test]
     fn target_names() {
-        let s =
-            parse_statement("INSERT INTO \"my-ds.v2\" SELECT 1 AS x PARTITIONED BY ALL").unwrap();
+        let s = parse_statement("INSERT INTO \"my-ds.v2\" SELECT 1 AS x PARTITIONED BY ALL").unwrap();
         assert_eq!(s.target.as_deref(), Some("my-ds.v2"));
         let s = parse_statement("insert into druid.Wiki select 1 as x partitioned by all").unwrap();
         assert_eq!(s.target.as_deref(), Some("Wiki"));
@@ -1752,7 +1645,10 @@ PARTITIONED BY DAY"#;
 
     #[test]
     fn unicode_and_comment_hints() {
-        let s = parse_statement("INSERT INTO \"wiki-ü\" SELECT 'héllo → ✓' AS x, \"ñame\" FROM s PARTITIONED BY DAY CLUSTERED BY \"ñame\"").unwrap();
+        let s = parse_statement(
+            "INSERT INTO \"wiki-ü\" SELECT 'héllo → ✓' AS x, \"ñame\" FROM s PARTITIONED BY DAY CLUSTERED BY \"ñame\"",
+        )
+        .unwrap();
         assert_eq!(s.target.as_deref(), Some("wiki-ü"));
         assert_eq!(s.query_sql, "SELECT 'héllo → ✓' AS x, \"ñame\" FROM s");
         assert_eq!(s.clustered_by, vec![ClusterKey::Column("ñame".into())]);

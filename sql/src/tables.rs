@@ -79,11 +79,7 @@ impl DatasourceTable {
         for seg in sorted {
             for c in &seg.signature.0 {
                 if !fields.iter().any(|f| f.name() == &c.name) {
-                    fields.push(Field::new(
-                        &c.name,
-                        segment_arrow_type(&c.name, &c.column_type),
-                        true,
-                    ));
+                    fields.push(Field::new(&c.name, segment_arrow_type(&c.name, &c.column_type), true));
                 }
             }
         }
@@ -106,10 +102,7 @@ impl TableProvider for DatasourceTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -144,11 +137,7 @@ impl TableProvider for DatasourceTable {
             })
             .collect();
         // Largest first onto the least-loaded partition.
-        slices.sort_by(|a, b| {
-            b.size_bytes
-                .cmp(&a.size_bytes)
-                .then(a.segment_id.cmp(&b.segment_id))
-        });
+        slices.sort_by(|a, b| b.size_bytes.cmp(&a.size_bytes).then(a.segment_id.cmp(&b.segment_id)));
         let n = self.partitions.max(1);
         let mut parts: Vec<Vec<SegmentSlice>> = vec![Vec::new(); n];
         let mut load = vec![0u64; n];
@@ -184,9 +173,9 @@ fn literal_millis(e: &Expr) -> Option<i64> {
         ScalarValue::TimestampSecond(Some(t), _) => Some(t * 1000),
         ScalarValue::TimestampMicrosecond(Some(t), _) => Some(t.div_euclid(1000)),
         ScalarValue::TimestampNanosecond(Some(t), _) => Some(t.div_euclid(1_000_000)),
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => msq_engine::granularity::parse_instant(s),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            msq_engine::granularity::parse_instant(s)
+        }
         _ => None,
     }
 }

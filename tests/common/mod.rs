@@ -57,15 +57,14 @@ CLUSTERED BY channel"#,
 }
 
 /// Runs a statement that must succeed; returns (task id, outcome, report).
-pub async fn run_ok(
-    e: &Engine,
-    sql: &str,
-    context: Value,
-) -> (String, msq_controller::QueryOutcome, Value) {
+pub async fn run_ok(e: &Engine, sql: &str, context: Value) -> (String, msq_controller::QueryOutcome, Value) {
     let (id, res, report) = e.run_statement(sql, &ctx(context)).await;
     match res {
         Ok(o) => (id.unwrap(), o, report),
-        Err(err) => panic!("statement failed: {}: {err}\n{sql}\nreport: {report:#}", err.error_code()),
+        Err(err) => panic!(
+            "statement failed: {}: {err}\n{sql}\nreport: {report:#}",
+            err.error_code()
+        ),
     }
 }
 

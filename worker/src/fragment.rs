@@ -19,6 +19,8 @@ use tokio::sync::oneshot;
 /// A task context for one worker's run of a fragment: its memory pool, spill directory and
 /// the msq `ExecContext` the fragment's leaves need.
 pub fn task_context(order: &WorkOrder, exec: Arc<ExecContext>) -> Result<Arc<TaskContext>> {
+    // DataFusion creates a missing spill root with `create_dir`, which races between workers.
+    std::fs::create_dir_all(&order.settings.spill_dir)?;
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(order.settings.memory_budget.max(16 << 20))))
         .with_temp_file_path(order.settings.spill_dir.clone())
@@ -26,7 +28,9 @@ pub fn task_context(order: &WorkOrder, exec: Arc<ExecContext>) -> Result<Arc<Tas
     let config = SessionConfig::new()
         .with_batch_size(order.settings.batch_size)
         .with_extension(exec);
-    Ok(Arc::new(TaskContext::default().with_session_config(config).with_runtime(runtime)))
+    Ok(Arc::new(
+        TaskContext::default().with_session_config(config).with_runtime(runtime),
+    ))
 }
 
 /// Runs the fragment of `order`, returning the finished shuffle output. `boundaries` yields

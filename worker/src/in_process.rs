@@ -6,8 +6,8 @@ use crate::segment_writer::generate_segments;
 use async_trait::async_trait;
 use msq_engine::counters::{SharedCounters, StageCounters};
 use msq_engine::exec::ExecContext;
-use msq_engine::keystats::RangePartitions;
 use msq_engine::kernel::WorkerStagePhase;
+use msq_engine::keystats::RangePartitions;
 use msq_engine::protocol::{ControllerClient, WorkOrder, WorkerClient, WorkerResult};
 use msq_engine::shuffle::InProcessShuffle;
 use msq_engine::stage::StageProcessor;
@@ -121,7 +121,11 @@ impl InProcessWorker {
             }
             Err(e) => {
                 let _ = phase.transition(WorkerStagePhase::Failed);
-                let e = if self.cancelled.load(Ordering::Relaxed) { MsqError::Canceled } else { e };
+                let e = if self.cancelled.load(Ordering::Relaxed) {
+                    MsqError::Canceled
+                } else {
+                    e
+                };
                 let _ = self.controller.post_worker_error(stage, worker, e).await;
             }
         }
@@ -148,9 +152,12 @@ impl WorkerClient for InProcessWorker {
     async fn post_result_partition_boundaries(&self, stage: usize, boundaries: RangePartitions) -> Result<()> {
         let tx = self.boundaries.lock().unwrap_or_else(|p| p.into_inner()).remove(&stage);
         match tx {
-            Some(tx) => tx
-                .send(boundaries)
-                .map_err(|_| MsqError::Unknown(format!("worker {} is no longer waiting for stage {stage}", self.worker_number))),
+            Some(tx) => tx.send(boundaries).map_err(|_| {
+                MsqError::Unknown(format!(
+                    "worker {} is no longer waiting for stage {stage}",
+                    self.worker_number
+                ))
+            }),
             None => Err(MsqError::Unknown(format!(
                 "worker {} has no work order for stage {stage}",
                 self.worker_number

@@ -34,7 +34,9 @@ pub async fn generate_segments(
     exec: Arc<ExecContext>,
 ) -> Result<Vec<SegmentRecord>> {
     let mut out = Vec::new();
-    update(&exec.counters, |c| c.segment_generation = Some(SegmentGenerationProgress::default()));
+    update(&exec.counters, |c| {
+        c.segment_generation = Some(SegmentGenerationProgress::default())
+    });
     for (partition, id) in &order.segments {
         exec.check_cancelled()?;
         let mut stream = exec.fetcher.read_partition(input_stage, *partition, exec.batch_size)?;
@@ -55,7 +57,11 @@ pub async fn generate_segments(
                 if c.inputs.is_empty() {
                     c.inputs.resize(1, Default::default());
                 }
-                c.inputs[0].add_frame(*partition, batch.num_rows() as u64, batch.get_array_memory_size() as u64);
+                c.inputs[0].add_frame(
+                    *partition,
+                    batch.num_rows() as u64,
+                    batch.get_array_memory_size() as u64,
+                );
                 if let Some(g) = c.segment_generation.as_mut() {
                     g.rows_processed += batch.num_rows() as u64;
                 }

@@ -84,7 +84,11 @@ impl ExternalScanExec {
 impl DisplayAs for ExternalScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let files: usize = self.splits.iter().flatten().map(|s| s.len()).sum();
-        write!(f, "ExternalScanExec: partitions={}, splits={}, columns=[", self.partitions, files)?;
+        write!(
+            f,
+            "ExternalScanExec: partitions={}, splits={}, columns=[",
+            self.partitions, files
+        )?;
         let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
         write!(f, "{}]", names.join(", "))
     }
@@ -117,7 +121,11 @@ impl ExecutionPlan for ExternalScanExec {
         Ok(self)
     }
 
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
         let ctx = exec_context(&context)?;
         let Some(all_splits) = &self.splits else {
             return Err(datafusion::error::DataFusionError::Internal(
@@ -157,12 +165,7 @@ impl ExecutionPlan for ExternalScanExec {
                         let _ = tx.blocking_send(Err(e.into()));
                         return;
                     }
-                    let next = reader.next_batch(&mut |w| {
-                        ctx.parse_warning(format!(
-                            "{} (Path: {}, Line: {})",
-                            w.message, w.source, w.line
-                        ))
-                    });
+                    let next = reader.next_batch(&mut |w| ctx.parse_warning(w.message));
                     let stats = reader.stats();
                     update(&ctx.counters, |c| {
                         c.inputs[input].add_rows(0, stats.rows - last_rows, stats.bytes - last_bytes);

@@ -99,7 +99,13 @@ impl SegmentScanExec {
 impl DisplayAs for SegmentScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let n: usize = self.segments.iter().map(|s| s.len()).sum();
-        write!(f, "SegmentScanExec: dataSource={}, partitions={}, segments={}", self.data_source, self.segments.len(), n)
+        write!(
+            f,
+            "SegmentScanExec: dataSource={}, partitions={}, segments={}",
+            self.data_source,
+            self.segments.len(),
+            n
+        )
     }
 }
 
@@ -130,7 +136,11 @@ impl ExecutionPlan for SegmentScanExec {
         Ok(self)
     }
 
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
         let ctx = exec_context(&context)?;
         let segments = self.segments.get(partition).cloned().unwrap_or_default();
         let schema = self.schema.clone();
@@ -213,7 +223,10 @@ fn adapt_batch(batch: RecordBatch, seg: &SegmentSlice, schema: &SchemaRef) -> cr
     } else {
         let idx = batch.schema().index_of(TIME_COLUMN).map_err(MsqError::from)?;
         let t = cast(batch.column(idx), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
-        let t = t.as_any().downcast_ref::<TimestampMillisecondArray>().expect("ms timestamps");
+        let t = t
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .expect("ms timestamps");
         let keep: BooleanArray = (0..t.len())
             .map(|i| Some(!t.is_null(i) && seg.visible.iter().any(|v| v.contains(t.value(i)))))
             .collect();

@@ -27,11 +27,17 @@ pub struct ShuffleReaderExec {
 
 impl ShuffleReaderExec {
     /// A reader of `partitions` partitions of `stage`, sorted by `ordering` when given.
-    pub fn new(stage: usize, input_number: usize, schema: SchemaRef, partitions: usize, ordering: Option<LexOrdering>) -> Self {
+    pub fn new(
+        stage: usize,
+        input_number: usize,
+        schema: SchemaRef,
+        partitions: usize,
+        ordering: Option<LexOrdering>,
+    ) -> Self {
         let mut props = (*leaf_properties(schema.clone(), partitions)).clone();
         if let Some(o) = &ordering {
             let mut eq = EquivalenceProperties::new(schema.clone());
-            let _ = eq.add_ordering(o.iter().cloned());
+            eq.add_ordering(o.iter().cloned());
             props = props.with_eq_properties(eq);
         }
         ShuffleReaderExec {
@@ -56,7 +62,11 @@ impl ShuffleReaderExec {
 
 impl DisplayAs for ShuffleReaderExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "ShuffleReaderExec: stage={}, partitions={}", self.stage, self.partitions)?;
+        write!(
+            f,
+            "ShuffleReaderExec: stage={}, partitions={}",
+            self.stage, self.partitions
+        )?;
         if let Some(o) = &self.ordering {
             write!(f, ", ordering=[{o}]")?;
         }
@@ -91,7 +101,11 @@ impl ExecutionPlan for ShuffleReaderExec {
         Ok(self)
     }
 
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
         let ctx = exec_context(&context)?;
         let stream = ctx.fetcher.read_partition(self.stage, partition, ctx.batch_size)?;
         let input = self.input_number;

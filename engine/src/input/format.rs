@@ -33,25 +33,13 @@ pub struct JsonInputFormat {
     #[serde(rename = "featureSpec", default, deserialize_with = "null_as_default")]
     pub feature_spec: Map<String, Value>,
     /// Echoed back; has no effect on reading with a fixed signature.
-    #[serde(
-        rename = "keepNullColumns",
-        default,
-        deserialize_with = "null_as_default"
-    )]
+    #[serde(rename = "keepNullColumns", default, deserialize_with = "null_as_default")]
     pub keep_null_columns: bool,
     /// Echoed back when given. Input is always read as newline-delimited JSON.
-    #[serde(
-        rename = "assumeNewlineDelimited",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "assumeNewlineDelimited", default, skip_serializing_if = "Option::is_none")]
     pub assume_newline_delimited: Option<bool>,
     /// Echoed back when given; no effect.
-    #[serde(
-        rename = "useJsonNodeReader",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "useJsonNodeReader", default, skip_serializing_if = "Option::is_none")]
     pub use_json_node_reader: Option<bool>,
 }
 
@@ -67,8 +55,7 @@ impl<'de> Deserialize<'de> for InputFormat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
         let v = Value::deserialize(d)?;
-        let ty =
-            tagged_object("inputFormat", &v, SUPPORTED_INPUT_FORMATS).map_err(D::Error::custom)?;
+        let ty = tagged_object("inputFormat", &v, SUPPORTED_INPUT_FORMATS).map_err(D::Error::custom)?;
         match ty.as_str() {
             "json" => serde_json::from_value(v)
                 .map(InputFormat::Json)
@@ -90,8 +77,8 @@ impl InputFormat {
 
     /// Parses Druid's input format JSON text; problems are [`MsqError::Validation`] errors.
     pub fn from_json(text: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| MsqError::Validation(format!("Invalid inputFormat JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| MsqError::Validation(format!("Invalid inputFormat JSON: {e}")))?;
         Self::from_value(&v)
     }
 
@@ -119,8 +106,7 @@ impl InputFormat {
                         .is_some_and(|f| !f.is_empty());
                     if has_fields {
                         return Err(MsqError::QueryNotSupported(
-                            "flattenSpec with fields is not supported by the json inputFormat yet"
-                                .into(),
+                            "flattenSpec with fields is not supported by the json inputFormat yet".into(),
                         ));
                     }
                 }

@@ -69,18 +69,11 @@ fn build_decoder(schema: &SchemaRef, batch_size: usize) -> Result<Decoder> {
         .with_coerce_primitive(true)
         .with_ignore_type_conflicts(true)
         .build_decoder()
-        .map_err(|e| {
-            MsqError::Validation(format!("Cannot read JSON into the EXTERN signature: {e}"))
-        })
+        .map_err(|e| MsqError::Validation(format!("Cannot read JSON into the EXTERN signature: {e}")))
 }
 
 impl JsonSplitReader {
-    pub(crate) fn new(
-        split: &InputSplit,
-        input: SplitBytes,
-        schema: SchemaRef,
-        batch_size: usize,
-    ) -> Result<Self> {
+    pub(crate) fn new(split: &InputSplit, input: SplitBytes, schema: SchemaRef, batch_size: usize) -> Result<Self> {
         let decoder = build_decoder(&schema, batch_size)?;
         Ok(JsonSplitReader {
             input: input.reader,
@@ -105,14 +98,14 @@ impl JsonSplitReader {
     fn fill_chunk(&mut self) -> Result<()> {
         self.chunk.clear();
         self.lines.clear();
-        while !self.eof && self.lines.len() < self.batch_size && self.chunk.len() < MAX_CHUNK_BYTES
-        {
+        while !self.eof && self.lines.len() < self.batch_size && self.chunk.len() < MAX_CHUNK_BYTES {
             let start = self.chunk.len();
-            let n = self.input.read_until(b'\n', &mut self.chunk).map_err(|e| {
-                MsqError::InputSource {
+            let n = self
+                .input
+                .read_until(b'\n', &mut self.chunk)
+                .map_err(|e| MsqError::InputSource {
                     message: format!("Error reading [{}]: {e}", self.source),
-                }
-            })?;
+                })?;
             if n == 0 {
                 self.eof = true;
                 break;
@@ -138,17 +131,10 @@ impl JsonSplitReader {
     fn decode_bulk(&mut self) -> Option<RecordBatch> {
         let expected = self.lines.len();
         let consumed = self.decoder.decode(&self.chunk).ok()?;
-        if consumed != self.chunk.len()
-            || self.decoder.has_partial_record()
-            || self.decoder.len() != expected
-        {
+        if consumed != self.chunk.len() || self.decoder.has_partial_record() || self.decoder.len() != expected {
             return None;
         }
-        self.decoder
-            .flush()
-            .ok()
-            .flatten()
-            .filter(|b| b.num_rows() == expected)
+        self.decoder.flush().ok().flatten().filter(|b| b.num_rows() == expected)
     }
 
     /// Whether `line` decodes on its own to exactly one row.
@@ -172,10 +158,7 @@ impl JsonSplitReader {
 
     /// Decodes the chunk: in bulk, or line by line when the bulk decode fails. Returns `None`
     /// when no line of the chunk was good.
-    fn decode_chunk(
-        &mut self,
-        warnings: &mut dyn FnMut(ParseWarning) -> Result<()>,
-    ) -> Result<Option<RecordBatch>> {
+    fn decode_chunk(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Result<Option<RecordBatch>> {
         if let Some(batch) = self.decode_bulk() {
             self.rows += batch.num_rows() as u64;
             return Ok(Some(batch));
@@ -234,10 +217,7 @@ impl JsonSplitReader {
                 "Unable to parse row [{row}] (Path: {uri}, Record: {record}, Line: {})",
                 span.number
             ),
-            None => format!(
-                "Unable to parse row [{row}] (Record: {record}, Line: {})",
-                span.number
-            ),
+            None => format!("Unable to parse row [{row}] (Record: {record}, Line: {})", span.number),
         };
         ParseWarning {
             source: self.source.clone(),
@@ -256,10 +236,7 @@ fn truncate_chars(s: &str, max: usize) -> &str {
 }
 
 impl SplitReader for JsonSplitReader {
-    fn next_batch(
-        &mut self,
-        warnings: &mut dyn FnMut(ParseWarning) -> Result<()>,
-    ) -> Option<Result<RecordBatch>> {
+    fn next_batch(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Option<Result<RecordBatch>> {
         while !self.finished {
             if let Err(e) = self.fill_chunk() {
                 self.finished = true;

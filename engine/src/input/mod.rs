@@ -14,12 +14,9 @@ pub mod reader;
 pub mod source;
 
 pub use format::{InputFormat, JsonInputFormat, SUPPORTED_INPUT_FORMATS};
-pub use reader::{
-    open_split, read_split, Compression, ParseWarning, ReadStats, SplitReader, READ_BUFFER_SIZE,
-};
+pub use reader::{open_split, read_split, Compression, ParseWarning, ReadStats, SplitReader, READ_BUFFER_SIZE};
 pub use source::{
-    assign_splits, InlineInputSource, InputSource, InputSplit, LocalInputSource, SplitKind,
-    SUPPORTED_INPUT_SOURCES,
+    assign_splits, InlineInputSource, InputSource, InputSplit, LocalInputSource, SplitKind, SUPPORTED_INPUT_SOURCES,
 };
 
 #[cfg(test)]

@@ -54,10 +54,7 @@ pub trait SplitReader: Send {
     /// The next batch (never empty), or `None` at the end. Rows that cannot be parsed are
     /// skipped and reported to `warnings`; when it returns `Err` reading stops with that error.
     /// After an error, the reader returns `None`.
-    fn next_batch(
-        &mut self,
-        warnings: &mut dyn FnMut(ParseWarning) -> Result<()>,
-    ) -> Option<Result<RecordBatch>>;
+    fn next_batch(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Option<Result<RecordBatch>>;
 
     /// Counts of what has been read so far.
     fn stats(&self) -> ReadStats;
@@ -76,9 +73,7 @@ pub fn open_split(
     match format {
         InputFormat::Json(_) => {
             let input = open_bytes(split)?;
-            Ok(Box::new(JsonSplitReader::new(
-                split, input, schema, batch_size,
-            )?))
+            Ok(Box::new(JsonSplitReader::new(split, input, schema, batch_size)?))
         }
     }
 }
@@ -217,10 +212,8 @@ pub(crate) fn open_bytes(split: &InputSplit) -> Result<SplitBytes> {
                 }
                 Compression::Zstd => {
                     let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
-                    let dec = zstd::stream::read::Decoder::with_buffer(inner).map_err(|e| {
-                        MsqError::InputSource {
-                            message: format!("Unable to open file [{}]: {e}", path.display()),
-                        }
+                    let dec = zstd::stream::read::Decoder::with_buffer(inner).map_err(|e| MsqError::InputSource {
+                        message: format!("Unable to open file [{}]: {e}", path.display()),
                     })?;
                     Box::new(BufReader::with_capacity(READ_BUFFER_SIZE, dec))
                 }

@@ -41,11 +41,7 @@ pub struct LocalInputSource {
     pub base_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
 }
 
@@ -78,11 +74,7 @@ pub(crate) fn unsupported_type_message(what: &str, ty: Option<&str>, supported: 
 }
 
 /// Splits a JSON object into its `type` and the object itself, or explains why it cannot.
-pub(crate) fn tagged_object(
-    what: &str,
-    v: &Value,
-    supported: &[&str],
-) -> std::result::Result<String, String> {
+pub(crate) fn tagged_object(what: &str, v: &Value, supported: &[&str]) -> std::result::Result<String, String> {
     let Value::Object(m) = v else {
         return Err(format!("{what} must be a JSON object, got [{v}]"));
     };
@@ -97,8 +89,7 @@ impl<'de> Deserialize<'de> for InputSource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
         let v = Value::deserialize(d)?;
-        let ty =
-            tagged_object("inputSource", &v, SUPPORTED_INPUT_SOURCES).map_err(D::Error::custom)?;
+        let ty = tagged_object("inputSource", &v, SUPPORTED_INPUT_SOURCES).map_err(D::Error::custom)?;
         match ty.as_str() {
             "local" => serde_json::from_value(v)
                 .map(InputSource::Local)
@@ -198,8 +189,8 @@ impl InputSource {
     /// Parses Druid's input source JSON text; bad JSON, unknown types and bad fields are
     /// [`MsqError::Validation`] errors.
     pub fn from_json(text: &str) -> Result<Self> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| MsqError::Validation(format!("Invalid inputSource JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| MsqError::Validation(format!("Invalid inputSource JSON: {e}")))?;
         Self::from_value(&v)
     }
 
@@ -233,11 +224,8 @@ impl InputSource {
                     ));
                 }
                 if let Some(f) = &l.filter {
-                    glob::Pattern::new(f).map_err(|e| {
-                        MsqError::Validation(format!(
-                            "Invalid filter [{f}] of local inputSource: {e}"
-                        ))
-                    })?;
+                    glob::Pattern::new(f)
+                        .map_err(|e| MsqError::Validation(format!("Invalid filter [{f}] of local inputSource: {e}")))?;
                 }
                 Ok(())
             }
@@ -265,11 +253,8 @@ fn local_splits(l: &LocalInputSource) -> Result<Vec<InputSplit>> {
     let mut found: Vec<(PathBuf, u64)> = Vec::new();
     if let Some(base) = &l.base_dir {
         let filter = l.filter.as_deref().unwrap_or("*");
-        let pattern = glob::Pattern::new(filter).map_err(|e| {
-            MsqError::Validation(format!(
-                "Invalid filter [{filter}] of local inputSource: {e}"
-            ))
-        })?;
+        let pattern = glob::Pattern::new(filter)
+            .map_err(|e| MsqError::Validation(format!("Invalid filter [{filter}] of local inputSource: {e}")))?;
         let base_path = Path::new(base);
         let meta = std::fs::metadata(base_path).map_err(|e| MsqError::InputSource {
             message: format!("Unable to read baseDir [{base}]: {e}"),
@@ -279,11 +264,7 @@ fn local_splits(l: &LocalInputSource) -> Result<Vec<InputSplit>> {
                 message: format!("baseDir [{base}] is not a directory"),
             });
         }
-        let listed_names: Vec<&std::ffi::OsStr> = l
-            .files
-            .iter()
-            .filter_map(|f| Path::new(f).file_name())
-            .collect();
+        let listed_names: Vec<&std::ffi::OsStr> = l.files.iter().filter_map(|f| Path::new(f).file_name()).collect();
         let mut matched = Vec::new();
         walk_dir(base_path, &pattern, &listed_names, &mut matched)?;
         if matched.is_empty() {
@@ -305,9 +286,7 @@ fn local_splits(l: &LocalInputSource) -> Result<Vec<InputSplit>> {
         })?;
         if meta.is_dir() {
             return Err(MsqError::InputSource {
-                message: format!(
-                    "Input file [{f}] is a directory; use baseDir and filter to read a directory"
-                ),
+                message: format!("Input file [{f}] is a directory; use baseDir and filter to read a directory"),
             });
         }
         found.push((path, meta.len()));
@@ -374,14 +353,10 @@ pub fn assign_splits(
     for (idx, split) in order {
         let pick = |allow_full: bool| {
             (0..workers)
-                .filter(|&w| {
-                    allow_full || max_files_per_worker.is_none_or(|m| assigned[w].len() < m)
-                })
+                .filter(|&w| allow_full || max_files_per_worker.is_none_or(|m| assigned[w].len() < m))
                 .min_by_key(|&w| (loads[w], assigned[w].len(), w))
         };
-        let w = pick(false)
-            .or_else(|| pick(true))
-            .expect("at least one worker");
+        let w = pick(false).or_else(|| pick(true)).expect("at least one worker");
         loads[w] += split.size_bytes();
         assigned[w].push((idx, split));
     }

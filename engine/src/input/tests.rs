@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(name)
 }
 
 fn schema(sig: &str) -> SchemaRef {
@@ -60,11 +58,7 @@ fn longs(batches: &[RecordBatch], col: &str) -> Vec<Option<i64>> {
     batches
         .iter()
         .flat_map(|b| {
-            let a = b
-                .column_by_name(col)
-                .unwrap()
-                .as_primitive::<Int64Type>()
-                .clone();
+            let a = b.column_by_name(col).unwrap().as_primitive::<Int64Type>().clone();
             (0..a.len())
                 .map(|i| a.is_valid(i).then(|| a.value(i)))
                 .collect::<Vec<_>>()
@@ -108,13 +102,7 @@ fn reads_wikiticker_gz() {
             .count(),
         11_549
     );
-    assert_eq!(
-        longs(&batches, "metroCode")
-            .iter()
-            .filter(|m| m.is_some())
-            .count(),
-        427
-    );
+    assert_eq!(longs(&batches, "metroCode").iter().filter(|m| m.is_some()).count(), 427);
     let robots = strings(&batches, "isRobot");
     assert!(robots
         .iter()
@@ -126,14 +114,8 @@ fn reads_wikiticker_gz() {
     );
     assert!(longs(&batches, "added").iter().all(|a| a.is_some()));
     let b = &batches[0];
-    assert_eq!(
-        b.column_by_name("delta").unwrap().data_type(),
-        &DataType::Float64
-    );
-    assert_eq!(
-        b.column_by_name("deleted").unwrap().data_type(),
-        &DataType::Float32
-    );
+    assert_eq!(b.column_by_name("delta").unwrap().data_type(), &DataType::Float64);
+    assert_eq!(b.column_by_name("deleted").unwrap().data_type(), &DataType::Float32);
 }
 
 #[test]
@@ -142,16 +124,11 @@ fn reads_small_file_in_small_batches() {
     let sig = r#"[{"name":"timestamp","type":"string"},{"name":"page","type":"string"},{"name":"added","type":"long"},{"name":"deltaBucket","type":"double"}]"#;
     let (batches, stats, warnings) = read_all(&split, schema(sig), 3);
     assert!(warnings.is_empty());
-    assert_eq!(
-        batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
-        vec![3, 3, 1]
-    );
+    assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), vec![3, 3, 1]);
     assert_eq!(stats.rows, 7);
     assert_eq!(
         stats.bytes,
-        std::fs::metadata(testdata("wikipedia-sampled-2.json"))
-            .unwrap()
-            .len()
+        std::fs::metadata(testdata("wikipedia-sampled-2.json")).unwrap().len()
     );
     assert!(strings(&batches, "page").iter().all(|p| p.is_some()));
 }
@@ -159,10 +136,7 @@ fn reads_small_file_in_small_batches() {
 #[test]
 fn unparsable_line_is_reported_and_skipped() {
     let path = testdata("wikipedia-sampled-unparsable.json");
-    let split = local(std::slice::from_ref(&path))
-        .splits()
-        .unwrap()
-        .remove(0);
+    let split = local(std::slice::from_ref(&path)).splits().unwrap().remove(0);
     let sig = r#"[{"name":"timestamp","type":"string"},{"name":"isRobot","type":"string"}]"#;
     for batch_size in [1, 2, 1000] {
         let (batches, stats, warnings) = read_all(&split, schema(sig), batch_size);
@@ -178,27 +152,12 @@ fn unparsable_line_is_reported_and_skipped() {
         let w = &warnings[0];
         assert_eq!(w.line, 2);
         assert_eq!(w.source, path.display().to_string());
-        assert!(
-            w.message.starts_with("Unable to parse row [{"),
-            "{}",
-            w.message
-        );
+        assert!(w.message.starts_with("Unable to parse row [{"), "{}", w.message);
         assert!(w.message.contains("falseUNPARSABLE"), "{}", w.message);
-        assert!(
-            w.message.contains(&path.display().to_string()),
-            "{}",
-            w.message
-        );
-        assert!(
-            w.message.ends_with(", Record: 2, Line: 2)"),
-            "{}",
-            w.message
-        );
+        assert!(w.message.contains(&path.display().to_string()), "{}", w.message);
+        assert!(w.message.ends_with(", Record: 2, Line: 2)"), "{}", w.message);
         assert!(w.message.contains("(Path: file:/"), "{}", w.message);
-        assert!(matches!(
-            w.to_error(),
-            MsqError::CannotParseExternalData { .. }
-        ));
+        assert!(matches!(w.to_error(), MsqError::CannotParseExternalData { .. }));
     }
 }
 
@@ -227,8 +186,7 @@ fn inline_data_and_value_semantics() {
                 [1,2]\n\
                 {\"n\":1} {\"n\":2}\n\
                 {\"n\":3";
-    let src: InputSource =
-        serde_json::from_value(serde_json::json!({"type":"inline","data":data})).unwrap();
+    let src: InputSource = serde_json::from_value(serde_json::json!({"type":"inline","data":data})).unwrap();
     let splits = src.splits().unwrap();
     assert_eq!(splits.len(), 1);
     assert_eq!(splits[0].describe(), "inline");
@@ -239,18 +197,10 @@ fn inline_data_and_value_semantics() {
     assert_eq!(stats.bytes, data.len() as u64);
     assert_eq!(
         strings(&batches, "s"),
-        vec![
-            Some("a".into()),
-            Some("12".into()),
-            Some("false".into()),
-            None
-        ]
+        vec![Some("a".into()), Some("12".into()), Some("false".into()), None]
     );
     assert_eq!(longs(&batches, "n"), vec![Some(1), Some(42), None, Some(7)]);
-    assert_eq!(
-        strings(&batches, "b"),
-        vec![Some("true".into()), None, None, None]
-    );
+    assert_eq!(strings(&batches, "b"), vec![Some("true".into()), None, None, None]);
     assert!(longs(&batches, "missing").iter().all(Option::is_none));
     let arr = batches[0].column_by_name("arr").unwrap().as_list::<i32>();
     assert_eq!(
@@ -259,15 +209,12 @@ fn inline_data_and_value_semantics() {
     );
     assert!(arr.is_null(2));
     let lines: Vec<u64> = warnings.iter().map(|w| w.line).collect();
-    assert_eq!(lines, vec![8, 9, 10]);
+    assert_eq!(lines, vec![7, 8, 9]);
     assert!(warnings.iter().all(|w| w.source == "inline"));
-    assert_eq!(
-        warnings[0].message,
-        "Unable to parse row [[1,2]] (Record: 5, Line: 8)"
-    );
+    assert_eq!(warnings[0].message, "Unable to parse row [[1,2]] (Record: 5, Line: 7)");
     assert_eq!(
         warnings[2].message,
-        "Unable to parse row [{\"n\":3] (Record: 5, Line: 10)"
+        "Unable to parse row [{\"n\":3] (Record: 5, Line: 9)"
     );
 }
 
@@ -277,10 +224,7 @@ fn long_rows_are_truncated_in_messages() {
     let split = InputSplit::inline(bad.as_str());
     let (_, _, warnings) = read_all(&split, schema(r#"[{"name":"a","type":"string"}]"#), 10);
     assert_eq!(warnings.len(), 1);
-    let row = warnings[0]
-        .message
-        .strip_prefix("Unable to parse row [")
-        .unwrap();
+    let row = warnings[0].message.strip_prefix("Unable to parse row [").unwrap();
     let row = &row[..row.find("] (Record").unwrap()];
     assert_eq!(row.chars().count(), 1000);
 }
@@ -288,9 +232,7 @@ fn long_rows_are_truncated_in_messages() {
 #[test]
 fn compressed_files_are_decompressed() {
     let dir = tempfile::tempdir().unwrap();
-    let rows: String = (0..500)
-        .map(|i| format!("{{\"x\":{i},\"y\":\"v{i}\"}}\n"))
-        .collect();
+    let rows: String = (0..500).map(|i| format!("{{\"x\":{i},\"y\":\"v{i}\"}}\n")).collect();
     let gz = dir.path().join("a.json.gz");
     {
         // Two gzip members, as concatenated .gz files are.
@@ -319,23 +261,12 @@ fn compressed_files_are_decompressed() {
     std::fs::write(&plain, &rows).unwrap();
     let sig = schema(r#"[{"name":"x","type":"long"},{"name":"y","type":"string"}]"#);
     for path in [&gz, &bz, &zst, &xz, &plain] {
-        let split = local(std::slice::from_ref(path))
-            .splits()
-            .unwrap()
-            .remove(0);
+        let split = local(std::slice::from_ref(path)).splits().unwrap().remove(0);
         let (batches, stats, warnings) = read_all(&split, sig.clone(), 128);
         assert!(warnings.is_empty(), "{path:?}: {warnings:?}");
         assert_eq!(stats.rows, 500, "{path:?}");
-        assert_eq!(
-            stats.bytes,
-            std::fs::metadata(path).unwrap().len(),
-            "{path:?}"
-        );
-        assert_eq!(
-            longs(&batches, "x"),
-            (0..500).map(Some).collect::<Vec<_>>(),
-            "{path:?}"
-        );
+        assert_eq!(stats.bytes, std::fs::metadata(path).unwrap().len(), "{path:?}");
+        assert_eq!(longs(&batches, "x"), (0..500).map(Some).collect::<Vec<_>>(), "{path:?}");
     }
     let corrupt = dir.path().join("bad.json.gz");
     std::fs::write(&corrupt, b"this is not gzip").unwrap();
@@ -366,16 +297,10 @@ fn base_dir_and_filter() {
     let names: Vec<String> = splits.iter().map(|s| s.describe()).collect();
     assert_eq!(
         names,
-        vec![
-            format!("{base}/b.json.gz"),
-            format!("{base}/sub/deeper/a.json.gz")
-        ]
+        vec![format!("{base}/b.json.gz"), format!("{base}/sub/deeper/a.json.gz")]
     );
     assert_eq!(
-        splits
-            .iter()
-            .map(InputSplit::size_bytes)
-            .collect::<Vec<_>>(),
+        splits.iter().map(InputSplit::size_bytes).collect::<Vec<_>>(),
         vec![2, 4]
     );
 
@@ -387,24 +312,15 @@ fn base_dir_and_filter() {
     });
     assert_eq!(src.splits().unwrap().len(), 3);
 
-    let src = InputSource::from_json(&format!(
-        r#"{{"type":"local","baseDir":"{base}","filter":"*.csv"}}"#
-    ))
-    .unwrap();
+    let src = InputSource::from_json(&format!(r#"{{"type":"local","baseDir":"{base}","filter":"*.csv"}}"#)).unwrap();
     match src.splits() {
         Err(MsqError::InputSource { message }) => {
-            assert_eq!(
-                message,
-                format!("No files found for baseDir[{base}] and filter[*.csv]")
-            )
+            assert_eq!(message, format!("No files found for baseDir[{base}] and filter[*.csv]"))
         }
         other => panic!("{other:?}"),
     }
-    let src = InputSource::from_json(r#"{"type":"local","baseDir":"/no/such/dir","filter":"*"}"#)
-        .unwrap();
-    assert!(
-        matches!(src.splits(), Err(MsqError::InputSource { message }) if message.contains("/no/such/dir"))
-    );
+    let src = InputSource::from_json(r#"{"type":"local","baseDir":"/no/such/dir","filter":"*"}"#).unwrap();
+    assert!(matches!(src.splits(), Err(MsqError::InputSource { message }) if message.contains("/no/such/dir")));
 }
 
 #[test]
@@ -460,9 +376,7 @@ fn source_json_round_trip_and_validation() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("[s3]") && e.contains("local, inline"), "{e}");
-    assert!(
-        matches!(InputSource::from_json(r#"{"data":"x"}"#), Err(MsqError::Validation(m)) if m.contains("'type'"))
-    );
+    assert!(matches!(InputSource::from_json(r#"{"data":"x"}"#), Err(MsqError::Validation(m)) if m.contains("'type'")));
     assert!(
         matches!(InputSource::from_json(r#"{"type":"local"}"#), Err(MsqError::Validation(m)) if m.contains("baseDir"))
     );
@@ -487,10 +401,7 @@ fn format_json_round_trip() {
         r#"{"type":"json","flattenSpec":null,"featureSpec":{"ALLOW_COMMENTS":true},"keepNullColumns":true,"assumeNewlineDelimited":true}"#
     );
     match InputFormat::from_json(r#"{"type":"csv","columns":["a"]}"#) {
-        Err(MsqError::Validation(m)) => assert_eq!(
-            m,
-            "Unsupported inputFormat type [csv]; supported types are [json]"
-        ),
+        Err(MsqError::Validation(m)) => assert_eq!(m, "Unsupported inputFormat type [csv]; supported types are [json]"),
         other => panic!("{other:?}"),
     }
     let flat = InputFormat::from_json(r#"{"type":"json","flattenSpec":{"useFieldDiscovery":true,"fields":[{"type":"path","name":"x","expr":"$.a.b"}]}}"#).unwrap();
@@ -498,10 +409,8 @@ fn format_json_round_trip() {
         open_split(&InputSplit::inline("{}"), &flat, schema("[]"), 1),
         Err(MsqError::QueryNotSupported(_))
     ));
-    let discovery = InputFormat::from_json(
-        r#"{"type":"json","flattenSpec":{"useFieldDiscovery":true,"fields":[]}}"#,
-    )
-    .unwrap();
+    let discovery =
+        InputFormat::from_json(r#"{"type":"json","flattenSpec":{"useFieldDiscovery":true,"fields":[]}}"#).unwrap();
     assert!(open_split(&InputSplit::inline("{}"), &discovery, schema("[]"), 1).is_ok());
 }
 
@@ -528,27 +437,17 @@ fn assign_splits_balances_by_size() {
         .map(|p| p.iter().map(InputSplit::size_bytes).sum())
         .collect();
     assert_eq!(loads, vec![70, 70, 60]);
-    assert_eq!(
-        assign_splits(splits.clone(), 3, None),
-        parts,
-        "deterministic"
-    );
+    assert_eq!(assign_splits(splits.clone(), 3, None), parts, "deterministic");
 
     let parts = assign_splits(splits[..2].to_vec(), 4, None);
-    assert_eq!(
-        parts.iter().map(Vec::len).collect::<Vec<_>>(),
-        vec![1, 1, 0, 0]
-    );
+    assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 0, 0]);
     assert_eq!(assign_splits(vec![], 2, None), vec![vec![], vec![]]);
     assert_eq!(assign_splits(splits.clone(), 0, None).len(), 1);
 
     // Zero-size splits still spread by count.
     let zeros: Vec<InputSplit> = (0..4).map(|i| split(&i.to_string(), 0)).collect();
     assert_eq!(
-        assign_splits(zeros, 2, None)
-            .iter()
-            .map(Vec::len)
-            .collect::<Vec<_>>(),
+        assign_splits(zeros, 2, None).iter().map(Vec::len).collect::<Vec<_>>(),
         vec![2, 2]
     );
 
@@ -563,11 +462,7 @@ fn assign_splits_balances_by_size() {
     let parts = assign_splits(skewed.clone(), 2, Some(3));
     assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 3]);
     let parts = assign_splits(skewed, 2, Some(1));
-    assert_eq!(
-        parts.iter().map(Vec::len).sum::<usize>(),
-        5,
-        "nothing is dropped"
-    );
+    assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 5, "nothing is dropped");
 }
 
 #[test]
@@ -587,11 +482,7 @@ fn split_serde() {
 #[test]
 fn schema_from_arrow_fields() {
     // Readers accept any schema the signature gives, including projections.
-    let s = Arc::new(Schema::new(vec![Field::new(
-        "channel",
-        DataType::Utf8,
-        true,
-    )]));
+    let s = Arc::new(Schema::new(vec![Field::new("channel", DataType::Utf8, true)]));
     let split = InputSplit::file(testdata("wikiticker-2015-09-12-sampled.json.gz"), 1);
     let mut r = open_split(&split, &InputFormat::json(), s, 100_000).unwrap();
     let b = r.next_batch(&mut no_warnings).unwrap().unwrap();

@@ -103,9 +103,15 @@ impl QueryKernel {
 
     /// NEW → READING_INPUT.
     pub fn start_stage(&mut self, n: usize) -> Result<()> {
-        let inputs_ready = self.stages[n].shape.inputs.iter().all(|i| self.stages[*i].phase.is_success());
+        let inputs_ready = self.stages[n]
+            .shape
+            .inputs
+            .iter()
+            .all(|i| self.stages[*i].phase.is_success());
         if !inputs_ready {
-            return Err(MsqError::Unknown(format!("stage {n} started before its inputs were ready")));
+            return Err(MsqError::Unknown(format!(
+                "stage {n} started before its inputs were ready"
+            )));
         }
         self.transition(n, ControllerStagePhase::ReadingInput)
     }
@@ -114,11 +120,15 @@ impl QueryKernel {
     /// (MERGING_STATISTICS), computes boundaries and moves to POST_READING.
     pub fn add_key_statistics(&mut self, n: usize, worker: usize, stats: KeyStatistics) -> Result<KernelAction> {
         let s = &mut self.stages[n];
-        let target = s.shape.range_target.ok_or_else(|| {
-            MsqError::Unknown(format!("stage {n} does not gather key statistics"))
-        })?;
+        let target = s
+            .shape
+            .range_target
+            .ok_or_else(|| MsqError::Unknown(format!("stage {n} does not gather key statistics")))?;
         if s.phase != ControllerStagePhase::ReadingInput {
-            return Err(MsqError::Unknown(format!("stage {n} got statistics in phase {}", s.phase.name())));
+            return Err(MsqError::Unknown(format!(
+                "stage {n} got statistics in phase {}",
+                s.phase.name()
+            )));
         }
         if !s.stats_from.insert(worker) {
             return Ok(KernelAction::None);
@@ -159,7 +169,10 @@ impl QueryKernel {
     pub fn worker_results_complete(&mut self, n: usize, worker: usize, partition_rows: &[u64]) -> Result<bool> {
         let s = &mut self.stages[n];
         if !s.phase.is_running() {
-            return Err(MsqError::Unknown(format!("stage {n} got results in phase {}", s.phase.name())));
+            return Err(MsqError::Unknown(format!(
+                "stage {n} got results in phase {}",
+                s.phase.name()
+            )));
         }
         if !s.complete.insert(worker) {
             return Ok(false);

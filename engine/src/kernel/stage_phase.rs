@@ -43,12 +43,18 @@ impl ControllerStagePhase {
     /// Started and not yet cleaned up or failed.
     pub fn is_running(self) -> bool {
         use ControllerStagePhase::*;
-        matches!(self, ReadingInput | MergingStatistics | PostReading | ResultsReady | Retrying)
+        matches!(
+            self,
+            ReadingInput | MergingStatistics | PostReading | ResultsReady | Retrying
+        )
     }
 
     /// Produced its results.
     pub fn is_success(self) -> bool {
-        matches!(self, ControllerStagePhase::ResultsReady | ControllerStagePhase::Finished)
+        matches!(
+            self,
+            ControllerStagePhase::ResultsReady | ControllerStagePhase::Finished
+        )
     }
 
     /// No longer running.
@@ -77,8 +83,16 @@ mod tests {
     use super::ControllerStagePhase::*;
     use super::*;
 
-    const ALL: [ControllerStagePhase; 8] =
-        [New, ReadingInput, MergingStatistics, PostReading, ResultsReady, Finished, Failed, Retrying];
+    const ALL: [ControllerStagePhase; 8] = [
+        New,
+        ReadingInput,
+        MergingStatistics,
+        PostReading,
+        ResultsReady,
+        Finished,
+        Failed,
+        Retrying,
+    ];
 
     #[test]
     fn transition_table_matches_druid() {

@@ -17,7 +17,12 @@ pub struct SegmentId {
 
 impl SegmentId {
     /// A new segment id.
-    pub fn new(data_source: impl Into<String>, interval: Interval, version: impl Into<String>, partition_num: u32) -> Self {
+    pub fn new(
+        data_source: impl Into<String>,
+        interval: Interval,
+        version: impl Into<String>,
+        partition_num: u32,
+    ) -> Self {
         SegmentId {
             data_source: data_source.into(),
             interval,
@@ -128,7 +133,10 @@ mod tests {
             id.to_string(),
             "wiki_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z"
         );
-        let id1 = SegmentId { partition_num: 3, ..id.clone() };
+        let id1 = SegmentId {
+            partition_num: 3,
+            ..id.clone()
+        };
         assert_eq!(
             id1.to_string(),
             "wiki_2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z_2024-01-01T00:00:00.000Z_3"

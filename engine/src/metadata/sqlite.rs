@@ -204,7 +204,12 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
     })
 }
 
-fn query_segments(conn: &Connection, data_source: &str, interval: Option<Interval>, used_only: bool) -> Result<Vec<SegmentRecord>> {
+fn query_segments(
+    conn: &Connection,
+    data_source: &str,
+    interval: Option<Interval>,
+    used_only: bool,
+) -> Result<Vec<SegmentRecord>> {
     let iv = interval.unwrap_or_else(Interval::eternity);
     let used_clause = if used_only { "AND used = TRUE" } else { "" };
     let sql = format!(
@@ -220,7 +225,13 @@ fn query_segments(conn: &Connection, data_source: &str, interval: Option<Interva
 fn insert_segment(conn: &Connection, s: &SegmentRecord, now: &str) -> Result<()> {
     let iso = s.id.interval.to_iso();
     let (start_iso, end_iso) = iso.split_once('/').unwrap_or((iso.as_str(), iso.as_str()));
-    let or_now = |v: &str| if v.is_empty() { now.to_string() } else { v.to_string() };
+    let or_now = |v: &str| {
+        if v.is_empty() {
+            now.to_string()
+        } else {
+            v.to_string()
+        }
+    };
     conn.prepare_cached(&format!(
         "INSERT INTO druid_segments ({SEGMENT_COLUMNS}, start_iso, end_iso)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
@@ -273,7 +284,10 @@ fn publish_in(conn: &Connection, p: &SegmentPublish) -> Result<PublishResult> {
     let mut marked: Vec<SegmentId> = Vec::new();
     if let (Some(replace), Some(min_version)) = (&p.replace, p.segments.iter().map(|s| s.id.version.as_str()).min()) {
         for s in &used {
-            if s.id.version.as_str() < min_version && union_encloses(replace, s.id.interval) && seen.insert(s.id.clone()) {
+            if s.id.version.as_str() < min_version
+                && union_encloses(replace, s.id.interval)
+                && seen.insert(s.id.clone())
+            {
                 marked.push(s.id.clone());
             }
         }
@@ -308,8 +322,8 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn data_sources(&self) -> Result<Vec<String>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT DISTINCT dataSource FROM druid_segments WHERE used = TRUE ORDER BY dataSource")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT DISTINCT dataSource FROM druid_segments WHERE used = TRUE ORDER BY dataSource")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     }
@@ -406,12 +420,18 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn delete_pending_segments(&self, data_source: &str) -> Result<usize> {
         let conn = self.lock();
-        Ok(conn.execute(r#"DELETE FROM "druid_pendingSegments" WHERE dataSource = ?1"#, params![data_source])?)
+        Ok(conn.execute(
+            r#"DELETE FROM "druid_pendingSegments" WHERE dataSource = ?1"#,
+            params![data_source],
+        )?)
     }
 
     fn delete_pending_segments_for_task(&self, task_id: &str) -> Result<usize> {
         let conn = self.lock();
-        Ok(conn.execute(r#"DELETE FROM "druid_pendingSegments" WHERE task_id = ?1"#, params![task_id])?)
+        Ok(conn.execute(
+            r#"DELETE FROM "druid_pendingSegments" WHERE task_id = ?1"#,
+            params![task_id],
+        )?)
     }
 
     fn insert_task(&self, t: &TaskRecord) -> Result<()> {

@@ -187,7 +187,12 @@ pub fn overshadowed(used: &[SegmentRecord], new_segments: &[SegmentRecord]) -> V
 ///   next partition number after the highest existing one;
 /// - anything else (finer or misaligned existing segments, several intervals, data partly
 ///   shadowed by a tombstone): a validation error explaining the granularity conflict.
-pub fn allocate(existing_used: &[SegmentRecord], chunk: Interval, new_version: &str, append: bool) -> Result<Allocation> {
+pub fn allocate(
+    existing_used: &[SegmentRecord],
+    chunk: Interval,
+    new_version: &str,
+    append: bool,
+) -> Result<Allocation> {
     let fresh = Allocation {
         interval: chunk,
         version: new_version.to_string(),
@@ -296,14 +301,20 @@ mod tests {
         let mut s = IntervalSet::default();
         s.add(Interval::new(10, 20));
         s.add(Interval::new(30, 40));
-        assert_eq!(s.uncovered(Interval::new(0, 50)), vec![Interval::new(0, 10), Interval::new(20, 30), Interval::new(40, 50)]);
+        assert_eq!(
+            s.uncovered(Interval::new(0, 50)),
+            vec![Interval::new(0, 10), Interval::new(20, 30), Interval::new(40, 50)]
+        );
         assert_eq!(s.uncovered(Interval::new(12, 18)), vec![]);
         assert_eq!(s.uncovered(Interval::new(15, 35)), vec![Interval::new(20, 30)]);
         assert_eq!(s.uncovered(Interval::new(20, 30)), vec![Interval::new(20, 30)]);
         // Touching intervals merge; a bridging interval merges three into one.
         s.add(Interval::new(20, 30));
         assert_eq!(s.map.len(), 1);
-        assert_eq!(s.uncovered(Interval::new(0, 50)), vec![Interval::new(0, 10), Interval::new(40, 50)]);
+        assert_eq!(
+            s.uncovered(Interval::new(0, 50)),
+            vec![Interval::new(0, 10), Interval::new(40, 50)]
+        );
         s.add(Interval::new(5, 45));
         assert_eq!(s.map.into_iter().collect::<Vec<_>>(), vec![(5, 45)]);
         let mut e = IntervalSet::default();
@@ -325,7 +336,10 @@ mod tests {
         let vis = visible_segments(&used, day);
         assert_eq!(vis.len(), 2);
         assert_eq!(vis[0].segment.id.version, "v1");
-        assert_eq!(vis[0].visible, vec![Interval::new(day.start, hour.start), Interval::new(hour.end, day.end)]);
+        assert_eq!(
+            vis[0].visible,
+            vec![Interval::new(day.start, hour.start), Interval::new(hour.end, day.end)]
+        );
         let total: i64 = vis[0].visible.iter().map(|i| i.end - i.start).sum();
         assert_eq!(total, 23 * H);
         assert_eq!(vis[1].visible, vec![hour]);
@@ -338,7 +352,10 @@ mod tests {
         let vis = visible_segments(&used, q);
         assert_eq!(
             vis[0].visible,
-            vec![Interval::new(day.start + 4 * H, hour.start), Interval::new(hour.end, day.start + 7 * H)]
+            vec![
+                Interval::new(day.start + 4 * H, hour.start),
+                Interval::new(hour.end, day.start + 7 * H)
+            ]
         );
         // Nothing is fully overshadowed.
         assert!(overshadowed(&used, &[]).is_empty());
@@ -364,7 +381,11 @@ mod tests {
     #[test]
     fn full_overshadow_and_tombstones() {
         let day = iv("2015-09-12", "2015-09-13");
-        let used = vec![seg("wiki", day, "v1", 0), seg("wiki", day, "v1", 1), tomb("wiki", day, "v2")];
+        let used = vec![
+            seg("wiki", day, "v1", 0),
+            seg("wiki", day, "v1", 1),
+            tomb("wiki", day, "v2"),
+        ];
         let vis = visible_segments(&used, day);
         assert_eq!(vis.len(), 1);
         assert!(vis[0].segment.is_tombstone);
@@ -379,7 +400,14 @@ mod tests {
         let day = iv("2015-09-12", "2015-09-13");
         let used = vec![seg("wiki", day, "v1", 0), seg("wiki", day, "v1", 1)];
         let mut new: Vec<SegmentRecord> = (0..23)
-            .map(|h| seg("wiki", Interval::new(day.start + h * H, day.start + (h + 1) * H), "v2", 0))
+            .map(|h| {
+                seg(
+                    "wiki",
+                    Interval::new(day.start + h * H, day.start + (h + 1) * H),
+                    "v2",
+                    0,
+                )
+            })
             .collect();
         // 23 hours: not yet fully covered.
         assert!(overshadowed(&used, &new).is_empty());
@@ -392,7 +420,10 @@ mod tests {
         assert!(overshadowed(&used, &other).is_empty());
         // Coarser higher versions overshadow finer lower ones.
         let hours = vec![seg("wiki", Interval::new(day.start, day.start + H), "v1", 0)];
-        assert_eq!(overshadowed(&hours, &[seg("wiki", day, "v3", 0)]), vec![hours[0].id.clone()]);
+        assert_eq!(
+            overshadowed(&hours, &[seg("wiki", day, "v3", 0)]),
+            vec![hours[0].id.clone()]
+        );
     }
 
     #[test]
@@ -413,24 +444,56 @@ mod tests {
         let day = iv("2015-09-12", "2015-09-13");
         let used = vec![seg("wiki", day, "v1", 0)];
         let a = allocate(&used, day, "v5", false).unwrap();
-        assert_eq!(a, Allocation { interval: day, version: "v5".into(), first_partition_num: 0 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: day,
+                version: "v5".into(),
+                first_partition_num: 0
+            }
+        );
     }
 
     #[test]
     fn allocate_insert_appends_to_existing_chunk() {
         let day = iv("2015-09-12", "2015-09-13");
-        let used = vec![seg("wiki", day, "v1", 0), seg("wiki", day, "v1", 1), seg("wiki", day, "v1", 2)];
+        let used = vec![
+            seg("wiki", day, "v1", 0),
+            seg("wiki", day, "v1", 1),
+            seg("wiki", day, "v1", 2),
+        ];
         let a = allocate(&used, day, "v5", true).unwrap();
-        assert_eq!(a, Allocation { interval: day, version: "v1".into(), first_partition_num: 3 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: day,
+                version: "v1".into(),
+                first_partition_num: 3
+            }
+        );
         // A chunk with nothing gets the new version.
         let next = iv("2015-09-13", "2015-09-14");
         let a = allocate(&used, next, "v5", true).unwrap();
-        assert_eq!(a, Allocation { interval: next, version: "v5".into(), first_partition_num: 0 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: next,
+                version: "v5".into(),
+                first_partition_num: 0
+            }
+        );
         // The highest visible version wins when an older set is overshadowed but still listed.
         let mut more = used.clone();
         more.push(seg("wiki", day, "v2", 0));
         let a = allocate(&more, day, "v5", true).unwrap();
-        assert_eq!(a, Allocation { interval: day, version: "v2".into(), first_partition_num: 1 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: day,
+                version: "v2".into(),
+                first_partition_num: 1
+            }
+        );
     }
 
     #[test]
@@ -439,7 +502,14 @@ mod tests {
         let used = vec![seg("wiki", day, "v1", 0), seg("wiki", day, "v1", 1)];
         let hour = Interval::new(day.start + 3 * H, day.start + 4 * H);
         let a = allocate(&used, hour, "v5", true).unwrap();
-        assert_eq!(a, Allocation { interval: day, version: "v1".into(), first_partition_num: 2 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: day,
+                version: "v1".into(),
+                first_partition_num: 2
+            }
+        );
         // ALL TIME existing data takes every chunk.
         let all = vec![seg("wiki", Interval::eternity(), "v1", 0)];
         let a = allocate(&all, hour, "v5", true).unwrap();
@@ -456,14 +526,21 @@ mod tests {
         ];
         let err = allocate(&hours, day, "v5", true).unwrap_err();
         assert!(matches!(err, MsqError::Validation(_)));
-        assert!(err.to_string().contains("Cannot allocate segment for dataSource [wiki]"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("Cannot allocate segment for dataSource [wiki]"),
+            "{err}"
+        );
         // A single finer segment fails too.
         assert!(allocate(&hours[..1], day, "v5", true).is_err());
         // Misaligned: an existing segment straddling the chunk boundary.
         let straddle = vec![seg("wiki", Interval::new(day.start - H, day.start + H), "v1", 0)];
         assert!(allocate(&straddle, day, "v5", true).is_err());
         // Partial overshadow: DAY v1 with HOUR v2 inside it; a DAY insert conflicts ...
-        let mixed = vec![seg("wiki", day, "v1", 0), seg("wiki", Interval::new(day.start, day.start + H), "v2", 0)];
+        let mixed = vec![
+            seg("wiki", day, "v1", 0),
+            seg("wiki", Interval::new(day.start, day.start + H), "v2", 0),
+        ];
         assert!(allocate(&mixed, day, "v5", true).is_err());
         // ... an HOUR insert into the replaced hour appends to v2 ...
         let a = allocate(&mixed, Interval::new(day.start, day.start + H), "v5", true).unwrap();
@@ -478,7 +555,14 @@ mod tests {
         let day = iv("2015-09-12", "2015-09-13");
         let used = vec![seg("wiki", day, "v1", 0), tomb("wiki", day, "v2")];
         let a = allocate(&used, day, "v5", true).unwrap();
-        assert_eq!(a, Allocation { interval: day, version: "v5".into(), first_partition_num: 0 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: day,
+                version: "v5".into(),
+                first_partition_num: 0
+            }
+        );
         // A tombstone shadowing part of a coarser data segment: a DAY insert would be partly
         // hidden by the tombstone, so it is refused; an HOUR insert into the tombstone hour
         // gets the new version.
@@ -486,6 +570,13 @@ mod tests {
         let partial = vec![seg("wiki", day, "v1", 0), tomb("wiki", hour, "v2")];
         assert!(allocate(&partial, day, "v5", true).is_err());
         let a = allocate(&partial, hour, "v5", true).unwrap();
-        assert_eq!(a, Allocation { interval: hour, version: "v5".into(), first_partition_num: 0 });
+        assert_eq!(
+            a,
+            Allocation {
+                interval: hour,
+                version: "v5".into(),
+                first_partition_num: 0
+            }
+        );
     }
 }

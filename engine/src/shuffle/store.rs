@@ -24,7 +24,10 @@ pub struct WorkerStageOutput {
 impl WorkerStageOutput {
     /// Rows per partition.
     pub fn partition_rows(&self) -> Vec<u64> {
-        self.partitions.iter().map(|runs| runs.iter().map(|r| r.rows()).sum()).collect()
+        self.partitions
+            .iter()
+            .map(|runs| runs.iter().map(|r| r.rows()).sum())
+            .collect()
     }
 }
 

@@ -108,7 +108,9 @@ impl ShuffleWriter {
             return Ok(());
         }
         let bytes = batch.get_array_memory_size() as u64;
-        update(&self.counters, |c| c.output.add_frame(0, batch.num_rows() as u64, bytes));
+        update(&self.counters, |c| {
+            c.output.add_frame(0, batch.num_rows() as u64, bytes)
+        });
         match &self.spec {
             ShuffleSpec::Mix | ShuffleSpec::SortedGather { .. } => self.buffer(0, batch),
             ShuffleSpec::Hash { keys, partitions, .. } => {
@@ -370,8 +372,10 @@ mod tests {
             .step_by(per_batch)
             .map(|start| {
                 let rows: Vec<usize> = (start..(start + per_batch).min(n)).collect();
-                let t: TimestampMillisecondArray =
-                    rows.iter().map(|i| Some(((i * 7919) % (3 * 3_600_000)) as i64)).collect();
+                let t: TimestampMillisecondArray = rows
+                    .iter()
+                    .map(|i| Some(((i * 7919) % (3 * 3_600_000)) as i64))
+                    .collect();
                 let k: StringArray = rows.iter().map(|i| Some(format!("k{}", (i * 31) % 10))).collect();
                 let v: Int64Array = rows.iter().map(|i| Some(*i as i64)).collect();
                 RecordBatch::try_new(schema(), vec![Arc::new(t), Arc::new(k), Arc::new(v)]).unwrap()
@@ -426,13 +430,13 @@ mod tests {
         assert_eq!(out.partition_rows().iter().sum::<u64>(), 1000);
         let mut all = Vec::new();
         let mut keys_seen: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); 3];
-        for p in 0..3 {
+        for (p, seen) in keys_seen.iter_mut().enumerate() {
             let bs = read_all(&out, p).await;
             all.extend(values(&bs, 2));
             for b in &bs {
                 let k = b.column(1).as_string::<i32>();
                 for i in 0..k.len() {
-                    keys_seen[p].insert(k.value(i).to_string());
+                    seen.insert(k.value(i).to_string());
                 }
             }
         }
@@ -479,7 +483,10 @@ mod tests {
             let bs = read_all(&out, p).await;
             let t = values(&bs, 0);
             assert!(!t.is_empty());
-            assert!(t.windows(2).all(|w| w[0] <= w[1]), "sorted by __time inside a partition");
+            assert!(
+                t.windows(2).all(|w| w[0] <= w[1]),
+                "sorted by __time inside a partition"
+            );
             let bucket = t[0] / 3_600_000;
             assert!(t.iter().all(|x| x / 3_600_000 == bucket), "one hour per partition");
             assert!(bucket >= prev_bucket);

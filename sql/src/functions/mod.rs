@@ -12,15 +12,12 @@ pub mod time;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, Int64Builder, StringArray, StringBuilder,
-    TimestampMillisecondArray,
+    Array, ArrayRef, AsArray, Int64Array, Int64Builder, StringArray, StringBuilder, TimestampMillisecondArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMillisecondType};
 use datafusion::common::{plan_err, Result, ScalarValue};
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::prelude::SessionContext;
 use msq_engine::MsqError;
 
@@ -191,11 +188,10 @@ impl ScalarUDFImpl for DruidTimeFunction {
                         t if is_integer_type(t) => Some(DataType::Int64),
                         _ => None,
                     },
-                    Arg::Str => {
-                        (is_string_type(t) || t == &DataType::Null).then_some(DataType::Utf8)
+                    Arg::Str => (is_string_type(t) || t == &DataType::Null).then_some(DataType::Utf8),
+                    Arg::Int => {
+                        (is_integer_type(t) || t.is_floating() || t == &DataType::Null).then_some(DataType::Int64)
                     }
-                    Arg::Int => (is_integer_type(t) || t.is_floating() || t == &DataType::Null)
-                        .then_some(DataType::Int64),
                 };
                 match ok {
                     Some(t) => Ok(t),
@@ -214,16 +210,9 @@ impl ScalarUDFImpl for DruidTimeFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let len = if all_scalar { 1 } else { args.number_rows };
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(len))
-            .collect::<Result<Vec<_>>>()?;
+        let arrays = args.args.iter().map(|a| a.to_array(len)).collect::<Result<Vec<_>>>()?;
         let out = evaluate(self.func, &arrays, len)?;
         if all_scalar {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
@@ -244,22 +233,12 @@ fn invalid(msg: String) -> datafusion::error::DataFusionError {
 fn time_values(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
     let ms = match a.data_type() {
         DataType::Timestamp(TimeUnit::Millisecond, _) => a.clone(),
-        DataType::Timestamp(_, tz) => {
-            cast(a, &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))?
-        }
+        DataType::Timestamp(_, tz) => cast(a, &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))?,
         DataType::Int64 => return Ok(a.as_primitive::<Int64Type>().iter().collect()),
-        t if is_integer_type(t) => {
-            return Ok(cast(a, &DataType::Int64)?
-                .as_primitive::<Int64Type>()
-                .iter()
-                .collect())
-        }
+        t if is_integer_type(t) => return Ok(cast(a, &DataType::Int64)?.as_primitive::<Int64Type>().iter().collect()),
         _ => cast(a, &ms_type())?,
     };
-    Ok(ms
-        .as_primitive::<TimestampMillisecondType>()
-        .iter()
-        .collect())
+    Ok(ms.as_primitive::<TimestampMillisecondType>().iter().collect())
 }
 
 fn string_array(a: &ArrayRef) -> Result<StringArray> {
@@ -292,10 +271,7 @@ struct Memo<T> {
 
 impl<T> Memo<T> {
     fn new() -> Self {
-        Memo {
-            key: None,
-            value: None,
-        }
+        Memo { key: None, value: None }
     }
 
     fn get(
@@ -341,17 +317,13 @@ fn evaluate(func: Func, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
                     out.push(None);
                     continue;
                 }
-                let (p, z) =
-                    memo.get(opt_str(pat.as_ref(), i), opt_str(tz.as_ref(), i), |p, z| {
-                        let zone = zone_of(z)?;
-                        let pattern = p
-                            .map(|p| {
-                                JodaPattern::compile(p, &zone)
-                                    .map_err(|e| invalid(format!("TIME_PARSE: {e}")))
-                            })
-                            .transpose()?;
-                        Ok((pattern, zone))
-                    })?;
+                let (p, z) = memo.get(opt_str(pat.as_ref(), i), opt_str(tz.as_ref(), i), |p, z| {
+                    let zone = zone_of(z)?;
+                    let pattern = p
+                        .map(|p| JodaPattern::compile(p, &zone).map_err(|e| invalid(format!("TIME_PARSE: {e}"))))
+                        .transpose()?;
+                    Ok((pattern, zone))
+                })?;
                 let v = s.value(i);
                 out.push(match p {
                     Some(p) => p.parse(v, z),
@@ -371,17 +343,13 @@ fn evaluate(func: Func, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
                     out.append_null();
                     continue;
                 };
-                let (p, z) =
-                    memo.get(opt_str(pat.as_ref(), i), opt_str(tz.as_ref(), i), |p, z| {
-                        let zone = zone_of(z)?;
-                        let pattern = p
-                            .map(|p| {
-                                JodaPattern::compile(p, &zone)
-                                    .map_err(|e| invalid(format!("TIME_FORMAT: {e}")))
-                            })
-                            .transpose()?;
-                        Ok((pattern, zone))
-                    })?;
+                let (p, z) = memo.get(opt_str(pat.as_ref(), i), opt_str(tz.as_ref(), i), |p, z| {
+                    let zone = zone_of(z)?;
+                    let pattern = p
+                        .map(|p| JodaPattern::compile(p, &zone).map_err(|e| invalid(format!("TIME_FORMAT: {e}"))))
+                        .transpose()?;
+                    Ok((pattern, zone))
+                })?;
                 let s = match p {
                     Some(p) => p.format(*t, z),
                     None => time::format_iso(*t, z),
@@ -506,11 +474,7 @@ mod tests {
         let ctx = ctx().await;
         match ctx.sql(sql).await {
             Err(e) => e.to_string(),
-            Ok(df) => df
-                .collect()
-                .await
-                .expect_err("expected an error")
-                .to_string(),
+            Ok(df) => df.collect().await.expect_err("expected an error").to_string(),
         }
     }
 
@@ -524,10 +488,7 @@ mod tests {
             one("SELECT time_parse('2015-09-12 00:46:58')").await,
             "2015-09-12T00:46:58"
         );
-        assert_eq!(
-            one("SELECT TIME_PARSE('2015-09-12')").await,
-            "2015-09-12T00:00:00"
-        );
+        assert_eq!(one("SELECT TIME_PARSE('2015-09-12')").await, "2015-09-12T00:00:00");
         assert_eq!(
             one("SELECT TIME_PARSE('2015-09-12T02:46:58+02:00')").await,
             "2015-09-12T00:46:58"
@@ -561,12 +522,7 @@ mod tests {
         .await;
         assert_eq!(
             v,
-            vec![
-                "2015-09-12T00:46:58.771",
-                "NULL",
-                "NULL",
-                "2016-01-01T00:00:00"
-            ]
+            vec!["2015-09-12T00:46:58.771", "NULL", "NULL", "2016-01-01T00:00:00"]
         );
     }
 
@@ -621,18 +577,12 @@ mod tests {
             one("SELECT TIME_FLOOR(1442018818771, 'PT1H')").await,
             "2015-09-12T00:00:00"
         );
-        assert_eq!(
-            one("SELECT TIME_FLOOR(CAST(NULL AS TIMESTAMP), 'PT1H')").await,
-            "NULL"
-        );
+        assert_eq!(one("SELECT TIME_FLOOR(CAST(NULL AS TIMESTAMP), 'PT1H')").await, "NULL");
         let v = column(
             "SELECT TIME_FLOOR(TIME_PARSE(s), 'P1D') FROM (VALUES ('2015-09-12T23:59:59Z'), (NULL), ('2015-09-13T00:00:00Z')) AS t(s)",
         )
         .await;
-        assert_eq!(
-            v,
-            vec!["2015-09-12T00:00:00", "NULL", "2015-09-13T00:00:00"]
-        );
+        assert_eq!(v, vec!["2015-09-12T00:00:00", "NULL", "2015-09-13T00:00:00"]);
         let e = error("SELECT TIME_FLOOR(TIMESTAMP '2015-09-12 00:46:58', 'hourly')").await;
         assert!(e.contains("Invalid period [hourly]"), "{e}");
         let e = error("SELECT TIME_FLOOR(TIMESTAMP '2015-09-12 00:46:58')").await;
@@ -687,12 +637,8 @@ mod tests {
             one("SELECT TIME_FORMAT(TIMESTAMP '2015-09-12 00:46:58', 'yyyy-MM-dd HH:mm Z', 'Asia/Kolkata')").await,
             "2015-09-12 06:16 +0530"
         );
-        assert_eq!(
-            one("SELECT TIME_FORMAT(CAST(NULL AS TIMESTAMP))").await,
-            "NULL"
-        );
-        let e =
-            error("SELECT TIME_FORMAT(TIMESTAMP '2015-09-12 00:46:58', 'yyyy', 'Mars/Base')").await;
+        assert_eq!(one("SELECT TIME_FORMAT(CAST(NULL AS TIMESTAMP))").await, "NULL");
+        let e = error("SELECT TIME_FORMAT(TIMESTAMP '2015-09-12 00:46:58', 'yyyy', 'Mars/Base')").await;
         assert!(e.contains("Invalid time zone [Mars/Base]"), "{e}");
     }
 
@@ -706,16 +652,14 @@ mod tests {
             one("SELECT TIMESTAMP_TO_MILLIS(TIME_PARSE('2015-09-12T00:46:58.771Z'))").await,
             "1442018818771"
         );
-        assert_eq!(
-            one("SELECT TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(-1))").await,
-            "-1"
-        );
+        assert_eq!(one("SELECT TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(-1))").await, "-1");
         assert_eq!(one("SELECT MILLIS_TO_TIMESTAMP(NULL)").await, "NULL");
         assert_eq!(
             one("SELECT arrow_typeof(TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(0)))").await,
             "Int64"
         );
-        let v = column("SELECT TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(x)) FROM (VALUES (1), (NULL), (3)) AS t(x)").await;
+        let v =
+            column("SELECT TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(x)) FROM (VALUES (1), (NULL), (3)) AS t(x)").await;
         assert_eq!(v, vec!["1", "NULL", "3"]);
     }
 }

@@ -4,10 +4,7 @@
 
 use chrono::format::{parse as chrono_parse, Parsed, StrftimeItems};
 use chrono::offset::LocalResult;
-use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, Months, NaiveDate, NaiveDateTime, Offset, TimeZone,
-    Timelike,
-};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, Months, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 const SECOND: i64 = 1000;
@@ -36,10 +33,7 @@ impl Zone {
             return None;
         }
         let upper = t.to_ascii_uppercase();
-        if matches!(
-            upper.as_str(),
-            "UTC" | "Z" | "GMT" | "UT" | "ETC/UTC" | "ETC/GMT"
-        ) {
+        if matches!(upper.as_str(), "UTC" | "Z" | "GMT" | "UT" | "ETC/UTC" | "ETC/GMT") {
             return Some(Zone::utc());
         }
         for prefix in ["UTC", "GMT", ""] {
@@ -98,9 +92,7 @@ impl Zone {
                 .map(|u| u.and_utc().timestamp_millis()),
             Zone::Named(tz) => match tz.from_local_datetime(&local) {
                 LocalResult::Single(d) => Some(d.timestamp_millis()),
-                LocalResult::Ambiguous(a, b) => {
-                    Some(a.timestamp_millis().min(b.timestamp_millis()))
-                }
+                LocalResult::Ambiguous(a, b) => Some(a.timestamp_millis().min(b.timestamp_millis())),
                 LocalResult::None => {
                     let before = local.checked_sub_signed(Duration::days(1))?;
                     let off = tz.offset_from_utc_datetime(&before).fix().local_minus_utc();
@@ -131,14 +123,8 @@ fn parse_offset(s: &str) -> Option<FixedOffset> {
     }
     let (h, m) = match digits.len() {
         1 | 2 => (digits.parse::<i32>().ok()?, 0),
-        3 => (
-            digits[..1].parse::<i32>().ok()?,
-            digits[1..].parse::<i32>().ok()?,
-        ),
-        _ => (
-            digits[..2].parse::<i32>().ok()?,
-            digits[2..].parse::<i32>().ok()?,
-        ),
+        3 => (digits[..1].parse::<i32>().ok()?, digits[1..].parse::<i32>().ok()?),
+        _ => (digits[..2].parse::<i32>().ok()?, digits[2..].parse::<i32>().ok()?),
     };
     if h > 18 || m > 59 {
         return None;
@@ -212,8 +198,7 @@ impl Period {
                         let (whole, frac) = num.split_once('.').unwrap_or((num.as_str(), ""));
                         p.seconds = whole.parse().ok()?;
                         if !frac.is_empty() {
-                            let f: String =
-                                frac.chars().chain(std::iter::repeat('0')).take(3).collect();
+                            let f: String = frac.chars().chain(std::iter::repeat('0')).take(3).collect();
                             p.millis = f.parse().ok()?;
                         }
                     }
@@ -307,8 +292,8 @@ pub fn shift(t: i64, p: &Period, step: i64, zone: &Zone) -> Option<i64> {
 /// Whole months from `origin` to `t` in local time, truncated toward zero.
 fn whole_months(t: i64, origin: i64, zone: &Zone) -> Option<i64> {
     let (lt, lo) = (zone.to_local(t)?, zone.to_local(origin)?);
-    let mut m = (i64::from(lt.year()) * 12 + i64::from(lt.month0()))
-        - (i64::from(lo.year()) * 12 + i64::from(lo.month0()));
+    let mut m =
+        (i64::from(lt.year()) * 12 + i64::from(lt.month0())) - (i64::from(lo.year()) * 12 + i64::from(lo.month0()));
     let cand = add_months_naive(lo, m)?;
     if m > 0 && lt < cand {
         m -= 1;
@@ -343,14 +328,7 @@ fn add_local(origin: i64, months: i64, days: i64, zone: &Zone) -> Option<i64> {
 }
 
 /// Aligns on multiples of `count` calendar units (months or days) from `origin`.
-fn floor_calendar(
-    t: i64,
-    origin: i64,
-    count: i64,
-    unit_months: i64,
-    unit_days: i64,
-    zone: &Zone,
-) -> Option<i64> {
+fn floor_calendar(t: i64, origin: i64, count: i64, unit_months: i64, unit_days: i64, zone: &Zone) -> Option<i64> {
     let diff = if unit_months != 0 {
         whole_months(t, origin, zone)? / unit_months
     } else {
@@ -359,23 +337,14 @@ fn floor_calendar(
     let n = diff - diff % count;
     let tt = add_local(origin, n * unit_months, n * unit_days, zone)?;
     if t < tt {
-        add_local(
-            origin,
-            (n - count) * unit_months,
-            (n - count) * unit_days,
-            zone,
-        )
+        add_local(origin, (n - count) * unit_months, (n - count) * unit_days, zone)
     } else {
         Some(tt)
     }
 }
 
 /// Floors the local time of `t` with `f` and converts back.
-fn floor_local(
-    t: i64,
-    zone: &Zone,
-    f: impl FnOnce(NaiveDateTime) -> Option<NaiveDateTime>,
-) -> Option<i64> {
+fn floor_local(t: i64, zone: &Zone, f: impl FnOnce(NaiveDateTime) -> Option<NaiveDateTime>) -> Option<i64> {
     zone.from_local(f(zone.to_local(t)?)?)
 }
 
@@ -430,18 +399,14 @@ pub fn floor(t: i64, p: &Period, origin: Option<i64>, zone: &Zone) -> Option<i64
         return if p.years > 1 || has_origin {
             floor_calendar(t, origin, p.years, 12, 0, zone)
         } else {
-            floor_local(t, zone, |l| {
-                midnight(NaiveDate::from_ymd_opt(l.year(), 1, 1)?)
-            })
+            floor_local(t, zone, |l| midnight(NaiveDate::from_ymd_opt(l.year(), 1, 1)?))
         };
     }
     if p.months > 0 {
         return if p.months > 1 || has_origin {
             floor_calendar(t, origin, p.months, 1, 0, zone)
         } else {
-            floor_local(t, zone, |l| {
-                midnight(NaiveDate::from_ymd_opt(l.year(), l.month(), 1)?)
-            })
+            floor_local(t, zone, |l| midnight(NaiveDate::from_ymd_opt(l.year(), l.month(), 1)?))
         };
     }
     if p.weeks > 0 {
@@ -449,8 +414,7 @@ pub fn floor(t: i64, p: &Period, origin: Option<i64>, zone: &Zone) -> Option<i64
             floor_calendar(t, origin, p.weeks, 0, 7, zone)
         } else {
             floor_local(t, zone, |l| {
-                let monday =
-                    l.date() - Duration::days(i64::from(l.weekday().num_days_from_monday()));
+                let monday = l.date() - Duration::days(i64::from(l.weekday().num_days_from_monday()));
                 midnight(monday)
             })
         };
@@ -631,11 +595,7 @@ pub fn parse_iso(s: &str, zone: &Zone) -> Option<i64> {
                         if i == start {
                             return None;
                         }
-                        let frac: String = s[start..i]
-                            .chars()
-                            .chain(std::iter::repeat('0'))
-                            .take(9)
-                            .collect();
+                        let frac: String = s[start..i].chars().chain(std::iter::repeat('0')).take(9).collect();
                         nanos = frac.parse().ok()?;
                     }
                 }
@@ -780,25 +740,13 @@ impl JodaPattern {
                 },
                 'z' => {
                     parse_ok = false;
-                    (
-                        "",
-                        if zone.is_utc() {
-                            "UTC".into()
-                        } else {
-                            "%Z".into()
-                        },
-                    )
+                    ("", if zone.is_utc() { "UTC".into() } else { "%Z".into() })
                 }
                 'G' => {
                     parse_ok = false;
                     ("", "AD".into())
                 }
-                _ => {
-                    return Err(format!(
-                        "Illegal pattern component: {}",
-                        c.to_string().repeat(n)
-                    ))
-                }
+                _ => return Err(format!("Illegal pattern component: {}", c.to_string().repeat(n))),
             };
             parse.push_str(p);
             format.push_str(&f);
@@ -819,15 +767,10 @@ impl JodaPattern {
         let fmt = self.parse.as_deref()?;
         let mut p = Parsed::new();
         chrono_parse(&mut p, s, StrftimeItems::new(fmt)).ok()?;
-        if p.year().is_none()
-            && p.year_div_100().is_none()
-            && p.year_mod_100().is_none()
-            && p.isoyear().is_none()
-        {
+        if p.year().is_none() && p.year_div_100().is_none() && p.year_mod_100().is_none() && p.isoyear().is_none() {
             p.set_year(1970).ok()?;
         }
-        let week_based =
-            p.isoweek().is_some() || p.week_from_mon().is_some() || p.week_from_sun().is_some();
+        let week_based = p.isoweek().is_some() || p.week_from_mon().is_some() || p.week_from_sun().is_some();
         if p.month().is_none() && p.ordinal().is_none() && !week_based {
             p.set_month(1).ok()?;
         }
@@ -911,8 +854,7 @@ mod tests {
     #[test]
     fn floors_utc() {
         let t = ms("2015-09-12T00:46:58.771Z");
-        let f =
-            |p: &str| format_millis(floor(t, &Period::parse(p).unwrap(), None, &utc()).unwrap());
+        let f = |p: &str| format_millis(floor(t, &Period::parse(p).unwrap(), None, &utc()).unwrap());
         assert_eq!(f("PT1S"), "2015-09-12T00:46:58.000Z");
         assert_eq!(f("PT15M"), "2015-09-12T00:45:00.000Z");
         assert_eq!(f("PT1H"), "2015-09-12T00:00:00.000Z");
@@ -1020,27 +962,15 @@ mod tests {
             parse_iso("2015-09-12T00:46:58.771Z", &z),
             Some(ms("2015-09-12T00:46:58.771Z"))
         );
-        assert_eq!(
-            parse_iso("2015-09-12 00:46:58", &z),
-            Some(ms("2015-09-12T00:46:58Z"))
-        );
-        assert_eq!(
-            parse_iso("2015-09-12", &z),
-            Some(ms("2015-09-12T00:00:00Z"))
-        );
+        assert_eq!(parse_iso("2015-09-12 00:46:58", &z), Some(ms("2015-09-12T00:46:58Z")));
+        assert_eq!(parse_iso("2015-09-12", &z), Some(ms("2015-09-12T00:00:00Z")));
         assert_eq!(
             parse_iso("2015-09-12T02:46:58+02:00", &z),
             Some(ms("2015-09-12T00:46:58Z"))
         );
-        assert_eq!(
-            parse_iso("2015-09-12T02:46+0200", &z),
-            Some(ms("2015-09-12T00:46:00Z"))
-        );
+        assert_eq!(parse_iso("2015-09-12T02:46+0200", &z), Some(ms("2015-09-12T00:46:00Z")));
         assert_eq!(parse_iso("2015-09", &z), Some(ms("2015-09-01T00:00:00Z")));
-        assert_eq!(
-            parse_iso("2015-09-12T00", &z),
-            Some(ms("2015-09-12T00:00:00Z"))
-        );
+        assert_eq!(parse_iso("2015-09-12T00", &z), Some(ms("2015-09-12T00:00:00Z")));
         assert_eq!(
             parse_iso("2015-09-12T00:46:58.123456789Z", &z),
             Some(ms("2015-09-12T00:46:58.123Z"))
@@ -1050,25 +980,16 @@ mod tests {
         assert_eq!(parse_iso("2015-09-12X", &z), None);
         assert_eq!(parse_iso("", &z), None);
         let la = Zone::parse("America/Los_Angeles").unwrap();
-        assert_eq!(
-            parse_iso("2015-09-11 17:46:58", &la),
-            Some(ms("2015-09-12T00:46:58Z"))
-        );
+        assert_eq!(parse_iso("2015-09-11 17:46:58", &la), Some(ms("2015-09-12T00:46:58Z")));
     }
 
     #[test]
     fn joda_patterns() {
         let z = utc();
         let p = JodaPattern::compile("yyyy-MM-dd HH:mm:ss", &z).unwrap();
-        assert_eq!(
-            p.parse("2015-09-12 00:46:58", &z),
-            Some(ms("2015-09-12T00:46:58Z"))
-        );
+        assert_eq!(p.parse("2015-09-12 00:46:58", &z), Some(ms("2015-09-12T00:46:58Z")));
         assert_eq!(p.parse("garbage", &z), None);
-        assert_eq!(
-            p.format(ms("2015-09-12T00:46:58Z"), &z).unwrap(),
-            "2015-09-12 00:46:58"
-        );
+        assert_eq!(p.format(ms("2015-09-12T00:46:58Z"), &z).unwrap(), "2015-09-12 00:46:58");
         let p = JodaPattern::compile("dd/MMM/yyyy:HH:mm:ss Z", &z).unwrap();
         assert_eq!(
             p.parse("12/Sep/2015:02:46:58 +0200", &z),
@@ -1121,11 +1042,7 @@ mod tests {
         );
         assert!(Zone::parse("Mars/Base").is_none());
         assert_eq!(
-            format_iso(
-                ms("2015-09-12T00:46:58.771Z"),
-                &Zone::parse("+05:30").unwrap()
-            )
-            .unwrap(),
+            format_iso(ms("2015-09-12T00:46:58.771Z"), &Zone::parse("+05:30").unwrap()).unwrap(),
             "2015-09-12T06:16:58.771+05:30"
         );
     }
