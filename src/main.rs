@@ -66,6 +66,13 @@ enum Command {
         /// Largest request body in bytes (413 beyond).
         #[arg(long, default_value_t = msq_controller::http::DEFAULT_MAX_BODY_BYTES)]
         max_body_bytes: usize,
+        /// File of `user:password` lines; when given, every endpoint but /status/health
+        /// requires HTTP basic auth.
+        #[arg(long, env = "MSQ_AUTH_FILE")]
+        auth_file: Option<PathBuf>,
+        /// Delete completed tasks (status, report, log) older than this many hours.
+        #[arg(long)]
+        task_retention_hours: Option<u64>,
     },
 }
 
@@ -93,7 +100,16 @@ fn main() -> ExitCode {
             data_dir,
             worker_slots,
             max_body_bytes,
-        } => rt.block_on(serve(bind, data_dir, worker_slots, max_body_bytes)),
+            auth_file,
+            task_retention_hours,
+        } => rt.block_on(serve(ServerOptions {
+            bind,
+            data_dir,
+            worker_slots,
+            max_body_bytes,
+            auth_file,
+            task_retention_hours,
+        })),
     }
 }
 
@@ -189,20 +205,50 @@ async fn run_one(
     }
 }
 
-async fn serve(bind: String, data_dir: PathBuf, worker_slots: usize, max_body_bytes: usize) -> ExitCode {
-    let mut engine = match Engine::open_local(&data_dir) {
-        Ok(e) => e,
-        Err(e) => return fail(&format!("cannot open data directory {}: {e}", data_dir.display())),
+struct ServerOptions {
+    bind: String,
+    data_dir: PathBuf,
+    worker_slots: usize,
+    max_body_bytes: usize,
+    auth_file: Option<PathBuf>,
+    task_retention_hours: Option<u64>,
+}
+
+async fn serve(o: ServerOptions) -> ExitCode {
+    let auth = match &o.auth_file {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| msq_controller::http::Credentials::parse(&t).map_err(|e| e.to_string()))
+        {
+            Ok(c) => Some(c),
+            Err(e) => return fail(&format!("cannot use auth file {}: {e}", path.display())),
+        },
     };
-    engine.host = bind.clone();
-    let tasks = match msq_controller::tasks::TaskManager::new(engine, worker_slots) {
+    let listener = match tokio::net::TcpListener::bind(&o.bind).await {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("cannot listen on {}: {e}", o.bind)),
+    };
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(o.bind.clone());
+    let mut engine = match Engine::open_local(&o.data_dir) {
+        Ok(e) => e,
+        Err(e) => return fail(&format!("cannot open data directory {}: {e}", o.data_dir.display())),
+    };
+    engine.host = addr.clone();
+    let tasks = match msq_controller::tasks::TaskManager::new(engine, o.worker_slots) {
         Ok(t) => t,
         Err(e) => return fail(&e.to_string()),
     };
-    eprintln!("msq server listening on http://{bind} (data in {})", data_dir.display());
-    match msq_controller::http::serve(tasks, &bind, max_body_bytes).await {
+    if let Some(h) = o.task_retention_hours {
+        tasks.spawn_retention(Duration::from_secs(h * 3600));
+    }
+    eprintln!(
+        "msq server listening on http://{addr} (data in {})",
+        o.data_dir.display()
+    );
+    match msq_controller::http::serve(tasks, listener, o.max_body_bytes, auth).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("cannot serve on {bind}: {e}")),
+        Err(e) => fail(&format!("server stopped: {e}")),
     }
 }
 

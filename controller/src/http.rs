@@ -22,6 +22,86 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
 #[derive(Clone)]
 struct AppState {
     tasks: Arc<TaskManager>,
+    auth: Option<Arc<Credentials>>,
+}
+
+/// HTTP basic-auth users (`user:password` per line). When set, every endpoint but
+/// `/status/health` needs valid credentials.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    users: HashMap<String, String>,
+}
+
+impl Credentials {
+    /// Parses `user:password` lines (blank lines and `#` comments skipped).
+    pub fn parse(text: &str) -> Result<Self, MsqError> {
+        let mut users = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (u, p) = line
+                .split_once(':')
+                .ok_or_else(|| MsqError::Validation(format!("auth line {} is not user:password", n + 1)))?;
+            users.insert(u.to_string(), p.to_string());
+        }
+        if users.is_empty() {
+            return Err(MsqError::Validation("the auth file names no users".into()));
+        }
+        Ok(Credentials { users })
+    }
+
+    fn allows(&self, header: Option<&str>) -> bool {
+        use base64::Engine as _;
+        let Some(b64) = header.and_then(|h| h.strip_prefix("Basic ")) else {
+            return false;
+        };
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+            return false;
+        };
+        let Ok(text) = String::from_utf8(raw) else {
+            return false;
+        };
+        match text.split_once(':') {
+            Some((u, p)) => self
+                .users
+                .get(u)
+                .is_some_and(|want| constant_time_eq(want.as_bytes(), p.as_bytes())),
+            None => false,
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_auth(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(auth) = &s.auth {
+        if req.uri().path() != "/status/health" {
+            let header = req.headers().get("Authorization").and_then(|v| v.to_str().ok());
+            if !auth.allows(header) {
+                let mut r = error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    "Authentication required: send HTTP basic credentials",
+                    "org.apache.druid.server.security.ForbiddenException",
+                    &s.tasks.engine.host,
+                );
+                r.headers_mut().insert(
+                    "WWW-Authenticate",
+                    "Basic realm=\"msq\"".parse().expect("static header"),
+                );
+                return r;
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// A Druid-style error response.
@@ -54,9 +134,12 @@ fn not_found(what: &str, host: &str) -> Response {
     )
 }
 
-/// The axum router serving the API over `tasks`.
-pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize) -> Router {
-    let state = AppState { tasks };
+/// The axum router serving the API over `tasks`, with optional basic auth.
+pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Credentials>) -> Router {
+    let state = AppState {
+        tasks,
+        auth: auth.map(Arc::new),
+    };
     Router::new()
         .route("/status/health", get(|| async { Json(json!(true)) }))
         .route("/druid/v2/sql/task", post(submit_sql_task))
@@ -92,13 +175,18 @@ pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize) -> Router {
         .route("/druid/indexer/v1/taskStatus", post(bulk_status))
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_auth))
         .with_state(state)
 }
 
-/// Serves the API on `bind` until the process ends.
-pub async fn serve(tasks: Arc<TaskManager>, bind: &str, max_body_bytes: usize) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    axum::serve(listener, router(tasks, max_body_bytes)).await
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(
+    tasks: Arc<TaskManager>,
+    listener: tokio::net::TcpListener,
+    max_body_bytes: usize,
+    auth: Option<Credentials>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(tasks, max_body_bytes, auth)).await
 }
 
 #[derive(Deserialize)]
@@ -277,6 +365,23 @@ fn status_json(t: &TaskRecord) -> Value {
     })
 }
 
+/// The `query_worker` tasks of a controller task, as Druid lists them.
+fn worker_entries(t: &TaskRecord) -> Vec<Value> {
+    if t.task_type != "query_controller" || t.runner_status == "WAITING" {
+        return vec![];
+    }
+    let workers = t.payload["spec"]["tuningConfig"]["maxNumWorkers"].as_u64().unwrap_or(0);
+    (0..workers)
+        .map(|n| {
+            let mut e = status_json(t);
+            e["id"] = json!(format!("{}-worker{n}_0", t.id));
+            e["groupId"] = json!(t.id);
+            e["type"] = json!("query_worker");
+            e
+        })
+        .collect()
+}
+
 async fn list_tasks(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let state = q.get("state").cloned();
     list_impl(&s, &q, state.as_deref())
@@ -350,12 +455,18 @@ fn list_impl(s: &AppState, q: &HashMap<String, String>, state: Option<&str>) -> 
             }
         }
     }
+    let want_type = filter.task_type.take();
     match s.tasks.engine.metadata.list_tasks(&filter) {
         Ok(tasks) => {
             let v: Vec<Value> = tasks
                 .iter()
                 .filter(|t| runner.is_none_or(|r| t.runner_status == r))
-                .map(status_json)
+                .flat_map(|t| {
+                    let mut entries = worker_entries(t);
+                    entries.insert(0, status_json(t));
+                    entries
+                })
+                .filter(|e| want_type.as_deref().is_none_or(|ty| e["type"] == ty))
                 .collect();
             Json(Value::Array(v)).into_response()
         }

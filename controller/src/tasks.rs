@@ -152,6 +152,20 @@ impl TaskManager {
         }
     }
 
+    /// Deletes completed tasks older than `keep`, now and then every ten minutes.
+    pub fn spawn_retention(self: &Arc<Self>, keep: std::time::Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let cutoff = chrono::Utc::now().timestamp_millis() - keep.as_millis() as i64;
+                let cutoff = msq_engine::granularity::format_millis(cutoff);
+                let md = me.engine.metadata.clone();
+                let _ = tokio::task::spawn_blocking(move || md.delete_completed_tasks_before(&cutoff)).await;
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            }
+        });
+    }
+
     /// A task's record.
     pub fn task(&self, task_id: &str) -> Result<Option<TaskRecord>> {
         self.engine.metadata.get_task(task_id)
