@@ -18,11 +18,15 @@ struct Server {
 }
 
 async fn start(dir: &Path, auth: Option<Credentials>, max_body: usize) -> Server {
+    start_with_slots(dir, auth, max_body, 4).await
+}
+
+async fn start_with_slots(dir: &Path, auth: Option<Credentials>, max_body: usize, slots: usize) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let mut engine = Engine::open_local(dir).unwrap();
     engine.host = addr.clone();
-    let tasks = TaskManager::new(engine, 4).unwrap();
+    let tasks = TaskManager::new(engine, slots).unwrap();
     let handle = tokio::spawn(msq_controller::http::serve(tasks, listener, max_body, auth));
     Server { addr, handle }
 }
@@ -474,7 +478,7 @@ async fn shutdown_cancels_a_long_insert_and_publishes_nothing() {
     for i in 0..30 {
         std::fs::copy(wiki_path(), input.join(format!("wiki-{i:02}.json.gz"))).unwrap();
     }
-    let s = start(&dir.path().join("var"), None, 1 << 20).await;
+    let s = start_with_slots(&dir.path().join("var"), None, 1 << 20, 1).await;
     let a = &s.addr;
     let sql = format!(
         r#"INSERT INTO long_insert SELECT TIME_PARSE("time") AS __time, channel, page, added
@@ -508,10 +512,49 @@ PARTITIONED BY HOUR CLUSTERED BY channel"#,
         .await
         .json();
     assert_eq!(running.as_array().unwrap().len(), 1);
-    let r = request(a, "POST", &format!("/druid/indexer/v1/task/{id}/shutdown"), &[], None).await;
+    let port: i64 = a.rsplit_once(':').unwrap().1.parse().unwrap();
+    assert_eq!(
+        running[0]["location"],
+        json!({"host": "127.0.0.1", "port": port, "tlsPort": -1})
+    );
+    // With the one worker slot taken, the next task waits for it.
+    let second = submit(a, "SELECT 2 AS two", json!({})).await;
+    let waiting = get(a, "/druid/indexer/v1/waitingTasks").await.json();
+    assert_eq!(waiting.as_array().unwrap().len(), 1, "{waiting}");
+    assert_eq!(waiting[0]["id"], json!(second));
+    assert_eq!(waiting[0]["runnerStatusCode"], "WAITING");
+    let r = request(
+        a,
+        "POST",
+        &format!("/druid/indexer/v1/task/{second}/shutdown"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json(), json!({"task": id}));
+    assert_eq!(r.json(), json!({"task": second}));
+    let cancelled = wait_done(a, &second).await;
+    assert_eq!(cancelled["status"]["status"], "FAILED");
+    assert!(cancelled["status"]["errorMsg"].as_str().unwrap().contains("Canceled"));
+    let third = submit(a, "SELECT 3 AS three", json!({})).await;
+    let r = request(
+        a,
+        "POST",
+        "/druid/indexer/v1/datasources/long_insert/shutdownAllTasks",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"dataSource": "long_insert"}));
     let done = wait_done(a, &id).await;
+    assert_eq!(
+        wait_done(a, &third).await["status"]["status"],
+        "SUCCESS",
+        "a waiting task runs once the slot frees"
+    );
+    let again = request(a, "POST", &format!("/druid/indexer/v1/task/{id}/shutdown"), &[], None).await;
+    assert_eq!(again.status, 404, "a finished task cannot be shut down");
     assert_eq!(done["status"]["status"], "FAILED");
     assert!(
         done["status"]["errorMsg"].as_str().unwrap().contains("Canceled"),

@@ -107,6 +107,18 @@ impl Engine {
         })
     }
 
+    /// Druid's task `location` for this process: `{"host","port","tlsPort"}`.
+    pub fn location(&self) -> Value {
+        match self
+            .host
+            .rsplit_once(':')
+            .and_then(|(h, p)| p.parse::<i64>().ok().map(|p| (h, p)))
+        {
+            Some((h, p)) => json!({"host": h, "port": p, "tlsPort": -1}),
+            None => json!({"host": self.host, "port": -1, "tlsPort": -1}),
+        }
+    }
+
     /// Records the task as RUNNING in the metadata store.
     pub fn record_start(&self, task: &PreparedTask) -> Result<()> {
         self.record_start_as(task, "RUNNING", None)
@@ -131,7 +143,7 @@ impl Engine {
             runner_status: runner_status.into(),
             duration_ms: -1,
             error_msg: None,
-            location: json!({"host": self.host, "port": -1, "tlsPort": -1}),
+            location: self.location(),
             payload: Engine::payload(task),
             report: None,
             opaque_id,
