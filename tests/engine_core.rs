@@ -488,3 +488,84 @@ fn cli_runs_insert_then_select_from_a_file() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn druid_functions_rollup_and_extend() {
+    let t = engine();
+    run_ok(&t.engine, &insert_wikipedia_sql("wikipedia"), json!({})).await;
+    let raw = wiki_rows();
+
+    // APPROX_COUNT_DISTINCT is a HyperLogLog estimate; unaliased columns are named EXPR$n.
+    let (_, o, report) = run_ok(
+        &t.engine,
+        r#"SELECT APPROX_COUNT_DISTINCT("user"), COUNT(DISTINCT "user") AS exact FROM wikipedia"#,
+        json!({}),
+    )
+    .await;
+    let exact = raw
+        .iter()
+        .map(|r| r["user"].as_str().unwrap())
+        .collect::<BTreeSet<_>>()
+        .len() as f64;
+    let rows = msq_controller::values::rows_json(o.results.as_ref().unwrap(), 10);
+    let approx = rows[0][0].as_f64().unwrap();
+    assert_eq!(rows[0][1].as_f64().unwrap(), exact);
+    assert!((approx - exact).abs() / exact < 0.03, "{approx} vs {exact}");
+    assert_eq!(
+        report["multiStageQuery"]["payload"]["results"]["signature"][0]["name"],
+        "EXPR$0"
+    );
+
+    // LATEST/EARLIEST pick the value at the latest/earliest __time of each group.
+    let rows = select(
+        &t.engine,
+        "SELECT channel, LATEST(page) AS last_page, EARLIEST(page, 1024) AS first_page FROM wikipedia WHERE channel IN ('#en.wikipedia', '#de.wikipedia') GROUP BY channel ORDER BY channel",
+        json!({"maxNumTasks": 3}),
+    )
+    .await;
+    for row in &rows {
+        let ch = row[0].as_str().unwrap();
+        let mine: Vec<_> = raw.iter().filter(|r| r["channel"] == ch).collect();
+        let last = mine.iter().max_by_key(|r| r["time"].as_str().unwrap()).unwrap();
+        let first = mine.iter().min_by_key(|r| r["time"].as_str().unwrap()).unwrap();
+        assert_eq!(row[1], last["page"], "{ch}");
+        assert_eq!(row[2], first["page"], "{ch}");
+    }
+
+    // Rollup ingestion: hourly counts and sums per channel.
+    let (_, o, _) = run_ok(
+        &t.engine,
+        "INSERT INTO rollup SELECT TIME_FLOOR(__time, 'PT1H') AS __time, channel, COUNT(*) AS cnt, SUM(added) AS added, MAX(delta) AS max_delta FROM wikipedia GROUP BY 1, 2 PARTITIONED BY DAY CLUSTERED BY channel",
+        json!({"maxNumTasks": 3}),
+    )
+    .await;
+    let groups: BTreeSet<(String, String)> = raw
+        .iter()
+        .map(|r| {
+            (
+                r["time"].as_str().unwrap()[..13].to_string(),
+                r["channel"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(o.rows_written as usize, groups.len());
+    let rows = select(&t.engine, "SELECT SUM(cnt), SUM(added) FROM rollup", json!({})).await;
+    let added: i64 = raw.iter().map(|r| r["added"].as_i64().unwrap()).sum();
+    assert_eq!(rows[0], vec![json!(39_244), json!(added)]);
+
+    // EXTEND instead of the signature argument.
+    let two = testdata("wikipedia-sampled-2.json").display().to_string();
+    let (_, o, _) = run_ok(
+        &t.engine,
+        &format!(
+            r#"INSERT INTO extended SELECT TIME_PARSE("timestamp") AS __time, page, added
+FROM TABLE(EXTERN('{{"type":"local","files":["{two}"]}}', '{{"type":"json"}}')) EXTEND ("timestamp" VARCHAR, page VARCHAR, added BIGINT)
+PARTITIONED BY HOUR"#
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(o.rows_written, 7);
+    let hours: BTreeSet<_> = o.segments.iter().map(|s| s.id.interval).collect();
+    assert_eq!(hours.len(), 2, "3 rows in hour 00 and 4 in hour 01");
+}

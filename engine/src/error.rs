@@ -1,6 +1,7 @@
 //! One typed error for the whole engine, mapped to Druid MSQ error codes at the edges.
 
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// Result alias used across msq-rs.
 pub type Result<T, E = MsqError> = std::result::Result<T, E>;
@@ -191,7 +192,13 @@ impl From<datafusion::error::DataFusionError> for MsqError {
             D::SchemaError(s, _) => MsqError::Validation(s.to_string()),
             D::NotImplemented(m) => MsqError::QueryNotSupported(m),
             D::ArrowError(a, _) => MsqError::from(*a),
-            D::Context(_, inner) => MsqError::from(*inner),
+            D::Context(_, inner) | D::Diagnostic(_, inner) => MsqError::from(*inner),
+            D::Collection(mut errors) if !errors.is_empty() => MsqError::from(errors.remove(0)),
+            D::Shared(inner) => match Arc::try_unwrap(inner) {
+                Ok(e) => MsqError::from(e),
+                Err(shared) => MsqError::Unknown(shared.to_string()),
+            },
+            D::ResourcesExhausted(m) => MsqError::Unknown(format!("Resources exhausted: {m}")),
             other => MsqError::Unknown(other.to_string()),
         }
     }
@@ -203,7 +210,8 @@ fn find_msq_error(e: &datafusion::error::DataFusionError) -> Option<MsqError> {
     match e {
         D::External(inner) => inner.downcast_ref::<MsqError>().cloned(),
         D::Shared(inner) => find_msq_error(inner),
-        D::Context(_, inner) => find_msq_error(inner),
+        D::Context(_, inner) | D::Diagnostic(_, inner) => find_msq_error(inner),
+        D::Collection(errors) => errors.iter().find_map(find_msq_error),
         D::ArrowError(a, _) => match a.as_ref() {
             arrow::error::ArrowError::ExternalError(inner) => inner.downcast_ref::<MsqError>().cloned(),
             _ => None,

@@ -109,7 +109,9 @@ pub async fn plan_statement(
             statements.len()
         )));
     }
-    let parsed = statements.pop_front().expect("one statement");
+    let mut parsed = statements.pop_front().expect("one statement");
+    crate::rewrite::rewrite_druid_aggregates(&mut parsed);
+    crate::rewrite::name_unaliased_columns(&mut parsed);
     let state = sc.state();
     for r in state.resolve_table_references(&parsed)? {
         let name = r.table().to_string();

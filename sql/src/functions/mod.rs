@@ -7,6 +7,7 @@
 //! and integers (epoch millis). Nulls propagate; an unparseable `TIME_PARSE` input is NULL.
 //! Invalid literal arguments (period, unit, pattern, time zone) are validation errors.
 
+pub mod latest;
 pub mod time;
 
 use std::sync::Arc;
@@ -28,6 +29,16 @@ pub fn register_druid_functions(ctx: &SessionContext) {
     for udf in druid_functions() {
         ctx.register_udf(udf);
     }
+    for udaf in latest::time_aggregates() {
+        ctx.register_udaf(udaf);
+    }
+    // Druid's approximate distinct counts: DataFusion's HyperLogLog.
+    let hll = datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf();
+    ctx.register_udaf(hll.as_ref().clone().with_aliases([
+        "approx_count_distinct",
+        "approx_count_distinct_ds_hll",
+        "approx_count_distinct_ds_theta",
+    ]));
 }
 
 /// The Druid functions as UDFs (for registering with other registries).
