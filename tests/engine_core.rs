@@ -569,3 +569,58 @@ PARTITIONED BY HOUR"#
     let hours: BTreeSet<_> = o.segments.iter().map(|s| s.id.interval).collect();
     assert_eq!(hours.len(), 2, "3 rows in hour 00 and 4 in hour 01");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn druid_error_codes_for_bad_ingestion() {
+    let t = engine();
+    let e = &t.engine;
+    run_ok(e, &insert_wikipedia_sql("wikipedia"), json!({})).await;
+    let code = |r: &(msq_engine::MsqError, Value)| r.0.error_code().to_string();
+
+    let nul = r#"INSERT INTO nul SELECT TIME_PARSE(t) AS __time, s FROM TABLE(EXTERN('{"type":"inline","data":"{\"t\":\"2020-01-01\",\"s\":\"a\\u0000b\"}"}', '{"type":"json"}', '[{"name":"t","type":"string"},{"name":"s","type":"string"}]')) PARTITIONED BY DAY"#;
+    assert_eq!(code(&expect_error(e, nul, json!({})).await), "InvalidNullByte");
+
+    let restricted = "INSERT INTO r SELECT __time, channel AS __bucket FROM wikipedia PARTITIONED BY DAY";
+    assert_eq!(
+        code(&expect_error(e, restricted, json!({})).await),
+        "ColumnNameRestricted"
+    );
+
+    let unsupported = "INSERT INTO r SELECT __time, named_struct('a', added) AS s FROM wikipedia PARTITIONED BY DAY";
+    assert_eq!(
+        code(&expect_error(e, unsupported, json!({})).await),
+        "ColumnTypeNotSupported"
+    );
+
+    let out_of_bounds = r#"REPLACE INTO wikipedia OVERWRITE WHERE __time >= TIMESTAMP '2015-09-12 01:00:00' AND __time < TIMESTAMP '2015-09-12 02:00:00'
+SELECT * FROM wikipedia WHERE __time < TIMESTAMP '2015-09-12 03:00:00' PARTITIONED BY HOUR"#;
+    let (err, report) = expect_error(e, out_of_bounds, json!({})).await;
+    assert_eq!(err.error_code(), "InsertTimeOutOfBounds");
+    assert_eq!(
+        report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["interval"],
+        "2015-09-12T00:00:00.000Z/2015-09-12T01:00:00.000Z"
+    );
+
+    let too_many_buckets = "INSERT INTO secs SELECT * FROM wikipedia PARTITIONED BY SECOND";
+    assert_eq!(
+        code(&expect_error(e, too_many_buckets, json!({})).await),
+        "TooManyBuckets"
+    );
+
+    let finer_existing = "INSERT INTO wikipedia SELECT * FROM wikipedia PARTITIONED BY DAY";
+    let (err, report) = expect_error(e, finer_existing, json!({})).await;
+    assert_eq!(err.error_code(), "InsertCannotAllocateSegment");
+    assert_eq!(
+        report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["dataSource"],
+        "wikipedia"
+    );
+
+    // None of the failures left anything behind.
+    let used = e.metadata.used_segments("wikipedia", None).unwrap();
+    assert_eq!(used.len(), 24);
+    assert_eq!(used.iter().map(|s| s.num_rows).sum::<u64>(), 39_244);
+    for ds in ["nul", "r", "secs"] {
+        assert!(e.metadata.all_segments(ds).unwrap().is_empty(), "{ds}");
+    }
+    assert!(e.metadata.pending_segments("wikipedia").unwrap().is_empty());
+}

@@ -305,7 +305,16 @@ impl Driver<'_> {
             let e = e.clone();
             let resolved = tokio::task::spawn_blocking(move || -> Result<ExternalScanExec> {
                 let splits = e.source.splits()?;
-                let parts = assign_splits(splits, e.partitions, None);
+                let total = splits.len();
+                let max = msq_engine::stage::MAX_INPUT_FILES_PER_WORKER;
+                let parts = assign_splits(splits, e.partitions, Some(max));
+                if parts.iter().any(|p| p.len() > max) {
+                    return Err(MsqError::TooManyInputFiles {
+                        num_input_files: total,
+                        max_input_files: max,
+                        min_num_worker: total.div_ceil(max),
+                    });
+                }
                 Ok(e.with_splits(parts))
             })
             .await

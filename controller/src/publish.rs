@@ -37,7 +37,14 @@ pub fn allocate_segments(
     while i < partitions.ranges.len() {
         let bucket = partitions.ranges[i].bucket;
         let chunk = bucket_interval(granularity, bucket);
-        let alloc = allocate(existing_used, chunk, version, append)?;
+        let alloc = allocate(existing_used, chunk, version, append).map_err(|e| match e {
+            MsqError::Validation(message) => MsqError::InsertCannotAllocateSegment {
+                data_source: data_source.to_string(),
+                interval: chunk.to_iso(),
+                message,
+            },
+            other => other,
+        })?;
         let n = next
             .entry((alloc.interval, alloc.version.clone()))
             .or_insert(alloc.first_partition_num);

@@ -48,6 +48,42 @@ pub enum MsqError {
     /// Too many time chunks.
     #[error("Too many partition buckets (max = {max_buckets}); try breaking your query up into smaller queries or using a wider PARTITIONED BY")]
     TooManyBuckets { max_buckets: usize },
+    /// A segment id could not be allocated (conflicting granularity or pending segments).
+    #[error("Cannot allocate segment for dataSource [{data_source}], interval [{interval}]: {message}")]
+    InsertCannotAllocateSegment {
+        data_source: String,
+        interval: String,
+        message: String,
+    },
+    /// A stage has more columns than Druid allows.
+    #[error("Too many output columns (requested = {num_columns}, max = {max_columns})")]
+    TooManyColumns { num_columns: usize, max_columns: usize },
+    /// A sort key has more columns than Druid allows.
+    #[error("Too many cluster by columns present in stage [{stage}] (requested = {num_columns}, max = {max_columns})")]
+    TooManyClusteredByColumns {
+        num_columns: usize,
+        max_columns: usize,
+        stage: usize,
+    },
+    /// A worker would read more input files than Druid allows.
+    #[error("Too many input files/segments [{num_input_files}] encountered. Maximum input files/segments per worker is set to [{max_input_files}]. Try breaking your query up into smaller queries, or increasing the number of workers to at least [{min_num_worker}] by setting maxNumTasks in your query context")]
+    TooManyInputFiles {
+        num_input_files: usize,
+        max_input_files: usize,
+        min_num_worker: usize,
+    },
+    /// A column's type cannot be stored in a segment.
+    #[error("The column [{column_name}] has type [{column_type}], which cannot be written to a segment")]
+    ColumnTypeNotSupported { column_name: String, column_type: String },
+    /// A string value contains a null byte.
+    #[error("Invalid null byte at source [{source_name}], rowNumber [{row_number}], column [{column}], value [{value}], position [{position}]. Consider sanitizing the input string column using REPLACE(\"{column}\", U&'\\0000', '') AS {column}")]
+    InvalidNullByte {
+        source_name: String,
+        row_number: u64,
+        column: String,
+        value: String,
+        position: usize,
+    },
     /// A column name Druid reserves was used wrongly.
     #[error("Column [{column}] is a reserved column name")]
     ColumnNameRestricted { column: String },
@@ -85,6 +121,12 @@ impl MsqError {
             MsqError::TooManyPartitions { .. } => "TooManyPartitions",
             MsqError::TooManyBuckets { .. } => "TooManyBuckets",
             MsqError::ColumnNameRestricted { .. } => "ColumnNameRestricted",
+            MsqError::InsertCannotAllocateSegment { .. } => "InsertCannotAllocateSegment",
+            MsqError::TooManyColumns { .. } => "TooManyColumns",
+            MsqError::TooManyClusteredByColumns { .. } => "TooManyClusteredByColumns",
+            MsqError::TooManyInputFiles { .. } => "TooManyInputFiles",
+            MsqError::ColumnTypeNotSupported { .. } => "ColumnTypeNotSupported",
+            MsqError::InvalidNullByte { .. } => "InvalidNullByte",
             MsqError::InputSource { .. } => "UnknownError",
             MsqError::Canceled => "Canceled",
             MsqError::WorkerFailed { .. } => "WorkerFailed",
@@ -129,8 +171,66 @@ impl MsqError {
             MsqError::ColumnNameRestricted { column } => {
                 m.insert("columnName".into(), json!(column));
             }
-            MsqError::WorkerFailed { worker_task_id, .. } => {
+            MsqError::WorkerFailed {
+                worker_task_id,
+                message,
+            } => {
                 m.insert("workerTaskId".into(), json!(worker_task_id));
+                m.insert("errorMsg".into(), json!(message));
+            }
+            MsqError::InsertCannotAllocateSegment {
+                data_source, interval, ..
+            } => {
+                m.insert("dataSource".into(), json!(data_source));
+                m.insert("interval".into(), json!(interval));
+            }
+            MsqError::TooManyColumns {
+                num_columns,
+                max_columns,
+            } => {
+                m.insert("numColumns".into(), json!(num_columns));
+                m.insert("maxColumns".into(), json!(max_columns));
+            }
+            MsqError::TooManyClusteredByColumns {
+                num_columns,
+                max_columns,
+                stage,
+            } => {
+                m.insert("numColumns".into(), json!(num_columns));
+                m.insert("maxColumns".into(), json!(max_columns));
+                m.insert("stage".into(), json!(stage));
+            }
+            MsqError::TooManyInputFiles {
+                num_input_files,
+                max_input_files,
+                min_num_worker,
+            } => {
+                m.insert("numInputFiles".into(), json!(num_input_files));
+                m.insert("maxInputFiles".into(), json!(max_input_files));
+                m.insert("minNumWorker".into(), json!(min_num_worker));
+            }
+            MsqError::ColumnTypeNotSupported {
+                column_name,
+                column_type,
+            } => {
+                m.insert("columnName".into(), json!(column_name));
+                m.insert("columnType".into(), json!(column_type));
+            }
+            MsqError::InvalidNullByte {
+                source_name,
+                row_number,
+                column,
+                value,
+                position,
+            } => {
+                m.insert("source".into(), json!(source_name));
+                m.insert("rowNumber".into(), json!(row_number));
+                m.insert("column".into(), json!(column));
+                m.insert("value".into(), json!(value));
+                m.insert("position".into(), json!(position));
+            }
+            MsqError::Unknown(message) | MsqError::Io(message) | MsqError::Metadata(message) => {
+                m.insert("message".into(), json!(message));
             }
             _ => {}
         }

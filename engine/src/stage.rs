@@ -19,6 +19,14 @@ pub const DEFAULT_MAX_ROWS_IN_MEMORY: u64 = 100_000;
 pub const MAX_PARTITIONS: usize = 25_000;
 /// Druid's limit on time chunks of one ingestion (`TooManyBuckets`).
 pub const MAX_BUCKETS: usize = 5_000;
+/// Druid's limit on columns of one stage (`TooManyColumns`).
+pub const MAX_COLUMNS: usize = 2_000;
+/// Druid's limit on sort-key columns of one stage (`TooManyClusteredByColumns`).
+pub const MAX_CLUSTERED_BY_COLUMNS: usize = 1_500;
+/// Druid's limit on input files or segments per worker (`TooManyInputFiles`).
+pub const MAX_INPUT_FILES_PER_WORKER: usize = 10_000;
+/// Column names reserved for the engine's own use (`ColumnNameRestricted`).
+pub const RESTRICTED_COLUMNS: [&str; 2] = ["__bucket", "__boost"];
 
 /// A whole query: its id and its stages in dependency order (stage `n` reads only stages `< n`).
 #[derive(Debug, Clone)]
@@ -61,6 +69,31 @@ pub struct StageDefinition {
 }
 
 impl StageDefinition {
+    /// Checks Druid's per-stage limits on columns and sort-key columns.
+    pub fn check_limits(&self) -> crate::Result<()> {
+        let n = self.schema.fields().len();
+        if n > MAX_COLUMNS {
+            return Err(crate::MsqError::TooManyColumns {
+                num_columns: n,
+                max_columns: MAX_COLUMNS,
+            });
+        }
+        let keys = match &self.shuffle {
+            Some(ShuffleSpec::Hash { keys, .. }) => keys.len(),
+            Some(ShuffleSpec::SortedGather { sort }) => sort.len(),
+            Some(ShuffleSpec::Range(r)) => r.sort.len().max(r.key.len()),
+            _ => 0,
+        };
+        if keys > MAX_CLUSTERED_BY_COLUMNS {
+            return Err(crate::MsqError::TooManyClusteredByColumns {
+                num_columns: keys,
+                max_columns: MAX_CLUSTERED_BY_COLUMNS,
+                stage: self.stage_number,
+            });
+        }
+        Ok(())
+    }
+
     /// Stage numbers this stage reads.
     pub fn input_stages(&self) -> Vec<usize> {
         self.inputs

@@ -144,7 +144,7 @@ pub async fn plan_statement(
             builder.plan_select(physical)?;
             Ok(PlannedStatement {
                 kind: stmt.kind,
-                query: finish(query_id, builder),
+                query: finish(query_id, builder)?,
                 data_source: None,
                 granularity: None,
                 replace: None,
@@ -228,7 +228,7 @@ pub async fn plan_statement(
             });
             Ok(PlannedStatement {
                 kind: stmt.kind,
-                query: finish(query_id, builder),
+                query: finish(query_id, builder)?,
                 data_source: Some(data_source),
                 granularity: Some(granularity),
                 replace,
@@ -239,11 +239,14 @@ pub async fn plan_statement(
     }
 }
 
-fn finish(query_id: &str, builder: StageBuilder) -> QueryDefinition {
-    QueryDefinition {
+fn finish(query_id: &str, builder: StageBuilder) -> Result<QueryDefinition> {
+    for s in &builder.stages {
+        s.check_limits()?;
+    }
+    Ok(QueryDefinition {
         query_id: query_id.to_string(),
         stages: builder.stages.into_iter().map(Arc::new).collect(),
-    }
+    })
 }
 
 /// Statement-level rules Druid checks before planning.
@@ -328,7 +331,16 @@ fn storage_type(name: &str, dt: &DataType) -> Result<DataType> {
         DataType::Float16 => DataType::Float32,
         DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => DataType::Float64,
         DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) | DataType::Null => DataType::Utf8,
-        other => other.clone(),
+        DataType::Utf8 | DataType::Int64 | DataType::Float32 | DataType::Float64 => dt.clone(),
+        DataType::List(f) | DataType::LargeList(f) if !f.data_type().is_nested() => DataType::List(Arc::new(
+            arrow::datatypes::Field::new_list_field(storage_type("", f.data_type())?, true),
+        )),
+        other => {
+            return Err(MsqError::ColumnTypeNotSupported {
+                column_name: name.to_string(),
+                column_type: other.to_string(),
+            })
+        }
     })
 }
 
@@ -337,6 +349,11 @@ fn shape_ingest_columns(df: DataFrame, granularity: Granularity) -> Result<DataF
     let schema = df.schema().as_arrow().clone();
     let mut names = std::collections::HashSet::new();
     for f in schema.fields() {
+        if msq_engine::stage::RESTRICTED_COLUMNS.contains(&f.name().as_str()) {
+            return Err(MsqError::ColumnNameRestricted {
+                column: f.name().clone(),
+            });
+        }
         if !names.insert(f.name().clone()) {
             return Err(MsqError::Validation(format!(
                 "Duplicate column name [{}] in the query output; give each column a unique alias",

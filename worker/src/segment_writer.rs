@@ -66,6 +66,7 @@ pub async fn generate_segments(
                     g.rows_processed += batch.num_rows() as u64;
                 }
             });
+            check_null_bytes(&batch, rows)?;
             if let Ok(ti) = batch.schema().index_of(TIME_COLUMN) {
                 if let Some(t) = batch.column(ti).as_any().downcast_ref::<TimestampMillisecondArray>() {
                     for i in 0..t.len() {
@@ -121,6 +122,32 @@ pub async fn generate_segments(
         });
     }
     Ok(out)
+}
+
+/// Druid rejects strings holding a null byte (`InvalidNullByte`); `rows_before` numbers rows.
+fn check_null_bytes(batch: &arrow::record_batch::RecordBatch, rows_before: u64) -> Result<()> {
+    for (c, field) in batch.schema().fields().iter().enumerate() {
+        let Some(strings) = batch.column(c).as_any().downcast_ref::<arrow::array::StringArray>() else {
+            continue;
+        };
+        if !strings.value_data().contains(&0) {
+            continue;
+        }
+        for i in 0..strings.len() {
+            if strings.is_valid(i) {
+                if let Some(pos) = strings.value(i).bytes().position(|b| b == 0) {
+                    return Err(MsqError::InvalidNullByte {
+                        source_name: "query output".into(),
+                        row_number: rows_before + i as u64 + 1,
+                        column: field.name().clone(),
+                        value: strings.value(i).replace('\0', "\\0"),
+                        position: pos + 1,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The shard spec recorded with a segment (partition counts are filled in at publish time).
