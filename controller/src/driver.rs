@@ -225,6 +225,7 @@ pub async fn run_query(
     }
     .await;
 
+    let _ = std::fs::remove_dir_all(env.spill_dir.join(task_id));
     match result {
         Ok(outcome) => {
             let mut r = ReportState::lock(&report);

@@ -67,6 +67,6 @@ pub trait WorkerClient: Send + Sync {
     async fn post_result_partition_boundaries(&self, stage: usize, boundaries: RangePartitions) -> Result<()>;
     /// The stage's output is no longer needed.
     async fn post_cleanup_stage(&self, stage: usize) -> Result<()>;
-    /// Stop all work of the query.
+    /// Stop all work of the query; returns once the worker's work has stopped.
     async fn post_cancel(&self) -> Result<()>;
 }

@@ -56,13 +56,48 @@ pub async fn run_fragment(
     };
     let prefix = format!("{}-s{}-w{}", order.query_id, stage, worker);
     let mut writer = ShuffleWriter::new(spec, plan.schema(), config, exec.counters.clone(), prefix)?;
-    for p in &order.partitions {
-        let mut stream = plan.execute(*p, ctx.clone())?;
-        while let Some(batch) = stream.next().await {
-            exec.check_cancelled()?;
-            let batch = batch.map_err(MsqError::from)?;
-            tokio::task::block_in_place(|| writer.write(batch))?;
+    if order.partitions.len() <= 1 {
+        for p in &order.partitions {
+            let mut stream = plan.execute(*p, ctx.clone())?;
+            while let Some(batch) = stream.next().await {
+                exec.check_cancelled()?;
+                let batch = batch.map_err(MsqError::from)?;
+                tokio::task::block_in_place(|| writer.write(batch))?;
+            }
         }
+    } else {
+        // Several partitions: run them concurrently, feeding the one writer through a
+        // bounded channel.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2 * order.partitions.len());
+        let mut producers = Vec::new();
+        for p in &order.partitions {
+            let mut stream = plan.execute(*p, ctx.clone())?;
+            let tx = tx.clone();
+            producers.push(tokio::spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    let failed = batch.is_err();
+                    if tx.send(batch).await.is_err() || failed {
+                        return;
+                    }
+                }
+            }));
+        }
+        drop(tx);
+        let result: Result<()> = async {
+            while let Some(batch) = rx.recv().await {
+                exec.check_cancelled()?;
+                let batch = batch.map_err(MsqError::from)?;
+                tokio::task::block_in_place(|| writer.write(batch))?;
+            }
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            for p in &producers {
+                p.abort();
+            }
+        }
+        result?;
     }
     let stats = tokio::task::block_in_place(|| writer.finish_reading())?;
     if let Some(stats) = stats {

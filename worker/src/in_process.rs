@@ -173,6 +173,14 @@ impl WorkerClient for InProcessWorker {
     async fn post_cancel(&self) -> Result<()> {
         self.cancelled.store(true, Ordering::SeqCst);
         self.boundaries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        // Wait (bounded) for running work orders to notice, so nothing is written afterwards.
+        let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let abort = h.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), h).await.is_err() {
+                abort.abort();
+            }
+        }
         Ok(())
     }
 }
