@@ -1,19 +1,26 @@
 //! Druid's `EXTERN` inputs: input sources (where rows come from), input formats (how bytes
 //! become rows) and a synchronous, streaming reader producing Arrow record batches.
 //!
-//! * [`InputSource`] (`local`, `inline`) lists its concrete inputs with
+//! * [`InputSource`] (`local`, `inline`, `http`) lists its concrete inputs with
 //!   [`InputSource::splits`]; [`assign_splits`] spreads them over workers by size.
-//! * [`InputFormat`] (`json`) says how to parse them.
+//! * [`InputFormat`] (`json`, `csv`, `tsv`, `parquet`) says how to parse them.
 //! * [`open_split`] opens one split as a [`SplitReader`] yielding batches of the EXTERN
 //!   signature's schema (`Signature::to_arrow_schema`), reporting unparsable rows as
 //!   [`ParseWarning`]s.
 
+pub mod delimited;
 pub mod format;
+pub mod http;
 pub mod json;
+pub mod parquet;
 pub mod reader;
 pub mod source;
 
-pub use format::{InputFormat, JsonInputFormat, SUPPORTED_INPUT_FORMATS};
+pub use format::{
+    CsvInputFormat, InputFormat, JsonInputFormat, ParquetInputFormat, TsvInputFormat, DEFAULT_LIST_DELIMITER,
+    SUPPORTED_INPUT_FORMATS,
+};
+pub use http::{HttpInputSource, PasswordProvider};
 pub use reader::{open_split, read_split, Compression, ParseWarning, ReadStats, SplitReader, READ_BUFFER_SIZE};
 pub use source::{
     assign_splits, InlineInputSource, InputSource, InputSplit, LocalInputSource, SplitKind, SUPPORTED_INPUT_SOURCES,
@@ -21,3 +28,5 @@ pub use source::{
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_formats;

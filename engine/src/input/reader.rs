@@ -1,8 +1,10 @@
 //! The synchronous, streaming split reader interface, and opening a split's bytes
 //! (with decompression chosen by file extension).
 
+use super::delimited::{DelimitedOptions, DelimitedSplitReader};
 use super::format::InputFormat;
 use super::json::JsonSplitReader;
+use super::parquet::ParquetSplitReader;
 use super::source::{InputSplit, SplitKind};
 use crate::error::{MsqError, Result};
 use arrow::datatypes::SchemaRef;
@@ -75,6 +77,14 @@ pub fn open_split(
             let input = open_bytes(split)?;
             Ok(Box::new(JsonSplitReader::new(split, input, schema, batch_size)?))
         }
+        InputFormat::Csv(_) | InputFormat::Tsv(_) => {
+            let options = DelimitedOptions::from_format(format).expect("csv or tsv");
+            let input = open_bytes(split)?;
+            Ok(Box::new(DelimitedSplitReader::new(
+                split, input, schema, batch_size, options,
+            )))
+        }
+        InputFormat::Parquet(p) => Ok(Box::new(ParquetSplitReader::open(split, p, schema, batch_size)?)),
     }
 }
 
@@ -133,9 +143,9 @@ impl ByteCounter {
     }
 }
 
-struct CountingReader<R> {
-    inner: R,
-    counter: ByteCounter,
+pub(crate) struct CountingReader<R> {
+    pub(crate) inner: R,
+    pub(crate) counter: ByteCounter,
 }
 
 impl<R: Read> Read for CountingReader<R> {
@@ -168,7 +178,7 @@ pub(crate) struct SplitBytes {
     pub(crate) counter: ByteCounter,
 }
 
-/// Opens a split's bytes, decompressing by extension.
+/// Opens a split's bytes, decompressing by extension (of the file name or the URI's path).
 pub(crate) fn open_bytes(split: &InputSplit) -> Result<SplitBytes> {
     let counter = ByteCounter::default();
     let reader: Box<dyn BufRead + Send> = match &split.kind {
@@ -194,38 +204,60 @@ pub(crate) fn open_bytes(split: &InputSplit) -> Result<SplitBytes> {
                 inner: file,
                 counter: counter.clone(),
             };
-            match Compression::from_path(path) {
-                Compression::None => Box::new(BufReader::with_capacity(READ_BUFFER_SIZE, raw)),
-                Compression::Gzip => {
-                    let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
-                    Box::new(BufReader::with_capacity(
-                        READ_BUFFER_SIZE,
-                        flate2::bufread::MultiGzDecoder::new(inner),
-                    ))
-                }
-                Compression::Bzip2 => {
-                    let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
-                    Box::new(BufReader::with_capacity(
-                        READ_BUFFER_SIZE,
-                        bzip2::bufread::MultiBzDecoder::new(inner),
-                    ))
-                }
-                Compression::Zstd => {
-                    let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
-                    let dec = zstd::stream::read::Decoder::with_buffer(inner).map_err(|e| MsqError::InputSource {
-                        message: format!("Unable to open file [{}]: {e}", path.display()),
-                    })?;
-                    Box::new(BufReader::with_capacity(READ_BUFFER_SIZE, dec))
-                }
-                Compression::Xz => {
-                    let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
-                    Box::new(BufReader::with_capacity(
-                        READ_BUFFER_SIZE,
-                        liblzma::bufread::XzDecoder::new_multi_decoder(inner),
-                    ))
-                }
-            }
+            decompress(raw, Compression::from_path(path), &path.display().to_string())?
+        }
+        SplitKind::Http {
+            uri,
+            authorization,
+            headers,
+        } => {
+            let body = super::http::http_get(uri, authorization.as_deref(), headers)?;
+            let raw = CountingReader {
+                inner: body.reader,
+                counter: counter.clone(),
+            };
+            let name = split.name_for_extension().unwrap_or_default();
+            decompress(raw, Compression::from_path(&name), uri)?
         }
     };
     Ok(SplitBytes { reader, counter })
+}
+
+/// Wraps stored bytes in the decompressor `compression` calls for; `name` is for errors.
+fn decompress<R: Read + Send + 'static>(
+    raw: R,
+    compression: Compression,
+    name: &str,
+) -> Result<Box<dyn BufRead + Send>> {
+    Ok(match compression {
+        Compression::None => Box::new(BufReader::with_capacity(READ_BUFFER_SIZE, raw)),
+        Compression::Gzip => {
+            let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
+            Box::new(BufReader::with_capacity(
+                READ_BUFFER_SIZE,
+                flate2::bufread::MultiGzDecoder::new(inner),
+            ))
+        }
+        Compression::Bzip2 => {
+            let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
+            Box::new(BufReader::with_capacity(
+                READ_BUFFER_SIZE,
+                bzip2::bufread::MultiBzDecoder::new(inner),
+            ))
+        }
+        Compression::Zstd => {
+            let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
+            let dec = zstd::stream::read::Decoder::with_buffer(inner).map_err(|e| MsqError::InputSource {
+                message: format!("Unable to open file [{name}]: {e}"),
+            })?;
+            Box::new(BufReader::with_capacity(READ_BUFFER_SIZE, dec))
+        }
+        Compression::Xz => {
+            let inner = BufReader::with_capacity(COMPRESSED_BUFFER_SIZE, raw);
+            Box::new(BufReader::with_capacity(
+                READ_BUFFER_SIZE,
+                liblzma::bufread::XzDecoder::new_multi_decoder(inner),
+            ))
+        }
+    })
 }

@@ -5,10 +5,13 @@
 //! * `{"type":"local","baseDir":"/data","filter":"*.json.gz","files":["/x.json"]}` — `baseDir` and
 //!   `filter` are printed only when set, `files` only when non-empty.
 //! * `{"type":"inline","data":"{\"a\":1}\n{\"a\":2}"}`
+//! * `{"type":"http","uris":["http://h/a.json"],"httpAuthenticationUsername":"u",
+//!   "httpAuthenticationPassword":{"type":"default","password":"p"}}` — see [`super::http`].
 //!
 //! New source types (`http`, `s3`, ...) slot in as a variant here, an arm in
 //! [`InputSource::splits`], a [`SplitKind`] variant and an arm in `reader::open_bytes`.
 
+pub use super::http::{HttpInputSource, PasswordProvider};
 use crate::error::{MsqError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The `type`s of input source this build can read.
-pub const SUPPORTED_INPUT_SOURCES: &[&str] = &["local", "inline"];
+pub const SUPPORTED_INPUT_SOURCES: &[&str] = &["local", "inline", "http"];
 
 /// A Druid input source.
 ///
@@ -31,6 +34,9 @@ pub enum InputSource {
     /// Data given in the spec itself.
     #[serde(rename = "inline")]
     Inline(InlineInputSource),
+    /// Files fetched over HTTP (boxed: it is the largest variant).
+    #[serde(rename = "http")]
+    Http(Box<HttpInputSource>),
 }
 
 /// `{"type":"local", ...}`: explicit `files`, and/or the files under `baseDir` (recursively)
@@ -97,6 +103,9 @@ impl<'de> Deserialize<'de> for InputSource {
             "inline" => serde_json::from_value(v)
                 .map(InputSource::Inline)
                 .map_err(|e| D::Error::custom(format!("Invalid inline inputSource: {e}"))),
+            "http" => serde_json::from_value(v)
+                .map(|h| InputSource::Http(Box::new(h)))
+                .map_err(|e| D::Error::custom(format!("Invalid http inputSource: {e}"))),
             other => Err(D::Error::custom(unsupported_type_message(
                 "inputSource",
                 Some(other),
@@ -116,6 +125,16 @@ pub enum SplitKind {
     Inline {
         #[serde(with = "arc_str")]
         data: Arc<str>,
+    },
+    /// A URI read with an HTTP `GET`.
+    Http {
+        uri: String,
+        /// The `Authorization` header to send, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        authorization: Option<String>,
+        /// Extra request headers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
     },
 }
 
@@ -143,19 +162,45 @@ impl InputSplit {
         }
     }
 
-    /// The split's size in bytes as stored (what split assignment balances).
+    /// A split reading `uri` over HTTP (no credentials).
+    pub fn http(uri: impl Into<String>) -> Self {
+        InputSplit {
+            kind: SplitKind::Http {
+                uri: uri.into(),
+                authorization: None,
+                headers: Vec::new(),
+            },
+        }
+    }
+
+    /// The split's size in bytes as stored (what split assignment balances); 0 for HTTP
+    /// splits, whose size is not known before reading (they spread by count).
     pub fn size_bytes(&self) -> u64 {
         match &self.kind {
             SplitKind::File { size, .. } => *size,
             SplitKind::Inline { data } => data.len() as u64,
+            SplitKind::Http { .. } => 0,
         }
     }
 
-    /// How errors and warnings name this split: the file path, or `inline`.
+    /// How errors and warnings name this split: the file path, the URI, or `inline`.
     pub fn describe(&self) -> String {
         match &self.kind {
             SplitKind::File { path, .. } => path.display().to_string(),
             SplitKind::Inline { .. } => "inline".to_string(),
+            SplitKind::Http { uri, .. } => uri.clone(),
+        }
+    }
+
+    /// The name whose extension says how the split is compressed (and for Parquet, nothing).
+    pub(crate) fn name_for_extension(&self) -> Option<PathBuf> {
+        match &self.kind {
+            SplitKind::File { path, .. } => Some(path.clone()),
+            SplitKind::Inline { .. } => None,
+            SplitKind::Http { uri, .. } => {
+                let no_query = uri.split(['?', '#']).next().unwrap_or(uri);
+                Some(PathBuf::from(no_query))
+            }
         }
     }
 
@@ -168,6 +213,7 @@ impl InputSplit {
                 Some(format!("file:{}", abs.display()))
             }
             SplitKind::Inline { .. } => None,
+            SplitKind::Http { uri, .. } => Some(uri.clone()),
         }
     }
 }
@@ -206,6 +252,7 @@ impl InputSource {
         match self {
             InputSource::Local(_) => "local",
             InputSource::Inline(_) => "inline",
+            InputSource::Http(_) => "http",
         }
     }
 
@@ -230,6 +277,7 @@ impl InputSource {
                 Ok(())
             }
             InputSource::Inline(_) => Ok(()),
+            InputSource::Http(h) => h.validate(),
         }
     }
 
@@ -245,6 +293,22 @@ impl InputSource {
         match self {
             InputSource::Local(l) => local_splits(l),
             InputSource::Inline(i) => Ok(vec![InputSplit::inline(i.data.as_str())]),
+            InputSource::Http(h) => {
+                h.check_fetchable()?;
+                let authorization = h.authorization()?;
+                let headers: Vec<(String, String)> =
+                    h.request_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                Ok(h.uris
+                    .iter()
+                    .map(|uri| InputSplit {
+                        kind: SplitKind::Http {
+                            uri: uri.clone(),
+                            authorization: authorization.clone(),
+                            headers: headers.clone(),
+                        },
+                    })
+                    .collect())
+            }
         }
     }
 }

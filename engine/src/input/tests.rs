@@ -363,11 +363,11 @@ fn source_json_round_trip_and_validation() {
     );
     assert_eq!(src.type_name(), "inline");
 
-    match InputSource::from_json(r#"{"type":"http","uris":["https://x/y.json"]}"#) {
+    match InputSource::from_json(r#"{"type":"hdfs","paths":["/x/y.json"]}"#) {
         Err(MsqError::Validation(m)) => {
             assert_eq!(
                 m,
-                "Unsupported inputSource type [http]; supported types are [local, inline]"
+                "Unsupported inputSource type [hdfs]; supported types are [local, inline, http]"
             )
         }
         other => panic!("{other:?}"),
@@ -375,7 +375,7 @@ fn source_json_round_trip_and_validation() {
     let e = serde_json::from_str::<InputSource>(r#"{"type":"s3"}"#)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("[s3]") && e.contains("local, inline"), "{e}");
+    assert!(e.contains("[s3]") && e.contains("local, inline, http"), "{e}");
     assert!(matches!(InputSource::from_json(r#"{"data":"x"}"#), Err(MsqError::Validation(m)) if m.contains("'type'")));
     assert!(
         matches!(InputSource::from_json(r#"{"type":"local"}"#), Err(MsqError::Validation(m)) if m.contains("baseDir"))
@@ -400,8 +400,11 @@ fn format_json_round_trip() {
         serde_json::to_string(&f).unwrap(),
         r#"{"type":"json","flattenSpec":null,"featureSpec":{"ALLOW_COMMENTS":true},"keepNullColumns":true,"assumeNewlineDelimited":true}"#
     );
-    match InputFormat::from_json(r#"{"type":"csv","columns":["a"]}"#) {
-        Err(MsqError::Validation(m)) => assert_eq!(m, "Unsupported inputFormat type [csv]; supported types are [json]"),
+    match InputFormat::from_json(r#"{"type":"avro_ocf"}"#) {
+        Err(MsqError::Validation(m)) => assert_eq!(
+            m,
+            "Unsupported inputFormat type [avro_ocf]; supported types are [json, csv, tsv, parquet]"
+        ),
         other => panic!("{other:?}"),
     }
     let flat = InputFormat::from_json(r#"{"type":"json","flattenSpec":{"useFieldDiscovery":true,"fields":[{"type":"path","name":"x","expr":"$.a.b"}]}}"#).unwrap();
