@@ -1,5 +1,7 @@
 //! `msq`: run Druid SQL ingestion and queries locally (`msq run`) or serve Druid's API (`msq server`).
 
+mod bench;
+
 use arrow::record_batch::RecordBatch;
 use clap::{Parser, Subcommand, ValueEnum};
 use msq_controller::report::{LiveReport, ReportState};
@@ -52,6 +54,27 @@ enum Command {
         #[arg(long, default_value = "./var", env = "MSQ_DATA_DIR")]
         data_dir: PathBuf,
     },
+    /// Benchmark msq-rs against DuckDB and DataFusion on generated wikipedia data.
+    Bench {
+        /// Rows to generate (the 39,244-row sample replicated over consecutive days).
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Runs of each measure (median and spread are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Worker counts the INSERT is measured with.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+        workers: Vec<usize>,
+        /// Skip the DuckDB/DataFusion peers.
+        #[arg(long)]
+        no_peers: bool,
+        /// Where BENCHMARKS.md and bench-results.json go.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Serve Druid's SQL task endpoint and Tasks API over HTTP.
     Server {
         /// Address to listen on.
@@ -95,6 +118,29 @@ fn main() -> ExitCode {
             format,
             data_dir,
         } => rt.block_on(run(sql, file, context, report, format, data_dir)),
+        Command::Bench {
+            rows,
+            runs,
+            seed,
+            workers,
+            no_peers,
+            out,
+        } => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let opts = bench::BenchOptions {
+                rows,
+                runs,
+                seed,
+                workers,
+                peers: !no_peers,
+                out,
+                command,
+            };
+            match rt.block_on(bench::run(opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
         Command::Server {
             bind,
             data_dir,
