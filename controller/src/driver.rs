@@ -11,7 +11,7 @@ use futures::StreamExt;
 use msq_engine::context::QueryContext;
 use msq_engine::counters::StageCounters;
 use msq_engine::exec::ExternalScanExec;
-use msq_engine::granularity::{format_millis, Granularity, Interval};
+use msq_engine::granularity::{format_millis, Interval};
 use msq_engine::input::assign_splits;
 use msq_engine::kernel::query::KernelAction;
 use msq_engine::kernel::{ControllerStagePhase, QueryKernel, StageShape};
@@ -304,7 +304,7 @@ impl Driver<'_> {
     async fn resolve_inputs(&self, plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
         if let Some(e) = plan.downcast_ref::<ExternalScanExec>() {
             let e = e.clone();
-            let resolved = tokio::task::spawn_blocking(move || -> Result<ExternalScanExec> {
+            let resolved = msq_engine::blocking(move || -> Result<ExternalScanExec> {
                 let splits = e.source.splits()?;
                 let total = splits.len();
                 let max = msq_engine::stage::MAX_INPUT_FILES_PER_WORKER;
@@ -318,8 +318,7 @@ impl Driver<'_> {
                 }
                 Ok(e.with_splits(parts))
             })
-            .await
-            .map_err(|e| MsqError::Unknown(e.to_string()))??;
+            .await?;
             return Ok(Arc::new(resolved));
         }
         let children: Vec<Arc<dyn ExecutionPlan>> = plan.children().into_iter().cloned().collect();
@@ -358,9 +357,7 @@ impl Driver<'_> {
                 let existing = {
                     let md = self.env.metadata.clone();
                     let ds = spec.data_source.clone();
-                    tokio::task::spawn_blocking(move || md.used_segments(&ds, None))
-                        .await
-                        .map_err(|e| MsqError::Unknown(e.to_string()))??
+                    msq_engine::blocking(move || md.used_segments(&ds, None)).await?
                 };
                 let append = spec.replace.is_none();
                 let ids = allocate_segments(
@@ -376,9 +373,7 @@ impl Driver<'_> {
                     let md = self.env.metadata.clone();
                     let task = self.task_id.to_string();
                     let pending = self.allocated.clone();
-                    tokio::task::spawn_blocking(move || md.insert_pending_segments(&task, &pending))
-                        .await
-                        .map_err(|e| MsqError::Unknown(e.to_string()))??;
+                    msq_engine::blocking(move || md.insert_pending_segments(&task, &pending)).await?;
                 }
                 let wc = ids.len().min(total_workers);
                 let mut assign = vec![Vec::new(); wc];
@@ -574,9 +569,7 @@ impl Driver<'_> {
         if let Some(replace) = &spec.replace {
             let md = self.env.metadata.clone();
             let ds = spec.data_source.clone();
-            let existing = tokio::task::spawn_blocking(move || md.used_segments(&ds, None))
-                .await
-                .map_err(|e| MsqError::Unknown(e.to_string()))??;
+            let existing = msq_engine::blocking(move || md.used_segments(&ds, None)).await?;
             let new_chunks: BTreeSet<Interval> = segments.iter().map(|s| s.id.interval).collect();
             let mut ts = tombstones(
                 &spec.data_source,
@@ -599,16 +592,13 @@ impl Driver<'_> {
             replace: spec.replace.clone(),
         };
         let md = self.env.metadata.clone();
-        tokio::task::spawn_blocking(move || md.publish(&publish))
-            .await
-            .map_err(|e| MsqError::Unknown(e.to_string()))??;
+        msq_engine::blocking(move || md.publish(&publish)).await?;
         let shard = if spec.cluster_by.is_empty() {
             serde_json::json!({"shardSpec": "NumberedShardSpec", "details": "Using NumberedShardSpec as no columns are supplied in the 'CLUSTERED BY' clause."})
         } else {
             serde_json::json!({"shardSpec": "DimensionRangeShardSpec", "details": format!("Using DimensionRangeShardSpec on {:?}.", spec.cluster_by)})
         };
         ReportState::lock(&self.report).segment_report = Some(shard);
-        let _ = self.planned.granularity.unwrap_or(Granularity::All);
         Ok(QueryOutcome {
             results: None,
             segments,

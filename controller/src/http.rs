@@ -552,8 +552,6 @@ async fn task_segments(State(s): State<AppState>, Path(id): Path<String>) -> Res
         Err(r) => return *r,
     };
     let segs = s.tasks.engine.metadata.all_segments(&t.data_source).unwrap_or_default();
-    let version_hint = t.report.as_ref().map(|_| ());
-    let _ = version_hint;
     let v: Vec<Value> = segs
         .iter()
         .filter(|seg| seg.created_date.as_str() >= t.created_time.as_str())

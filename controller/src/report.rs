@@ -118,14 +118,6 @@ impl ReportState {
         end.duration_since(self.started).as_millis() as i64
     }
 
-    /// Total rows a stage's workers wrote (output channel).
-    pub fn stage_output_rows(&self, stage: usize) -> u64 {
-        self.counters
-            .get(&stage)
-            .map(|w| w.values().map(|c| c.output.total_rows()).sum())
-            .unwrap_or(0)
-    }
-
     /// The report JSON, as `GET /druid/indexer/v1/task/{id}/reports` serves it.
     pub fn to_json(&self) -> Value {
         let now = Instant::now();

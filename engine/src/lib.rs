@@ -17,3 +17,10 @@ pub mod signature;
 pub mod stage;
 
 pub use error::{MsqError, Result};
+
+/// Runs blocking work (metadata calls, file listing) off the async threads.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| MsqError::Unknown(format!("blocking task failed: {e}")))?
+}

@@ -121,9 +121,7 @@ pub async fn plan_statement(
         let segments = {
             let md = metadata.clone();
             let n = name.clone();
-            tokio::task::spawn_blocking(move || md.used_segments(&n, None))
-                .await
-                .map_err(|e| MsqError::Unknown(e.to_string()))??
+            msq_engine::blocking(move || md.used_segments(&n, None)).await?
         };
         if segments.is_empty() {
             return Err(MsqError::Validation(format!("Object '{name}' not found")));

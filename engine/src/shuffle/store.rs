@@ -141,6 +141,14 @@ pub fn stream_runs(
             std::thread::spawn(produce);
         }
     }
+    receiver_stream(schema, rx)
+}
+
+/// A record-batch stream over the receiving end of a channel that a producer task fills.
+pub fn receiver_stream(
+    schema: SchemaRef,
+    rx: tokio::sync::mpsc::Receiver<datafusion::error::Result<RecordBatch>>,
+) -> SendableRecordBatchStream {
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
     Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }

@@ -6,7 +6,7 @@ use super::run::{spill, Run};
 use super::store::WorkerStageOutput;
 use crate::counters::{update, ChannelCounters, SharedCounters, SortProgress};
 use crate::keystats::{KeyStatistics, RangePartitions};
-use crate::merge::{merge_sorted_runs, sort_batch, SortColumn};
+use crate::merge::{merge_sorted_runs, sort_batch};
 use crate::stage::ShuffleSpec;
 use crate::Result;
 use arrow::compute::concat_batches;
@@ -338,11 +338,6 @@ impl ShuffleWriter {
     pub fn spilled_files(&self) -> usize {
         self.spill_seq
     }
-
-    /// Sort order of the output, if the shuffle sorts.
-    pub fn sort(&self) -> Option<Vec<SortColumn>> {
-        self.spec.sort().map(|s| s.to_vec())
-    }
 }
 
 #[cfg(test)]
@@ -350,6 +345,7 @@ mod tests {
     use super::*;
     use crate::counters::StageCounters;
     use crate::granularity::Granularity;
+    use crate::merge::SortColumn;
     use crate::shuffle::store::stream_runs;
     use crate::stage::{PartitionTarget, RangeShuffle, TimeBucket};
     use arrow::array::{Array, AsArray, Int64Array, StringArray, TimestampMillisecondArray};
