@@ -7,6 +7,7 @@ use crate::signature::{Signature, TIME_COLUMN};
 use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -145,7 +146,8 @@ impl StageDefinition {
 }
 
 /// What a stage reads.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
 pub enum StageInput {
     /// Files or inline data named by `EXTERN`.
     External {
@@ -183,7 +185,8 @@ impl StageInput {
 }
 
 /// Druid's processor names for plan fragments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum ProcessorKind {
     Scan,
     GroupByPreShuffle,
@@ -258,7 +261,7 @@ impl StageProcessor {
 }
 
 /// What the `segmentGenerator` stage needs to write and publish segments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentGeneratorSpec {
     pub data_source: String,
     pub granularity: Granularity,
@@ -331,7 +334,7 @@ pub enum ShuffleSpec {
 
 /// A range shuffle: rows sorted by `sort` inside each partition, split by key ranges of `key`
 /// (within time buckets when `bucket` is set).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeShuffle {
     pub sort: Vec<SortColumn>,
     pub key: Vec<SortColumn>,
@@ -340,14 +343,14 @@ pub struct RangeShuffle {
 }
 
 /// Time bucketing of a range shuffle: rows bucket by `granularity` of column `column`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TimeBucket {
     pub column: usize,
     pub granularity: Granularity,
 }
 
 /// How many range partitions to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PartitionTarget {
     /// About this many rows per partition (`rowsPerSegment`).
     RowsPerPartition(u64),

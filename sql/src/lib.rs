@@ -2,6 +2,7 @@
 
 pub mod functions;
 pub mod planner;
+pub mod registry;
 pub mod rewrite;
 pub mod script;
 pub mod stages;

@@ -24,7 +24,7 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use std::sync::Arc;
 
 /// One segment to read, with the parts of its interval that are visible (not overshadowed).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentSlice {
     pub segment_id: String,
     pub path: String,
