@@ -74,6 +74,16 @@ impl ParquetSplitReader {
                 let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(data)).map_err(read_err)?;
                 (build(builder, &schema, batch_size).map_err(read_err)?, size)
             }
+            SplitKind::S3 {
+                bucket,
+                key,
+                size,
+                options,
+            } => {
+                let chunks = super::s3::object_chunks(bucket, key, *size, options)?;
+                let builder = ParquetRecordBatchReaderBuilder::try_new(chunks).map_err(read_err)?;
+                (build(builder, &schema, batch_size).map_err(read_err)?, *size)
+            }
             SplitKind::Inline { .. } => {
                 return Err(MsqError::Validation(
                     "The parquet inputFormat cannot read an inline inputSource".into(),

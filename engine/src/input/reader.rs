@@ -219,6 +219,16 @@ pub(crate) fn open_bytes(split: &InputSplit) -> Result<SplitBytes> {
             let name = split.name_for_extension().unwrap_or_default();
             decompress(raw, Compression::from_path(&name), uri)?
         }
+        SplitKind::S3 {
+            bucket, key, options, ..
+        } => {
+            let raw = CountingReader {
+                inner: super::s3::open_object(bucket, key, options)?,
+                counter: counter.clone(),
+            };
+            let name = split.name_for_extension().unwrap_or_default();
+            decompress(raw, Compression::from_path(&name), &split.describe())?
+        }
     };
     Ok(SplitBytes { reader, counter })
 }

@@ -8,10 +8,13 @@
 //! * `{"type":"http","uris":["http://h/a.json"],"httpAuthenticationUsername":"u",
 //!   "httpAuthenticationPassword":{"type":"default","password":"p"}}` — see [`super::http`].
 //!
-//! New source types (`http`, `s3`, ...) slot in as a variant here, an arm in
+//! * `{"type":"s3","uris":["s3://bucket/a.json"]}` (or `prefixes`, `objects`) — see [`super::s3`].
+//!
+//! New source types slot in as a variant here, an arm in
 //! [`InputSource::splits`], a [`SplitKind`] variant and an arm in `reader::open_bytes`.
 
 pub use super::http::{HttpInputSource, PasswordProvider};
+pub use super::s3::S3InputSource;
 use crate::error::{MsqError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The `type`s of input source this build can read.
-pub const SUPPORTED_INPUT_SOURCES: &[&str] = &["local", "inline", "http"];
+pub const SUPPORTED_INPUT_SOURCES: &[&str] = &["local", "inline", "http", "s3"];
 
 /// A Druid input source.
 ///
@@ -37,6 +40,9 @@ pub enum InputSource {
     /// Files fetched over HTTP (boxed: it is the largest variant).
     #[serde(rename = "http")]
     Http(Box<HttpInputSource>),
+    /// Objects in S3-compatible storage (boxed, like `http`).
+    #[serde(rename = "s3")]
+    S3(Box<S3InputSource>),
 }
 
 /// `{"type":"local", ...}`: explicit `files`, and/or the files under `baseDir` (recursively)
@@ -106,6 +112,9 @@ impl<'de> Deserialize<'de> for InputSource {
             "http" => serde_json::from_value(v)
                 .map(|h| InputSource::Http(Box::new(h)))
                 .map_err(|e| D::Error::custom(format!("Invalid http inputSource: {e}"))),
+            "s3" => serde_json::from_value(v)
+                .map(|s| InputSource::S3(Box::new(s)))
+                .map_err(|e| D::Error::custom(format!("Invalid s3 inputSource: {e}"))),
             other => Err(D::Error::custom(unsupported_type_message(
                 "inputSource",
                 Some(other),
@@ -135,6 +144,15 @@ pub enum SplitKind {
         /// Extra request headers.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         headers: Vec<(String, String)>,
+    },
+    /// An object in S3-compatible storage and its size in bytes (as stored).
+    S3 {
+        bucket: String,
+        key: String,
+        size: u64,
+        /// S3 client settings (object_store `aws_*` keys) over the reader's environment.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        options: Vec<(String, String)>,
     },
 }
 
@@ -180,6 +198,7 @@ impl InputSplit {
             SplitKind::File { size, .. } => *size,
             SplitKind::Inline { data } => data.len() as u64,
             SplitKind::Http { .. } => 0,
+            SplitKind::S3 { size, .. } => *size,
         }
     }
 
@@ -189,6 +208,7 @@ impl InputSplit {
             SplitKind::File { path, .. } => path.display().to_string(),
             SplitKind::Inline { .. } => "inline".to_string(),
             SplitKind::Http { uri, .. } => uri.clone(),
+            SplitKind::S3 { bucket, key, .. } => super::s3::object_uri(bucket, key),
         }
     }
 
@@ -201,6 +221,7 @@ impl InputSplit {
                 let no_query = uri.split(['?', '#']).next().unwrap_or(uri);
                 Some(PathBuf::from(no_query))
             }
+            SplitKind::S3 { key, .. } => Some(PathBuf::from(key)),
         }
     }
 
@@ -214,6 +235,7 @@ impl InputSplit {
             }
             SplitKind::Inline { .. } => None,
             SplitKind::Http { uri, .. } => Some(uri.clone()),
+            SplitKind::S3 { bucket, key, .. } => Some(super::s3::object_uri(bucket, key)),
         }
     }
 }
@@ -253,6 +275,7 @@ impl InputSource {
             InputSource::Local(_) => "local",
             InputSource::Inline(_) => "inline",
             InputSource::Http(_) => "http",
+            InputSource::S3(_) => "s3",
         }
     }
 
@@ -278,6 +301,7 @@ impl InputSource {
             }
             InputSource::Inline(_) => Ok(()),
             InputSource::Http(h) => h.validate(),
+            InputSource::S3(s) => s.validate(),
         }
     }
 
@@ -309,6 +333,7 @@ impl InputSource {
                     })
                     .collect())
             }
+            InputSource::S3(s) => s.splits(),
         }
     }
 }

@@ -367,15 +367,15 @@ fn source_json_round_trip_and_validation() {
         Err(MsqError::Validation(m)) => {
             assert_eq!(
                 m,
-                "Unsupported inputSource type [hdfs]; supported types are [local, inline, http]"
+                "Unsupported inputSource type [hdfs]; supported types are [local, inline, http, s3]"
             )
         }
         other => panic!("{other:?}"),
     }
-    let e = serde_json::from_str::<InputSource>(r#"{"type":"s3"}"#)
+    let e = serde_json::from_str::<InputSource>(r#"{"type":"google"}"#)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("[s3]") && e.contains("local, inline, http"), "{e}");
+    assert!(e.contains("[google]") && e.contains("local, inline, http, s3"), "{e}");
     assert!(matches!(InputSource::from_json(r#"{"data":"x"}"#), Err(MsqError::Validation(m)) if m.contains("'type'")));
     assert!(
         matches!(InputSource::from_json(r#"{"type":"local"}"#), Err(MsqError::Validation(m)) if m.contains("baseDir"))

@@ -6,12 +6,20 @@
 //!   (visibility, overshadowing, segment allocation).
 //! - [`store`]: the [`MetadataStore`] trait and its record types.
 //! - [`sqlite`]: the embedded SQLite implementation.
+//! - [`postgres`]: the PostgreSQL implementation (same tables and rules).
+//! - [`open_store`]: picks one from a URI.
 
+mod open;
+pub mod postgres;
 pub mod segment;
 pub mod sqlite;
 pub mod store;
+#[cfg(test)]
+mod store_tests;
 pub mod timeline;
 
+pub use self::postgres::PostgresMetadataStore;
+pub use open::open_store;
 pub use segment::{SegmentId, SegmentRecord};
 pub use sqlite::SqliteMetadataStore;
 pub use store::{MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};

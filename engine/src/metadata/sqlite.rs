@@ -4,13 +4,14 @@
 //! `ON CONFLICT ... DO NOTHING`, `BIGINT`/`TEXT` columns, JSON stored as text).
 
 use super::segment::{SegmentId, SegmentRecord};
-use super::store::{now_iso, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
-use super::timeline::{overshadowed, union_encloses};
+use super::store::{
+    check_publish, now_iso, segments_to_mark_unused, MetadataStore, PublishResult, SegmentPublish, TaskFilter,
+    TaskRecord,
+};
 use crate::error::{MsqError, Result};
 use crate::granularity::Interval;
 use rusqlite::types::Type;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -272,31 +273,10 @@ fn mark_ids_unused(conn: &Connection, ids: &[SegmentId], now: &str) -> Result<()
 }
 
 fn publish_in(conn: &Connection, p: &SegmentPublish) -> Result<PublishResult> {
-    if let Some(s) = p.segments.iter().find(|s| s.id.data_source != p.data_source) {
-        return Err(MsqError::Metadata(format!(
-            "segment [{}] does not belong to dataSource [{}]",
-            s.id, p.data_source
-        )));
-    }
+    check_publish(p)?;
     let now = now_iso();
     let used = query_segments(conn, &p.data_source, None, true)?;
-    let mut seen: HashSet<SegmentId> = HashSet::new();
-    let mut marked: Vec<SegmentId> = Vec::new();
-    if let (Some(replace), Some(min_version)) = (&p.replace, p.segments.iter().map(|s| s.id.version.as_str()).min()) {
-        for s in &used {
-            if s.id.version.as_str() < min_version
-                && union_encloses(replace, s.id.interval)
-                && seen.insert(s.id.clone())
-            {
-                marked.push(s.id.clone());
-            }
-        }
-    }
-    for id in overshadowed(&used, &p.segments) {
-        if seen.insert(id.clone()) {
-            marked.push(id);
-        }
-    }
+    let marked = segments_to_mark_unused(&used, p);
     mark_ids_unused(conn, &marked, &now)?;
     let mut published = Vec::with_capacity(p.segments.len());
     for s in &p.segments {

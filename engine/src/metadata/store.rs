@@ -1,13 +1,16 @@
 //! The metadata store interface: segments, pending segments, tasks, reports and logs.
 //!
 //! Methods are synchronous; async callers wrap them in `tokio::task::spawn_blocking`.
-//! Implementations: [`super::SqliteMetadataStore`] (embedded); a PostgreSQL one can
-//! implement the same trait (nothing here names a database library).
+//! Implementations: [`super::SqliteMetadataStore`] (embedded) and
+//! [`super::PostgresMetadataStore`]; nothing here names a database library. The publish rules
+//! both apply are the pure [`segments_to_mark_unused`].
 
 use super::segment::{SegmentId, SegmentRecord};
-use crate::error::Result;
+use super::timeline::{overshadowed, union_encloses};
+use crate::error::{MsqError, Result};
 use crate::granularity::{format_millis, Interval};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// The current time as Druid prints instants (`2024-01-01T00:00:00.000Z`).
 pub fn now_iso() -> String {
@@ -31,6 +34,42 @@ pub struct SegmentPublish {
 pub struct PublishResult {
     pub published: Vec<SegmentId>,
     pub marked_unused: Vec<SegmentId>,
+}
+
+/// Refuses a publish carrying a segment of another dataSource.
+pub fn check_publish(p: &SegmentPublish) -> Result<()> {
+    match p.segments.iter().find(|s| s.id.data_source != p.data_source) {
+        Some(s) => Err(MsqError::Metadata(format!(
+            "segment [{}] does not belong to dataSource [{}]",
+            s.id, p.data_source
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The publish rules every store applies inside its transaction: given the dataSource's
+/// currently `used` segments, the ids `p` marks unused — for REPLACE, those wholly inside the
+/// OVERWRITE intervals with a lower version than the new segments; then those the new
+/// segments fully overshadow. Each id once, in that order.
+pub fn segments_to_mark_unused(used: &[SegmentRecord], p: &SegmentPublish) -> Vec<SegmentId> {
+    let mut seen: HashSet<SegmentId> = HashSet::new();
+    let mut marked: Vec<SegmentId> = Vec::new();
+    if let (Some(replace), Some(min_version)) = (&p.replace, p.segments.iter().map(|s| s.id.version.as_str()).min()) {
+        for s in used {
+            if s.id.version.as_str() < min_version
+                && union_encloses(replace, s.id.interval)
+                && seen.insert(s.id.clone())
+            {
+                marked.push(s.id.clone());
+            }
+        }
+    }
+    for id in overshadowed(used, &p.segments) {
+        if seen.insert(id.clone()) {
+            marked.push(id);
+        }
+    }
+    marked
 }
 
 /// One row of `druid_tasks`.
