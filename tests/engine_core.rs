@@ -624,3 +624,21 @@ SELECT * FROM wikipedia WHERE __time < TIMESTAMP '2015-09-12 03:00:00' PARTITION
     }
     assert!(e.metadata.pending_segments("wikipedia").unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalar_subquery_on_several_workers() {
+    let t = engine();
+    run_ok(&t.engine, &insert_wikipedia_sql("wikipedia"), json!({"maxNumTasks": 3})).await;
+    let rows = wiki_rows();
+    let avg = rows.iter().map(|r| r["added"].as_i64().unwrap() as f64).sum::<f64>() / rows.len() as f64;
+    let expected = rows.iter().filter(|r| r["added"].as_i64().unwrap() as f64 > avg).count();
+    for tasks in [2, 3, 4] {
+        let got = select(
+            &t.engine,
+            "SELECT COUNT(*) FROM wikipedia WHERE added > (SELECT AVG(added) FROM wikipedia)",
+            json!({"maxNumTasks": tasks}),
+        )
+        .await;
+        assert_eq!(got, vec![vec![json!(expected)]], "maxNumTasks={tasks}");
+    }
+}

@@ -5,7 +5,6 @@
 use crate::publish::{allocate_segments, bucket_interval, chunk_out_of_bounds, finalize_shard_specs, tombstones};
 use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState, StageEntry, WorkerEntry};
 use arrow::record_batch::RecordBatch;
-use async_trait::async_trait;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use msq_engine::context::QueryContext;
@@ -15,15 +14,17 @@ use msq_engine::granularity::{format_millis, Interval};
 use msq_engine::input::assign_splits;
 use msq_engine::kernel::query::KernelAction;
 use msq_engine::kernel::{ControllerStagePhase, QueryKernel, StageShape};
-use msq_engine::keystats::{KeyStatistics, RangePartitions};
+use msq_engine::keystats::RangePartitions;
 use msq_engine::metadata::{MetadataStore, SegmentId, SegmentPublish, SegmentRecord};
-use msq_engine::protocol::{ControllerClient, WorkOrder, WorkerClient, WorkerResult, WorkerSettings};
-use msq_engine::shuffle::{InProcessShuffle, ShuffleFetcher};
+use crate::events::{Event, EventKind};
+use crate::launcher::{LaunchContext, LaunchedWorker, Runner};
+use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkOrder, WorkerClient, WorkerSettings};
+use msq_engine::shuffle::located::durable_query_prefix;
+use msq_engine::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher};
 use msq_engine::stage::{QueryDefinition, ShuffleSpec, StageDefinition, StageProcessor};
 use msq_engine::{MsqError, Result};
 use msq_sql::planner::PlannedStatement;
 use msq_sql::statement::StatementKind;
-use msq_worker::InProcessWorker;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -37,6 +38,12 @@ pub struct QueryEnv {
     pub metadata: Arc<dyn MetadataStore>,
     pub deep_storage: Arc<dyn ObjectStore>,
     pub spill_dir: PathBuf,
+    /// How workers are started.
+    pub runner: Runner,
+    /// Routes HTTP workers' messages to the driver.
+    pub hub: Arc<crate::controller_api::ControllerHub>,
+    /// Base URL of the controller endpoints, for HTTP workers.
+    pub controller_url: Option<String>,
 }
 
 /// What a finished query produced.
@@ -49,55 +56,29 @@ pub struct QueryOutcome {
     pub rows_written: u64,
 }
 
-/// A message from a worker.
-#[derive(Debug)]
-enum Event {
-    KeyStats(usize, usize, KeyStatistics),
-    DoneReading(usize, usize),
-    Complete(usize, usize, WorkerResult),
-    Error(usize, usize, MsqError),
-    Counters(usize, usize, Box<StageCounters>),
-}
-
-/// `ControllerClient` that delivers worker messages to the driver's channel.
-struct ChannelClient {
-    tx: mpsc::UnboundedSender<Event>,
-}
-
-#[async_trait]
-impl ControllerClient for ChannelClient {
-    async fn post_key_statistics(&self, stage: usize, worker: usize, stats: KeyStatistics) -> Result<()> {
-        self.send(Event::KeyStats(stage, worker, stats))
-    }
-    async fn post_done_reading(&self, stage: usize, worker: usize) -> Result<()> {
-        self.send(Event::DoneReading(stage, worker))
-    }
-    async fn post_results_complete(&self, stage: usize, worker: usize, result: WorkerResult) -> Result<()> {
-        self.send(Event::Complete(stage, worker, result))
-    }
-    async fn post_worker_error(&self, stage: usize, worker: usize, error: MsqError) -> Result<()> {
-        self.send(Event::Error(stage, worker, error))
-    }
-    async fn post_counters(&self, stage: usize, worker: usize, counters: StageCounters) -> Result<()> {
-        self.send(Event::Counters(stage, worker, Box::new(counters)))
-    }
-}
-
-impl ChannelClient {
-    fn send(&self, e: Event) -> Result<()> {
-        self.tx
-            .send(e)
-            .map_err(|_| MsqError::Unknown("controller is gone".into()))
-    }
-}
-
 /// The worker task id Druid uses: `<controllerId>-worker<N>_<attempt>`.
-pub fn worker_task_id(task_id: &str, worker: usize) -> String {
-    format!("{task_id}-worker{worker}_0")
+pub fn worker_task_id(task_id: &str, worker: usize, attempt: u32) -> String {
+    format!("{task_id}-worker{worker}_{attempt}")
 }
+
+/// Druid's relaunch limits under fault tolerance.
+pub const MAX_RELAUNCHES_PER_WORKER: u32 = 2;
+pub const MAX_RELAUNCHES_PER_JOB: u32 = 100;
 
 /// A stage ready to send: its definition, partitions per worker, segments to write.
 type StagePlan = (Arc<StageDefinition>, Vec<Vec<usize>>, Vec<(usize, SegmentId)>);
+
+/// One worker slot of the query: its current attempt.
+struct Slot {
+    launched: LaunchedWorker,
+    attempt: u32,
+}
+
+impl Slot {
+    fn client(&self) -> &Arc<dyn WorkerClient> {
+        &self.launched.client
+    }
+}
 
 struct Driver<'a> {
     planned: &'a PlannedStatement,
@@ -108,9 +89,15 @@ struct Driver<'a> {
     report: LiveReport,
     kernel: QueryKernel,
     shuffle: Arc<InProcessShuffle>,
-    workers: Vec<Arc<InProcessWorker>>,
+    launch: LaunchContext,
+    slots: Vec<Slot>,
     /// Workers running each stage (worker numbers).
     stage_workers: BTreeMap<usize, Vec<usize>>,
+    /// Work orders sent, for re-sending to a relaunched worker.
+    orders: BTreeMap<(usize, usize), WorkOrder>,
+    /// Where each worker's output of each stage is.
+    locations: BTreeMap<usize, BTreeMap<usize, OutputLocation>>,
+    relaunches: u32,
     segments: Vec<SegmentRecord>,
     allocated: Vec<SegmentId>,
     version: String,
@@ -129,20 +116,26 @@ pub async fn run_query(
     let query = &planned.query;
     let worker_count = ctx.worker_count();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let client: Arc<dyn ControllerClient> = Arc::new(ChannelClient { tx });
+    let _route = env.hub.register(task_id, tx.clone());
     let shuffle = InProcessShuffle::new();
-    let workers: Vec<Arc<InProcessWorker>> = (0..worker_count)
-        .map(|w| InProcessWorker::new(w, shuffle.clone(), env.deep_storage.clone(), client.clone()))
-        .collect();
+    let launch = LaunchContext {
+        task_id: task_id.to_string(),
+        query_id: query.query_id.clone(),
+        events: tx,
+        shuffle: shuffle.clone(),
+        deep_storage: env.deep_storage.clone(),
+        controller_url: env.controller_url.clone(),
+    };
     {
         let mut r = ReportState::lock(&report);
         let now = Instant::now();
         r.workers = (0..worker_count)
             .map(|w| WorkerEntry {
-                worker_id: worker_task_id(task_id, w),
+                worker_number: w,
+                worker_id: worker_task_id(task_id, w, 0),
                 status: QueryStatus::Running,
                 requested: now,
-                started: Some(now),
+                started: None,
                 finished: None,
             })
             .collect();
@@ -184,14 +177,19 @@ pub async fn run_query(
         report: report.clone(),
         kernel: QueryKernel::new(shapes),
         shuffle,
-        workers,
+        launch,
+        slots: Vec::new(),
         stage_workers: BTreeMap::new(),
+        orders: BTreeMap::new(),
+        locations: BTreeMap::new(),
+        relaunches: 0,
         segments: Vec::new(),
         allocated: Vec::new(),
         version: format_millis(chrono::Utc::now().timestamp_millis()),
     };
 
     let result: Result<QueryOutcome> = async {
+        d.launch_workers(worker_count).await?;
         let last = query.stages.len() - 1;
         loop {
             for n in d.kernel.ready_to_start() {
@@ -215,8 +213,8 @@ pub async fn run_query(
         }
         // Drain counter snapshots that arrived with the last completion.
         while let Ok(ev) = rx.try_recv() {
-            if let Event::Counters(s, w, c) = ev {
-                d.set_counters(s, w, *c);
+            if let (EventKind::Counters(s, c), true) = (ev.kind, d.is_current(ev.worker, ev.attempt)) {
+                d.set_counters(s, ev.worker, *c);
             }
         }
         let outcome = d.complete().await?;
@@ -228,20 +226,24 @@ pub async fn run_query(
     let _ = std::fs::remove_dir_all(env.spill_dir.join(task_id));
     match result {
         Ok(outcome) => {
+            d.release_workers().await;
             let mut r = ReportState::lock(&report);
             let now = Instant::now();
             for w in &mut r.workers {
-                w.status = QueryStatus::Success;
-                w.finished = Some(now);
+                if w.status == QueryStatus::Running {
+                    w.status = QueryStatus::Success;
+                    w.finished = Some(now);
+                }
             }
             r.status = QueryStatus::Success;
             r.finished = Some(now);
             Ok(outcome)
         }
         Err(e) => {
-            for w in &d.workers {
-                let _ = w.post_cancel().await;
+            for slot in &d.slots {
+                let _ = slot.client().post_cancel().await;
             }
+            d.release_workers().await;
             d.cleanup_failed().await;
             let now = Instant::now();
             let mut r = ReportState::lock(&report);
@@ -253,8 +255,10 @@ pub async fn run_query(
                 }
             }
             for w in &mut r.workers {
-                w.status = QueryStatus::Failed;
-                w.finished = Some(now);
+                if w.status == QueryStatus::Running {
+                    w.status = QueryStatus::Failed;
+                    w.finished = Some(now);
+                }
             }
             if r.error.is_none() {
                 r.error = Some(ErrorEntry {
@@ -275,12 +279,154 @@ impl Driver<'_> {
         &self.query.stages[n]
     }
 
+    fn worker_id(&self, w: usize) -> String {
+        worker_task_id(self.task_id, w, self.slots.get(w).map_or(0, |s| s.attempt))
+    }
+
+    /// Whether a message comes from the current attempt of worker `w`.
+    fn is_current(&self, w: usize, attempt: u32) -> bool {
+        self.slots.get(w).is_some_and(|s| s.attempt == attempt)
+    }
+
+    /// Starts the query's workers (concurrently).
+    async fn launch_workers(&mut self, count: usize) -> Result<()> {
+        let runner = self.env.runner.clone();
+        let launches = (0..count).map(|w| runner.launch(&self.launch, w, 0));
+        let launched = futures::future::join_all(launches).await;
+        let now = Instant::now();
+        for (w, l) in launched.into_iter().enumerate() {
+            match l {
+                Ok(l) => {
+                    self.slots.push(Slot { launched: l, attempt: 0 });
+                    let mut r = ReportState::lock(&self.report);
+                    if let Some(e) = r.workers.iter_mut().find(|e| e.worker_number == w) {
+                        e.started = Some(now);
+                    }
+                }
+                Err(e) => {
+                    for s in &mut self.slots {
+                        s.launched.shutdown().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells workers the query ended and stops them.
+    async fn release_workers(&mut self) {
+        for slot in &mut self.slots {
+            let _ = slot.launched.client.post_finish().await;
+            slot.launched.shutdown().await;
+        }
+        if self.ctx.durable_shuffle_storage {
+            delete_prefix(&self.env.deep_storage, &durable_query_prefix(&self.query.query_id)).await;
+        }
+    }
+
+    /// Worker `w` failed or stopped answering. With fault tolerance, starts a new attempt and
+    /// re-sends the work it had not finished; otherwise fails the query.
+    async fn worker_failed(&mut self, w: usize, failure: MsqError) -> Result<()> {
+        let attempt = self.slots[w].attempt;
+        let message = failure.to_string();
+        if !self.ctx.fault_tolerance {
+            return Err(failure);
+        }
+        if attempt >= MAX_RELAUNCHES_PER_WORKER {
+            return Err(MsqError::TooManyAttemptsForWorker {
+                max_per_worker_relaunch: MAX_RELAUNCHES_PER_WORKER,
+                task_id: self.worker_id(w),
+                worker_number: w,
+                root_error_message: message,
+            });
+        }
+        if self.relaunches >= MAX_RELAUNCHES_PER_JOB {
+            return Err(MsqError::TooManyAttemptsForJob {
+                max_relaunch_count: MAX_RELAUNCHES_PER_JOB,
+                current_relaunch_count: self.relaunches + 1,
+                task_id: self.worker_id(w),
+                root_error_message: message,
+            });
+        }
+        tracing::warn!("relaunching worker {} after: {message}", self.worker_id(w));
+        self.relaunches += 1;
+        self.slots[w].launched.shutdown().await;
+        let next = attempt + 1;
+        let now = Instant::now();
+        {
+            let mut r = ReportState::lock(&self.report);
+            for e in r.workers.iter_mut().filter(|e| e.worker_number == w) {
+                if e.status == QueryStatus::Running {
+                    e.status = QueryStatus::Failed;
+                    e.finished = Some(now);
+                }
+            }
+            r.workers.push(WorkerEntry {
+                worker_number: w,
+                worker_id: worker_task_id(self.task_id, w, next),
+                status: QueryStatus::Running,
+                requested: now,
+                started: None,
+                finished: None,
+            });
+        }
+        let launched = self.env.runner.launch(&self.launch, w, next).await?;
+        self.slots[w] = Slot {
+            launched,
+            attempt: next,
+        };
+        {
+            let mut r = ReportState::lock(&self.report);
+            if let Some(e) = r.workers.iter_mut().rev().find(|e| e.worker_number == w) {
+                e.started = Some(Instant::now());
+            }
+        }
+        // Re-run the work the lost attempt had not finished.
+        let unfinished: Vec<(usize, WorkOrder)> = self
+            .orders
+            .iter()
+            .filter(|((stage, worker), _)| {
+                *worker == w && self.kernel.phase(*stage).is_running() && !self.kernel.worker_complete(*stage, w)
+            })
+            .map(|((stage, _), o)| (*stage, o.clone()))
+            .collect();
+        for (stage, mut order) in unfinished {
+            self.kernel.reset_worker(stage, w);
+            order.attempt = next;
+            self.orders.insert((stage, w), order.clone());
+            self.slots[w].client().post_work_order(order).await?;
+            if let Some(b) = self.kernel.stages[stage].partitions.clone() {
+                if self.stage(stage).shuffle.as_ref().is_some_and(|s| matches!(s, ShuffleSpec::Range(_))) {
+                    self.slots[w].client().post_result_partition_boundaries(stage, b).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where to read stage `n`'s output.
+    fn input_location(&self, n: usize) -> InputStageLocation {
+        let def = self.stage(n);
+        InputStageLocation {
+            schema: def.schema.clone(),
+            partition_count: self.kernel.stages[n].partition_count.unwrap_or(1),
+            sort: def.shuffle.as_ref().and_then(|s| s.sort().map(|s| s.to_vec())),
+            sources: self
+                .locations
+                .get(&n)
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
     fn settings(&self) -> WorkerSettings {
         WorkerSettings {
             memory_budget: self.ctx.worker_memory_bytes,
             batch_size: self.ctx.rows_per_frame,
             max_parse_exceptions: self.ctx.max_parse_exceptions,
             spill_dir: self.env.spill_dir.join(self.task_id),
+            durable_shuffle: self.ctx.durable_shuffle_storage,
         }
     }
 
@@ -334,7 +480,7 @@ impl Driver<'_> {
 
     async fn start_stage(&mut self, n: usize) -> Result<()> {
         let def = self.stage(n).clone();
-        let total_workers = self.workers.len();
+        let total_workers = self.slots.len();
         let (order_stage, assignments, segments): StagePlan = match &def.processor {
             StageProcessor::Plan { kind, plan } => {
                 let partitions = plan.properties().output_partitioning().partition_count().max(1);
@@ -383,7 +529,8 @@ impl Driver<'_> {
                 (def.clone(), assign, ids)
             }
         };
-        let wc = assignments.len();
+        let total_workers = self.slots.len();
+        let wc = assignments.len().min(total_workers);
         self.kernel.stages[n].shape.worker_count = wc;
         if matches!(def.processor, StageProcessor::SegmentGenerator(_)) {
             self.kernel.stages[n].partition_count = Some(segments.len());
@@ -407,6 +554,8 @@ impl Driver<'_> {
             return Ok(());
         }
         let settings = self.settings();
+        let inputs: BTreeMap<usize, InputStageLocation> =
+            def.input_stages().into_iter().map(|i| (i, self.input_location(i))).collect();
         for (w, parts) in assignments.into_iter().enumerate() {
             let segs: Vec<(usize, SegmentId)> = segments.iter().filter(|(p, _)| parts.contains(p)).cloned().collect();
             let order = WorkOrder {
@@ -417,48 +566,76 @@ impl Driver<'_> {
                 partitions: parts,
                 segments: segs,
                 settings: settings.clone(),
+                inputs: inputs.clone(),
+                attempt: self.slots[w].attempt,
             };
-            self.workers[w].post_work_order(order).await?;
+            self.orders.insert((n, w), order.clone());
+            if let Err(e) = self.slots[w].client().post_work_order(order).await {
+                self.worker_failed(w, e).await?;
+            }
         }
         Ok(())
     }
 
     async fn handle(&mut self, ev: Event) -> Result<()> {
-        match ev {
-            Event::Counters(s, w, c) => self.set_counters(s, w, *c),
-            Event::KeyStats(s, w, stats) => {
+        let Event { worker: w, attempt, kind } = ev;
+        if !self.is_current(w, attempt) {
+            // A replaced attempt: whatever it says no longer counts.
+            return Ok(());
+        }
+        match kind {
+            EventKind::Counters(s, c) => self.set_counters(s, w, *c),
+            EventKind::KeyStats(s, stats) => {
                 if let KernelAction::SendBoundaries(b) = self.kernel.add_key_statistics(s, w, stats)? {
                     self.check_chunks(s, &b)?;
                     self.update_report_stage(s);
                     for w in self.stage_workers.get(&s).cloned().unwrap_or_default() {
-                        self.workers[w].post_result_partition_boundaries(s, b.clone()).await?;
+                        if let Err(e) = self.slots[w].client().post_result_partition_boundaries(s, b.clone()).await {
+                            self.worker_failed(w, e).await?;
+                        }
                     }
                 }
                 self.update_report_stage(s);
             }
-            Event::DoneReading(s, w) => {
+            EventKind::DoneReading(s) => {
                 self.kernel.worker_done_reading(s, w)?;
                 self.update_report_stage(s);
             }
-            Event::Complete(s, w, result) => {
+            EventKind::Complete(s, result) => {
+                if self.kernel.worker_complete(s, w) {
+                    return Ok(());
+                }
                 self.segments.extend(result.segments);
+                if let Some(loc) = result.location {
+                    self.locations.entry(s).or_default().insert(w, loc);
+                }
                 let ready = self.kernel.worker_results_complete(s, w, &result.partition_rows)?;
                 self.update_report_stage(s);
                 if ready {
                     self.on_stage_ready(s)?;
                 }
             }
-            Event::Error(s, w, e) => {
+            EventKind::Lost(message) => {
+                let e = MsqError::WorkerFailed {
+                    worker_task_id: self.worker_id(w),
+                    message,
+                };
+                self.worker_failed(w, e).await?;
+            }
+            EventKind::Error(s, e) => {
+                if self.ctx.fault_tolerance && !e.is_user_error() && !matches!(e, MsqError::Canceled) {
+                    return self.worker_failed(w, e).await;
+                }
                 let mut r = ReportState::lock(&self.report);
                 r.error = Some(ErrorEntry {
                     error: e.clone(),
-                    task_id: worker_task_id(self.task_id, w),
+                    task_id: worker_task_id(self.task_id, w, attempt),
                     stage_number: Some(s),
                 });
                 if let MsqError::TooManyWarnings { root_error, .. } = &e {
                     let host = r.host.clone();
                     r.warnings.push(serde_json::json!({
-                        "taskId": worker_task_id(self.task_id, w),
+                        "taskId": worker_task_id(self.task_id, w, attempt),
                         "host": host,
                         "stageNumber": s,
                         "error": root_error.to_fault(),
@@ -515,7 +692,7 @@ impl Driver<'_> {
             if self.kernel.finish_stage(n).is_ok() {
                 self.shuffle.remove_stage(n);
                 for w in self.stage_workers.get(&n).cloned().unwrap_or_default() {
-                    let _ = self.workers[w].post_cleanup_stage(n).await;
+                    let _ = self.slots[w].client().post_cleanup_stage(n).await;
                 }
                 let mut r = ReportState::lock(&self.report);
                 r.stages[n].phase = ControllerStagePhase::Finished;
@@ -532,9 +709,17 @@ impl Driver<'_> {
         match self.planned.kind {
             StatementKind::Select => {
                 let parts = self.kernel.stages[last].partition_count.unwrap_or(1);
+                let fetcher = LocatedFetcher {
+                    query_id: self.query.query_id.clone(),
+                    inputs: BTreeMap::from([(last, self.input_location(last))]),
+                    local: self.shuffle.clone(),
+                    durable: Some(self.env.deep_storage.clone()),
+                    auth: self.env.runner.auth.clone(),
+                    scratch: self.env.spill_dir.join(self.task_id).join("results"),
+                };
                 let mut batches = Vec::new();
                 for p in 0..parts {
-                    let mut stream = self.shuffle.read_partition(last, p, self.ctx.rows_per_frame)?;
+                    let mut stream = fetcher.read_partition(last, p, self.ctx.rows_per_frame)?;
                     while let Some(b) = stream.next().await {
                         let b = b.map_err(MsqError::from)?;
                         if b.num_rows() > 0 {
@@ -623,5 +808,18 @@ impl Driver<'_> {
         let task = self.task_id.to_string();
         let _ = tokio::task::spawn_blocking(move || md.delete_pending_segments_for_task(&task)).await;
         self.shuffle.clear();
+    }
+}
+
+/// Deletes every object under `prefix` (best effort).
+async fn delete_prefix(store: &Arc<dyn ObjectStore>, prefix: &str) {
+    let prefix = object_store::path::Path::from(prefix);
+    let mut listing = store.list(Some(&prefix));
+    let mut paths = Vec::new();
+    while let Some(Ok(meta)) = listing.next().await {
+        paths.push(meta.location);
+    }
+    for p in paths {
+        let _ = store.delete(&p).await;
     }
 }

@@ -1,7 +1,11 @@
 //! The embedded engine: metadata store and deep storage under one data directory, and the
 //! task lifecycle (record, plan, run, store report) that `msq run` and the server share.
 
+use crate::controller_api::ControllerHub;
 use crate::driver::{run_query, QueryEnv, QueryOutcome};
+use crate::launcher::{Runner, RunnerKind};
+use msq_engine::rpc::ClusterAuth;
+use msq_engine::wire::WireCodec;
 use crate::report::{LiveReport, ReportState};
 use msq_engine::context::QueryContext;
 use msq_engine::granularity::format_millis;
@@ -24,6 +28,12 @@ pub struct Engine {
     pub data_dir: PathBuf,
     /// `host:port` reported as task location and in error reports.
     pub host: String,
+    /// How queries get workers (embedded by default).
+    pub runner: Runner,
+    /// Routes messages of HTTP workers to running queries.
+    pub hub: Arc<ControllerHub>,
+    /// Base URL of the controller endpoints HTTP workers post to.
+    pub controller_url: Option<String>,
 }
 
 /// A statement that passed validation and is ready to run as a task.
@@ -39,14 +49,47 @@ impl Engine {
     /// `metadata.db`, deep storage in `segments/`, spill files in `tmp/`.
     pub fn open_local(data_dir: &Path) -> Result<Engine> {
         std::fs::create_dir_all(data_dir.join("segments"))?;
-        std::fs::create_dir_all(data_dir.join("tmp"))?;
         let metadata = SqliteMetadataStore::open(&data_dir.join("metadata.db"))?;
         let deep = LocalFileSystem::new_with_prefix(data_dir.join("segments"))?;
+        Engine::open(data_dir, Arc::new(metadata), Arc::new(deep))
+    }
+
+    /// Runs queries' workers with `runner`. HTTP workers post to `controller_url`; without
+    /// one (`msq run`), the controller endpoints are served on an ephemeral loopback port.
+    pub async fn use_runner(&mut self, mut runner: Runner, controller_url: Option<String>) -> Result<()> {
+        if runner.kind != RunnerKind::Embedded && runner.codec.is_none() {
+            runner.codec = Some(WireCodec::new(msq_sql::registry::function_registry()));
+        }
+        if runner.deep_storage_uri.is_empty() {
+            runner.deep_storage_uri = self.data_dir.join("segments").display().to_string();
+        }
+        self.hub = ControllerHub::new(runner.auth.clone(), runner.registry.clone());
+        self.controller_url = match (controller_url, &runner.kind) {
+            (Some(u), _) => Some(u),
+            (None, RunnerKind::Embedded) => None,
+            (None, _) => Some(crate::controller_api::serve(self.hub.clone(), "127.0.0.1:0").await?),
+        };
+        self.runner = runner;
+        Ok(())
+    }
+
+    /// An engine over the given metadata store and deep storage (e.g. from
+    /// `msq_engine::metadata::open_store` and `msq_engine::storage::open_deep_storage`), with
+    /// spill files under `data_dir/tmp`.
+    pub fn open(
+        data_dir: &Path,
+        metadata: Arc<dyn MetadataStore>,
+        deep_storage: Arc<dyn ObjectStore>,
+    ) -> Result<Engine> {
+        std::fs::create_dir_all(data_dir.join("tmp"))?;
         Ok(Engine {
-            metadata: Arc::new(metadata),
-            deep_storage: Arc::new(deep),
+            metadata,
+            deep_storage,
             data_dir: data_dir.to_path_buf(),
             host: "localhost".into(),
+            runner: Runner::embedded(),
+            hub: ControllerHub::new(ClusterAuth::default(), Default::default()),
+            controller_url: None,
         })
     }
 
@@ -55,6 +98,9 @@ impl Engine {
             metadata: self.metadata.clone(),
             deep_storage: self.deep_storage.clone(),
             spill_dir: self.data_dir.join("tmp"),
+            runner: self.runner.clone(),
+            hub: self.hub.clone(),
+            controller_url: self.controller_url.clone(),
         }
     }
 

@@ -136,11 +136,12 @@ fn not_found(what: &str, host: &str) -> Response {
 
 /// The axum router serving the API over `tasks`, with optional basic auth.
 pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Credentials>) -> Router {
+    let hub = tasks.engine.hub.clone();
     let state = AppState {
         tasks,
         auth: auth.map(Arc::new),
     };
-    Router::new()
+    let api = Router::new()
         .route("/status/health", get(|| async { Json(json!(true)) }))
         .route("/druid/v2/sql/task", post(submit_sql_task))
         .route("/druid/v2/sql/task/", post(submit_sql_task))
@@ -176,7 +177,9 @@ pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Crede
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_auth))
-        .with_state(state)
+        .with_state(state);
+    // Worker endpoints authenticate with the cluster secret, not user credentials.
+    api.merge(crate::controller_api::routes(hub))
 }
 
 /// Serves the API on `listener` until the process ends.

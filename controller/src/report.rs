@@ -39,6 +39,8 @@ impl QueryStatus {
 /// One worker task of the query.
 #[derive(Debug, Clone)]
 pub struct WorkerEntry {
+    /// Worker number; a relaunched worker has one entry per attempt.
+    pub worker_number: usize,
     pub worker_id: String,
     pub status: QueryStatus,
     pub requested: Instant,
@@ -139,7 +141,7 @@ impl ReportState {
         status.insert("startTime".into(), json!(format_millis(self.start_time)));
         status.insert("durationMs".into(), json!(self.duration_ms()));
         let mut workers = Map::new();
-        for (n, w) in self.workers.iter().enumerate() {
+        for w in &self.workers {
             let end = w.finished.unwrap_or(now);
             let duration = if w.status == QueryStatus::Running {
                 -1
@@ -150,10 +152,12 @@ impl ReportState {
                 .started
                 .map(|s| s.duration_since(w.requested).as_millis() as i64)
                 .unwrap_or(-1);
-            workers.insert(
-                n.to_string(),
-                json!([{"workerId": w.worker_id, "state": w.status.name(), "durationMs": duration, "pendingMs": pending}]),
-            );
+            let attempts = workers
+                .entry(w.worker_number.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = attempts {
+                a.push(json!({"workerId": w.worker_id, "state": w.status.name(), "durationMs": duration, "pendingMs": pending}));
+            }
         }
         status.insert("workers".into(), Value::Object(workers));
         let running_workers = self.workers.iter().filter(|w| w.status == QueryStatus::Running).count();

@@ -21,10 +21,16 @@ pub struct QueryContext {
     pub sql_query_id: Option<String>,
     /// `segmentSortOrder`: columns to sort segments by (default `__time` then CLUSTERED BY).
     pub segment_sort_order: Option<Vec<String>>,
+    /// Druid SQL and MSQ settings with a fixed set of values (see [`SqlSettings`]).
+    pub sql: SqlSettings,
     /// msq-rs: bytes a worker buffers before spilling (`workerMemoryBytes`, default 256 MiB).
     pub worker_memory_bytes: usize,
     /// msq-rs: rows per frame (`rowsPerFrame`, default 8192).
     pub rows_per_frame: usize,
+    /// `durableShuffleStorage`: stage outputs go to object storage (implied by fault tolerance).
+    pub durable_shuffle_storage: bool,
+    /// `faultTolerance`: relaunch failed workers and re-run their work from durable storage.
+    pub fault_tolerance: bool,
 }
 
 impl Default for QueryContext {
@@ -88,8 +94,9 @@ impl QueryContext {
                 )))
             }
         };
+        let sql = SqlSettings::parse(raw)?;
         Ok(QueryContext {
-            max_num_tasks: int("maxNumTasks", 2, 2)? as usize,
+            max_num_tasks: sql.max_num_tasks,
             rows_per_segment: int("rowsPerSegment", 3_000_000, 1)? as u64,
             max_rows_in_memory: int("maxRowsInMemory", 100_000, 1)? as u64,
             max_parse_exceptions: int("maxParseExceptions", 0, -1)?,
@@ -100,8 +107,11 @@ impl QueryContext {
             },
             sql_query_id: raw.get("sqlQueryId").and_then(|v| v.as_str()).map(str::to_string),
             segment_sort_order,
+            sql,
             worker_memory_bytes: int("workerMemoryBytes", 256 << 20, 1024)? as usize,
             rows_per_frame: int("rowsPerFrame", 8192, 1)? as usize,
+            durable_shuffle_storage: boolean("durableShuffleStorage", false)? || boolean("faultTolerance", false)?,
+            fault_tolerance: boolean("faultTolerance", false)?,
             raw: raw.clone(),
         })
     }
@@ -109,6 +119,162 @@ impl QueryContext {
     /// Number of worker tasks (`maxNumTasks - 1`).
     pub fn worker_count(&self) -> usize {
         self.max_num_tasks.saturating_sub(1).max(1)
+    }
+}
+
+/// `taskAssignment`: how many workers a stage gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskAssignment {
+    /// As many workers as `maxNumTasks` allows (Druid's default).
+    Max,
+    /// As few workers as the input needs (Druid sizes by files; msq-rs treats it as `max`).
+    Auto,
+}
+
+/// `sqlJoinAlgorithm`: how joins run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinAlgorithm {
+    /// Right-hand inputs are broadcast to every worker of the left input (default).
+    Broadcast,
+    /// Both inputs are hash-shuffled on the join key and merge-joined.
+    SortMerge,
+}
+
+/// `arrayIngestMode`: how ARRAY values are stored by INSERT / REPLACE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayIngestMode {
+    /// ARRAY columns of any element type (msq-rs default: SQL-compliant).
+    Array,
+    /// Only VARCHAR arrays, stored as multi-value strings.
+    Mvd,
+    /// Storing any array is an error.
+    None,
+}
+
+/// `selectDestination`: where SELECT results go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectDestination {
+    TaskReport,
+    DurableStorage,
+}
+
+/// The Druid SQL / MSQ context keys that take one of a fixed set of values, plus the SQL
+/// connection settings (`sqlTimeZone`, `sqlCurrentTimestamp`), validated up front.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlSettings {
+    /// `maxNumTasks` (or its alias `numTasks`), at least 2.
+    pub max_num_tasks: usize,
+    pub task_assignment: TaskAssignment,
+    pub join_algorithm: JoinAlgorithm,
+    pub array_ingest_mode: ArrayIngestMode,
+    pub select_destination: SelectDestination,
+    /// `groupByEnableMultiValueUnnesting` (default true).
+    pub group_by_enable_multi_value_unnesting: bool,
+    /// `useApproximateCountDistinct` (default true): COUNT(DISTINCT) is an HLL sketch in Druid.
+    pub use_approximate_count_distinct: bool,
+    /// `rowsPerPage` for `selectDestination: durableStorage` (default 100,000).
+    pub rows_per_page: u64,
+    /// `sqlTimeZone`, unvalidated text (the SQL layer parses zones).
+    pub time_zone: Option<String>,
+    /// `sqlCurrentTimestamp`: the statement's CURRENT_TIMESTAMP, as given.
+    pub current_timestamp: Option<String>,
+}
+
+impl SqlSettings {
+    /// Parses the keys from a context map; bad values are `InvalidInput` errors naming the key.
+    pub fn parse(raw: &Map<String, Value>) -> Result<Self> {
+        let bad = |key: &str, v: &Value, expected: &str| {
+            MsqError::Validation(format!(
+                "Invalid value [{}] for query context parameter [{key}]: expected {expected}",
+                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+            ))
+        };
+        let get = |key: &str| raw.get(key).filter(|v| !v.is_null());
+        let choice = |key: &str, options: &[&str], exact: bool, expected: &str| -> Result<Option<usize>> {
+            let Some(v) = get(key) else { return Ok(None) };
+            let s = v.as_str().ok_or_else(|| bad(key, v, expected))?.trim();
+            options
+                .iter()
+                .position(|o| if exact { *o == s } else { o.eq_ignore_ascii_case(s) })
+                .map(Some)
+                .ok_or_else(|| bad(key, v, expected))
+        };
+        let flag = |key: &str, default: bool| -> Result<bool> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => as_bool(v).ok_or_else(|| bad(key, v, "true or false")),
+            }
+        };
+        let text = |key: &str| -> Result<Option<String>> {
+            match get(key) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(v) => Err(bad(key, v, "a string")),
+            }
+        };
+        let tasks_key = if get("maxNumTasks").is_some() {
+            "maxNumTasks"
+        } else {
+            "numTasks"
+        };
+        let max_num_tasks = match get(tasks_key) {
+            None => 2,
+            Some(v) => {
+                let n = as_i64(v).ok_or_else(|| bad(tasks_key, v, "an integer"))?;
+                if n < 2 {
+                    return Err(MsqError::Validation(format!(
+                        "MSQ context maxNumTasks [{n}] cannot be less than 2, since at least 1 controller and 1 worker is necessary"
+                    )));
+                }
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }
+        };
+        let rows_per_page = match get("rowsPerPage") {
+            None => 100_000,
+            Some(v) => as_i64(v)
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad("rowsPerPage", v, "an integer >= 1"))? as u64,
+        };
+        Ok(SqlSettings {
+            max_num_tasks,
+            task_assignment: match choice("taskAssignment", &["max", "auto"], false, "'max' or 'auto'")? {
+                Some(1) => TaskAssignment::Auto,
+                _ => TaskAssignment::Max,
+            },
+            join_algorithm: match choice(
+                "sqlJoinAlgorithm",
+                &["broadcast", "sortMerge"],
+                true,
+                "'broadcast' or 'sortMerge'",
+            )? {
+                Some(1) => JoinAlgorithm::SortMerge,
+                _ => JoinAlgorithm::Broadcast,
+            },
+            array_ingest_mode: match choice(
+                "arrayIngestMode",
+                &["array", "mvd", "none"],
+                false,
+                "'array', 'mvd' or 'none'",
+            )? {
+                Some(1) => ArrayIngestMode::Mvd,
+                Some(2) => ArrayIngestMode::None,
+                _ => ArrayIngestMode::Array,
+            },
+            select_destination: match choice(
+                "selectDestination",
+                &["taskReport", "durableStorage"],
+                false,
+                "'taskReport' or 'durableStorage'",
+            )? {
+                Some(1) => SelectDestination::DurableStorage,
+                _ => SelectDestination::TaskReport,
+            },
+            group_by_enable_multi_value_unnesting: flag("groupByEnableMultiValueUnnesting", true)?,
+            use_approximate_count_distinct: flag("useApproximateCountDistinct", true)?,
+            rows_per_page,
+            time_zone: text("sqlTimeZone")?,
+            current_timestamp: text("sqlCurrentTimestamp")?,
+        })
     }
 }
 
@@ -129,6 +295,54 @@ mod tests {
         assert_eq!(c.max_parse_exceptions, -1);
         assert_eq!(c.raw["custom"], json!(1));
         let bad = json!({"maxNumTasks": 1});
-        assert!(QueryContext::parse(bad.as_object().unwrap()).is_err());
+        let e = QueryContext::parse(bad.as_object().unwrap()).unwrap_err();
+        assert_eq!(e.error_code(), "InvalidInput");
+        assert_eq!(
+            e.to_string(),
+            "MSQ context maxNumTasks [1] cannot be less than 2, since at least 1 controller and 1 worker is necessary"
+        );
+    }
+
+    #[test]
+    fn sql_settings() {
+        let parse = |v: serde_json::Value| SqlSettings::parse(v.as_object().unwrap());
+        let d = parse(json!({})).unwrap();
+        assert_eq!(d.max_num_tasks, 2);
+        assert_eq!(d.task_assignment, TaskAssignment::Max);
+        assert_eq!(d.join_algorithm, JoinAlgorithm::Broadcast);
+        assert_eq!(d.array_ingest_mode, ArrayIngestMode::Array);
+        assert_eq!(d.select_destination, SelectDestination::TaskReport);
+        assert!(d.group_by_enable_multi_value_unnesting);
+        let s = parse(json!({
+            "numTasks": 4, "taskAssignment": "AUTO", "sqlJoinAlgorithm": "sortMerge",
+            "arrayIngestMode": "mvd", "selectDestination": "durableStorage",
+            "groupByEnableMultiValueUnnesting": false, "sqlTimeZone": "America/Los_Angeles"
+        }))
+        .unwrap();
+        assert_eq!(s.max_num_tasks, 4);
+        assert_eq!(s.task_assignment, TaskAssignment::Auto);
+        assert_eq!(s.join_algorithm, JoinAlgorithm::SortMerge);
+        assert_eq!(s.array_ingest_mode, ArrayIngestMode::Mvd);
+        assert_eq!(s.select_destination, SelectDestination::DurableStorage);
+        assert!(!s.group_by_enable_multi_value_unnesting);
+        assert_eq!(s.time_zone.as_deref(), Some("America/Los_Angeles"));
+        // maxNumTasks wins over numTasks.
+        assert_eq!(
+            parse(json!({"numTasks": 9, "maxNumTasks": 3})).unwrap().max_num_tasks,
+            3
+        );
+        for bad in [
+            json!({"sqlJoinAlgorithm": "hash"}),
+            json!({"sqlJoinAlgorithm": "sortmerge"}),
+            json!({"taskAssignment": "min"}),
+            json!({"arrayIngestMode": "list"}),
+            json!({"selectDestination": "s3"}),
+            json!({"groupByEnableMultiValueUnnesting": "maybe"}),
+            json!({"maxNumTasks": "x"}),
+            json!({"sqlTimeZone": 5}),
+        ] {
+            let e = parse(bad.clone()).unwrap_err();
+            assert_eq!(e.error_code(), "InvalidInput", "{bad}");
+        }
     }
 }

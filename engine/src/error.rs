@@ -1,5 +1,6 @@
 //! One typed error for the whole engine, mapped to Druid MSQ error codes at the edges.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -9,8 +10,10 @@ pub type Result<T, E = MsqError> = std::result::Result<T, E>;
 /// Every failure a statement can meet, with the Druid MSQ error code it reports as.
 ///
 /// Variants carry the fields Druid's fault objects carry, so `to_fault` can render the
-/// `errorReport.error` object of the task report exactly.
-#[derive(Debug, Clone, thiserror::Error)]
+/// `errorReport.error` object of the task report exactly. Serde gives the form workers
+/// send errors to the controller in (`{"type":"<Variant>","fields":...}`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "type", content = "fields")]
 pub enum MsqError {
     /// The SQL text could not be parsed (HTTP 400, no task is created).
     #[error("{0}")]
@@ -87,6 +90,12 @@ pub enum MsqError {
     /// A column name Druid reserves was used wrongly.
     #[error("Column [{column}] is a reserved column name")]
     ColumnNameRestricted { column: String },
+    /// A stage would run on more workers than Druid allows (1,000).
+    #[error("Too many workers (current = {workers}; max = {max_workers})")]
+    TooManyWorkers { workers: usize, max_workers: usize },
+    /// A row does not fit in one frame (Druid's 1 MB `maxFrameSize`).
+    #[error("Encountered row that cannot fit in a single frame (max frame size = {})", thousands(.max_frame_size))]
+    RowTooLarge { max_frame_size: u64 },
     /// An input file could not be found or read.
     #[error("{message}")]
     InputSource { message: String },
@@ -96,6 +105,25 @@ pub enum MsqError {
     /// A worker failed.
     #[error("Worker task failed: [{worker_task_id}]: {message}")]
     WorkerFailed { worker_task_id: String, message: String },
+    /// A call to a worker (work order, shuffle fetch) failed for good.
+    #[error("RPC call to task failed unrecoverably: [{worker_task_id}]: {message}")]
+    WorkerRpcFailed { worker_task_id: String, message: String },
+    /// A worker failed more often than fault tolerance relaunches one worker.
+    #[error("Worker[{worker_number}] exceeded max relaunch count[{max_per_worker_relaunch}] for task[{task_id}]. Latest error: {root_error_message}")]
+    TooManyAttemptsForWorker {
+        max_per_worker_relaunch: u32,
+        task_id: String,
+        worker_number: usize,
+        root_error_message: String,
+    },
+    /// Workers failed more often than fault tolerance relaunches in one job.
+    #[error("Total relaunch attempt count[{current_relaunch_count}] exceeds max relaunch count[{max_relaunch_count}] for job. Last failed task id [{task_id}] with error [{root_error_message}]")]
+    TooManyAttemptsForJob {
+        max_relaunch_count: u32,
+        current_relaunch_count: u32,
+        task_id: String,
+        root_error_message: String,
+    },
     /// A metadata store failure.
     #[error("metadata store error: {0}")]
     Metadata(String),
@@ -121,6 +149,8 @@ impl MsqError {
             MsqError::TooManyPartitions { .. } => "TooManyPartitions",
             MsqError::TooManyBuckets { .. } => "TooManyBuckets",
             MsqError::ColumnNameRestricted { .. } => "ColumnNameRestricted",
+            MsqError::TooManyWorkers { .. } => "TooManyWorkers",
+            MsqError::RowTooLarge { .. } => "RowTooLarge",
             MsqError::InsertCannotAllocateSegment { .. } => "InsertCannotAllocateSegment",
             MsqError::TooManyColumns { .. } => "TooManyColumns",
             MsqError::TooManyClusteredByColumns { .. } => "TooManyClusteredByColumns",
@@ -130,6 +160,9 @@ impl MsqError {
             MsqError::InputSource { .. } => "UnknownError",
             MsqError::Canceled => "Canceled",
             MsqError::WorkerFailed { .. } => "WorkerFailed",
+            MsqError::WorkerRpcFailed { .. } => "WorkerRpcFailed",
+            MsqError::TooManyAttemptsForWorker { .. } => "TooManyAttemptsForWorker",
+            MsqError::TooManyAttemptsForJob { .. } => "TooManyAttemptsForJob",
             MsqError::Metadata(_) | MsqError::Io(_) | MsqError::Unknown(_) => "UnknownError",
         }
     }
@@ -138,7 +171,13 @@ impl MsqError {
     pub fn is_user_error(&self) -> bool {
         !matches!(
             self,
-            MsqError::Metadata(_) | MsqError::Io(_) | MsqError::Unknown(_) | MsqError::WorkerFailed { .. }
+            MsqError::Metadata(_)
+                | MsqError::Io(_)
+                | MsqError::Unknown(_)
+                | MsqError::WorkerFailed { .. }
+                | MsqError::WorkerRpcFailed { .. }
+                | MsqError::TooManyAttemptsForWorker { .. }
+                | MsqError::TooManyAttemptsForJob { .. }
         )
     }
 
@@ -168,6 +207,13 @@ impl MsqError {
             MsqError::TooManyBuckets { max_buckets } => {
                 m.insert("maxBuckets".into(), json!(max_buckets));
             }
+            MsqError::TooManyWorkers { workers, max_workers } => {
+                m.insert("workers".into(), json!(workers));
+                m.insert("maxWorkers".into(), json!(max_workers));
+            }
+            MsqError::RowTooLarge { max_frame_size } => {
+                m.insert("maxFrameSize".into(), json!(max_frame_size));
+            }
             MsqError::ColumnNameRestricted { column } => {
                 m.insert("columnName".into(), json!(column));
             }
@@ -177,6 +223,31 @@ impl MsqError {
             } => {
                 m.insert("workerTaskId".into(), json!(worker_task_id));
                 m.insert("errorMsg".into(), json!(message));
+            }
+            MsqError::WorkerRpcFailed { worker_task_id, .. } => {
+                m.insert("workerTaskId".into(), json!(worker_task_id));
+            }
+            MsqError::TooManyAttemptsForWorker {
+                max_per_worker_relaunch,
+                task_id,
+                worker_number,
+                root_error_message,
+            } => {
+                m.insert("maxPerWorkerRelaunch".into(), json!(max_per_worker_relaunch));
+                m.insert("taskId".into(), json!(task_id));
+                m.insert("workerNumber".into(), json!(worker_number));
+                m.insert("rootErrorMessage".into(), json!(root_error_message));
+            }
+            MsqError::TooManyAttemptsForJob {
+                max_relaunch_count,
+                current_relaunch_count,
+                task_id,
+                root_error_message,
+            } => {
+                m.insert("maxRelaunchCount".into(), json!(max_relaunch_count));
+                m.insert("currentRelaunchCount".into(), json!(current_relaunch_count));
+                m.insert("taskId".into(), json!(task_id));
+                m.insert("rootErrorMessage".into(), json!(root_error_message));
             }
             MsqError::InsertCannotAllocateSegment {
                 data_source, interval, ..
@@ -247,6 +318,19 @@ impl MsqError {
             _ => "org.apache.druid.msq.indexing.error.MSQException",
         }
     }
+}
+
+/// `1000000` as `1,000,000` (Java's `%,d`).
+fn thousands(n: &u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl From<std::io::Error> for MsqError {

@@ -12,9 +12,12 @@ pub mod keystats;
 pub mod merge;
 pub mod metadata;
 pub mod protocol;
+pub mod rpc;
 pub mod shuffle;
 pub mod signature;
 pub mod stage;
+pub mod storage;
+pub mod wire;
 
 pub use error::{MsqError, Result};
 

@@ -3,21 +3,55 @@
 
 use crate::counters::StageCounters;
 use crate::keystats::{KeyStatistics, RangePartitions};
+use crate::merge::SortColumn;
 use crate::metadata::{SegmentId, SegmentRecord};
 use crate::stage::StageDefinition;
 use crate::{MsqError, Result};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Settings a worker applies to a work order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSettings {
     /// Bytes of shuffle output buffered before spilling.
     pub memory_budget: usize,
     pub batch_size: usize,
     pub max_parse_exceptions: i64,
+    /// Local scratch directory (a worker in another process substitutes its own).
     pub spill_dir: PathBuf,
+    /// `durableShuffleStorage`: stage outputs go to object storage under
+    /// `shuffle/<queryId>/` instead of staying with the worker.
+    #[serde(default)]
+    pub durable_shuffle: bool,
+}
+
+/// Where one worker's output of a finished stage can be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum OutputLocation {
+    /// In the reading process's own shuffle store (embedded workers).
+    Local,
+    /// Served by a worker over HTTP at `<url>/druid/worker/v1/channels/<queryId>/<stage>/<partition>`
+    /// (the `url` is the worker's base URL; `worker` its number in that stage).
+    Http { url: String, worker: usize },
+    /// Durable shuffle storage: partition `p` is the Arrow IPC file `<prefix>/partition_<p>.arrow`.
+    Durable { prefix: String },
+}
+
+/// Where and how to read an input stage's output partitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputStageLocation {
+    /// Schema of the stage's output.
+    #[serde(with = "schema_serde")]
+    pub schema: arrow::datatypes::SchemaRef,
+    pub partition_count: usize,
+    /// Sort order of every run, when the stage sorts (readers merge).
+    pub sort: Option<Vec<SortColumn>>,
+    /// One entry per worker that produced output for the stage.
+    pub sources: Vec<OutputLocation>,
 }
 
 /// Work for one worker on one stage.
@@ -32,15 +66,21 @@ pub struct WorkOrder {
     /// Segment generation: the segment each input partition becomes.
     pub segments: Vec<(usize, SegmentId)>,
     pub settings: WorkerSettings,
+    /// Where each input stage (by stage number) is read from.
+    pub inputs: BTreeMap<usize, InputStageLocation>,
+    /// Attempt number of this worker (0 first; fault tolerance relaunches count up).
+    pub attempt: u32,
 }
 
 /// What a worker reports when its part of a stage is complete.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkerResult {
     /// Rows written to each output partition.
     pub partition_rows: Vec<u64>,
     /// Segments written (not yet published).
     pub segments: Vec<SegmentRecord>,
+    /// Where the output can be read (`None` for segment generation).
+    pub location: Option<OutputLocation>,
 }
 
 /// Messages from workers to the controller (Druid's `ControllerClient`).
@@ -69,4 +109,23 @@ pub trait WorkerClient: Send + Sync {
     async fn post_cleanup_stage(&self, stage: usize) -> Result<()>;
     /// Stop all work of the query; returns once the worker's work has stopped.
     async fn post_cancel(&self) -> Result<()>;
+    /// The query ended: drop everything kept for it.
+    async fn post_finish(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Serde of an Arrow `SchemaRef` through arrow-schema's own serde.
+mod schema_serde {
+    use arrow::datatypes::{Schema, SchemaRef};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(schema: &SchemaRef, s: S) -> Result<S::Ok, S::Error> {
+        schema.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SchemaRef, D::Error> {
+        Ok(Arc::new(Schema::deserialize(d)?))
+    }
 }

@@ -72,6 +72,15 @@ impl StageBuilder {
 
     /// Replaces every shuffle boundary under `plan` by a reader of a new upstream stage.
     pub fn cut(&mut self, plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        if plan.name() == "ScalarSubqueryExec" {
+            // The subquery's result is shared in memory with the expressions that use it
+            // below: the whole subtree runs in one fragment, gathered to one partition.
+            return Ok(if plan.output_partitioning().partition_count() > 1 {
+                Arc::new(CoalescePartitionsExec::new(plan))
+            } else {
+                plan
+            });
+        }
         if let Some(r) = plan.downcast_ref::<RepartitionExec>() {
             let child = self.cut(r.input().clone())?;
             return match r.partitioning() {
@@ -226,12 +235,13 @@ fn processor_kind(plan: &Arc<dyn ExecutionPlan>) -> ProcessorKind {
             window = true;
         }
     });
-    if post {
+    // A sort-merge join defines its stage (aggregation around it is incidental).
+    if smj {
+        ProcessorKind::SortMergeJoin
+    } else if post {
         ProcessorKind::GroupByPostShuffle
     } else if pre {
         ProcessorKind::GroupByPreShuffle
-    } else if smj {
-        ProcessorKind::SortMergeJoin
     } else if window {
         ProcessorKind::Window
     } else if limit {

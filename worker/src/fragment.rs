@@ -113,6 +113,7 @@ pub async fn run_fragment(
     let result = WorkerResult {
         partition_rows: output.partition_rows(),
         segments: vec![],
+        location: Some(msq_engine::protocol::OutputLocation::Local),
     };
     Ok((output, result))
 }

@@ -1,8 +1,10 @@
 //! msq-rs worker: runs work orders for stages — plan fragments whose output goes through the
 //! shuffle, and segment generation — reporting phases, statistics and counters to the controller.
 
+pub mod controller_client;
 pub mod fragment;
-pub mod in_process;
 pub mod segment_writer;
+pub mod server;
+pub mod worker;
 
-pub use in_process::InProcessWorker;
+pub use worker::{Worker, WorkerEnv};

@@ -1,5 +1,6 @@
-//! A worker living in the controller's process: work orders run as tokio tasks and stage
-//! outputs go to the query's in-process shuffle store.
+//! One worker of one query: work orders run as tokio tasks; stage outputs stay in this
+//! process's shuffle store (read in-process or served over HTTP) or go to durable shuffle
+//! storage. The same type backs embedded workers and `msq worker` processes.
 
 use crate::fragment::run_fragment;
 use crate::segment_writer::generate_segments;
@@ -8,8 +9,10 @@ use msq_engine::counters::{SharedCounters, StageCounters};
 use msq_engine::exec::ExecContext;
 use msq_engine::kernel::WorkerStagePhase;
 use msq_engine::keystats::RangePartitions;
-use msq_engine::protocol::{ControllerClient, WorkOrder, WorkerClient, WorkerResult};
-use msq_engine::shuffle::InProcessShuffle;
+use msq_engine::protocol::{ControllerClient, OutputLocation, WorkOrder, WorkerClient, WorkerResult};
+use msq_engine::rpc::ClusterAuth;
+use msq_engine::shuffle::located::{durable_partition_path, durable_prefix};
+use msq_engine::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher, WorkerStageOutput};
 use msq_engine::stage::StageProcessor;
 use msq_engine::{MsqError, Result};
 use object_store::ObjectStore;
@@ -20,31 +23,38 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// An in-process worker task.
-pub struct InProcessWorker {
+/// Where a worker keeps outputs and how others reach them.
+#[derive(Clone)]
+pub struct WorkerEnv {
+    /// Outputs kept by this process (shared by the embedded workers of one query).
+    pub shuffle: Arc<InProcessShuffle>,
+    pub deep_storage: Arc<dyn ObjectStore>,
+    /// How other workers read this worker's kept outputs.
+    pub location: OutputLocation,
+    /// Credentials for reading other workers' channels.
+    pub auth: ClusterAuth,
+    /// Overrides the work order's scratch directory (workers in their own process).
+    pub spill_dir: Option<std::path::PathBuf>,
+}
+
+/// A worker task.
+pub struct Worker {
     pub worker_number: usize,
-    me: std::sync::Weak<InProcessWorker>,
-    shuffle: Arc<InProcessShuffle>,
-    deep_storage: Arc<dyn ObjectStore>,
+    me: std::sync::Weak<Worker>,
+    env: WorkerEnv,
     controller: Arc<dyn ControllerClient>,
     cancelled: Arc<AtomicBool>,
     boundaries: Mutex<HashMap<usize, oneshot::Sender<RangePartitions>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl InProcessWorker {
-    /// A worker numbered `worker_number` writing to `shuffle` and reporting to `controller`.
-    pub fn new(
-        worker_number: usize,
-        shuffle: Arc<InProcessShuffle>,
-        deep_storage: Arc<dyn ObjectStore>,
-        controller: Arc<dyn ControllerClient>,
-    ) -> Arc<Self> {
-        Arc::new_cyclic(|me| InProcessWorker {
+impl Worker {
+    /// A worker numbered `worker_number` reporting to `controller`.
+    pub fn new(worker_number: usize, env: WorkerEnv, controller: Arc<dyn ControllerClient>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Worker {
             worker_number,
             me: me.clone(),
-            shuffle,
-            deep_storage,
+            env,
             controller,
             cancelled: Arc::new(AtomicBool::new(false)),
             boundaries: Mutex::new(HashMap::new()),
@@ -52,14 +62,69 @@ impl InProcessWorker {
         })
     }
 
-    async fn run(self: Arc<Self>, order: WorkOrder, boundaries: oneshot::Receiver<RangePartitions>) {
+    /// This worker's kept output of a stage (served to other workers).
+    pub fn output(&self, stage: usize) -> Option<Arc<WorkerStageOutput>> {
+        self.env.shuffle.get(stage, self.worker_number)
+    }
+
+    fn fetcher(&self, order: &WorkOrder) -> Arc<dyn ShuffleFetcher> {
+        Arc::new(LocatedFetcher {
+            query_id: order.query_id.clone(),
+            inputs: order.inputs.clone(),
+            local: self.env.shuffle.clone(),
+            durable: Some(self.env.deep_storage.clone()),
+            auth: self.env.auth.clone(),
+            scratch: order.settings.spill_dir.join("fetch"),
+        })
+    }
+
+    /// Keeps `output` here or writes it to durable storage; returns where it can be read.
+    async fn store_output(&self, order: &WorkOrder, output: WorkerStageOutput) -> Result<OutputLocation> {
+        let stage = order.stage.stage_number;
+        if !order.settings.durable_shuffle {
+            self.env.shuffle.put(stage, self.worker_number, output);
+            return Ok(self.env.location.clone());
+        }
+        let prefix = durable_prefix(&order.query_id, stage, self.worker_number, order.attempt);
+        let store = self.env.deep_storage.clone();
+        let scratch = order.settings.spill_dir.join("upload");
+        let batch_size = order.settings.batch_size;
+        let prefix2 = prefix.clone();
+        msq_engine::blocking(move || -> Result<()> {
+            for (p, runs) in output.partitions.iter().enumerate() {
+                let path = durable_partition_path(&prefix2, p);
+                msq_engine::shuffle::run::upload_merged(
+                    store.clone(),
+                    &path,
+                    &output.schema,
+                    runs,
+                    output.sort.as_deref(),
+                    batch_size,
+                    &scratch,
+                )?;
+                for r in runs {
+                    if let msq_engine::shuffle::Run::Spilled { path, .. } = r {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(OutputLocation::Durable { prefix })
+    }
+
+    async fn run(self: Arc<Self>, mut order: WorkOrder, boundaries: oneshot::Receiver<RangePartitions>) {
+        if let Some(dir) = &self.env.spill_dir {
+            order.settings.spill_dir = dir.join(&order.query_id);
+        }
         let stage = order.stage.stage_number;
         let worker = order.worker_number;
         let counters: SharedCounters = Arc::new(Mutex::new(StageCounters::with_inputs(order.stage.inputs.len())));
         let exec = Arc::new(ExecContext {
             counters: counters.clone(),
-            fetcher: self.shuffle.clone(),
-            deep_storage: self.deep_storage.clone(),
+            fetcher: self.fetcher(&order),
+            deep_storage: self.env.deep_storage.clone(),
             max_parse_exceptions: order.settings.max_parse_exceptions,
             parse_errors: AtomicU64::new(0),
             batch_size: order.settings.batch_size,
@@ -92,8 +157,11 @@ impl InProcessWorker {
                         &mut phase,
                     )
                     .await?;
-                    self.shuffle.put(stage, worker, output);
-                    Ok(result)
+                    let location = self.store_output(&order, output).await?;
+                    Ok(WorkerResult {
+                        location: Some(location),
+                        ..result
+                    })
                 }
                 StageProcessor::SegmentGenerator(spec) => {
                     let input = order
@@ -104,8 +172,8 @@ impl InProcessWorker {
                         .ok_or_else(|| MsqError::Unknown("segment generation has no input stage".into()))?;
                     let segments = generate_segments(&order, spec, input, exec.clone()).await?;
                     Ok(WorkerResult {
-                        partition_rows: vec![],
                         segments,
+                        ..Default::default()
                     })
                 }
             }
@@ -133,7 +201,7 @@ impl InProcessWorker {
 }
 
 #[async_trait]
-impl WorkerClient for InProcessWorker {
+impl WorkerClient for Worker {
     async fn post_work_order(&self, order: WorkOrder) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.boundaries
@@ -166,7 +234,7 @@ impl WorkerClient for InProcessWorker {
     }
 
     async fn post_cleanup_stage(&self, stage: usize) -> Result<()> {
-        self.shuffle.remove_stage(stage);
+        self.env.shuffle.remove_worker_stage(stage, self.worker_number);
         Ok(())
     }
 

@@ -124,15 +124,17 @@ impl QueryKernel {
             .shape
             .range_target
             .ok_or_else(|| MsqError::Unknown(format!("stage {n} does not gather key statistics")))?;
+        // A relaunched worker sends statistics again; the first copy already counts.
+        if s.stats_from.contains(&worker) {
+            return Ok(KernelAction::None);
+        }
         if s.phase != ControllerStagePhase::ReadingInput {
             return Err(MsqError::Unknown(format!(
                 "stage {n} got statistics in phase {}",
                 s.phase.name()
             )));
         }
-        if !s.stats_from.insert(worker) {
-            return Ok(KernelAction::None);
-        }
+        s.stats_from.insert(worker);
         match &mut s.stats {
             Some(all) => all.merge(&stats),
             None => s.stats = Some(stats),
@@ -191,6 +193,17 @@ impl QueryKernel {
         }
         self.transition(n, ControllerStagePhase::ResultsReady)?;
         Ok(true)
+    }
+
+    /// Whether `worker` has reported its results of stage `n` complete.
+    pub fn worker_complete(&self, n: usize, worker: usize) -> bool {
+        self.stages[n].complete.contains(&worker)
+    }
+
+    /// A worker is being re-run on stage `n` (fault tolerance): forget that it finished
+    /// reading. Statistics it sent stay merged; its re-sent copy is ignored.
+    pub fn reset_worker(&mut self, n: usize, worker: usize) {
+        self.stages[n].done_reading.remove(&worker);
     }
 
     /// Stages whose results nobody needs any more: all consumers are done. `final_consumed`

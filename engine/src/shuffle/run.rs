@@ -1,7 +1,12 @@
 //! A run: a sequence of batches, in memory or spilled to an Arrow IPC file.
 
 use crate::merge::BatchIter;
-use crate::Result;
+use crate::{MsqError, Result};
+use arrow::ipc::reader::StreamReader;
+use futures::StreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::io::Write;
+use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
@@ -17,6 +22,17 @@ pub enum Run {
     Memory(Vec<RecordBatch>),
     /// Batches spilled to an Arrow IPC file.
     Spilled { path: PathBuf, rows: u64, bytes: u64 },
+    /// Another worker's channel: an Arrow IPC stream served over HTTP.
+    Http {
+        url: String,
+        authorization: Option<String>,
+    },
+    /// An Arrow IPC file in durable shuffle storage (absent: no rows), staged in `scratch`.
+    Object {
+        store: Arc<dyn ObjectStore>,
+        path: String,
+        scratch: PathBuf,
+    },
 }
 
 impl Run {
@@ -25,6 +41,7 @@ impl Run {
         match self {
             Run::Memory(b) => b.iter().map(|b| b.num_rows() as u64).sum(),
             Run::Spilled { rows, .. } => *rows,
+            Run::Http { .. } | Run::Object { .. } => 0,
         }
     }
 
@@ -35,6 +52,23 @@ impl Run {
             Run::Spilled { path, .. } => {
                 let f = File::open(path)?;
                 let reader = FileReader::try_new(BufReader::with_capacity(1 << 20, f), None)?;
+                Ok(Box::new(reader.map(|r| r.map_err(Into::into))))
+            }
+            Run::Http { url, authorization } => {
+                let body = crate::input::http::http_get(url, authorization.as_deref(), &[]).map_err(|e| {
+                    MsqError::WorkerRpcFailed {
+                        worker_task_id: url.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+                let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, body.reader), None)?;
+                Ok(Box::new(reader.map(|r| r.map_err(Into::into))))
+            }
+            Run::Object { store, path, scratch } => {
+                let Some(file) = download(store.clone(), path, scratch)? else {
+                    return Ok(Box::new(std::iter::empty()));
+                };
+                let reader = FileReader::try_new(BufReader::with_capacity(1 << 20, file), None)?;
                 Ok(Box::new(reader.map(|r| r.map_err(Into::into))))
             }
         }
@@ -61,4 +95,83 @@ pub fn spill(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result
         rows,
         bytes,
     })
+}
+
+/// Copies an object into an anonymous temporary file in `scratch` (deleted when closed);
+/// `None` when the object does not exist. Must run on a blocking thread.
+fn download(store: Arc<dyn ObjectStore>, path: &str, scratch: &Path) -> Result<Option<File>> {
+    std::fs::create_dir_all(scratch)?;
+    let mut file = tempfile::tempfile_in(scratch)?;
+    let location = object_store::path::Path::from(path);
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| MsqError::Unknown("durable shuffle reads need a tokio runtime".into()))?;
+    let found = handle.block_on(async {
+        let mut stream = match store.get(&location).await {
+            Ok(r) => r.into_stream(),
+            Err(object_store::Error::NotFound { .. }) => return Ok::<bool, MsqError>(false),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?)?;
+        }
+        Ok(true)
+    })?;
+    if !found {
+        return Ok(None);
+    }
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    Ok(Some(file))
+}
+
+/// Writes `runs` (merged by `sort` when sorted) as one Arrow IPC file at `path` in `store`.
+/// Returns rows written; writes nothing when there are no rows. Must run on a blocking thread.
+pub fn upload_merged(
+    store: Arc<dyn ObjectStore>,
+    path: &str,
+    schema: &SchemaRef,
+    runs: &[Run],
+    sort: Option<&[crate::merge::SortColumn]>,
+    batch_size: usize,
+    scratch: &Path,
+) -> Result<u64> {
+    let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
+    let merged: BatchIter = match sort {
+        Some(sort) if iters.len() > 1 => crate::merge::merge_sorted_runs(schema.clone(), iters, sort, batch_size)?,
+        _ => Box::new(iters.into_iter().flatten()),
+    };
+    std::fs::create_dir_all(scratch)?;
+    let mut tmp = tempfile::tempfile_in(scratch)?;
+    let mut rows = 0u64;
+    {
+        let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, &mut tmp), schema)?;
+        for b in merged {
+            let b = b?;
+            rows += b.num_rows() as u64;
+            w.write(&b)?;
+        }
+        w.finish()?;
+    }
+    if rows == 0 {
+        return Ok(0);
+    }
+    use std::io::{Read, Seek};
+    tmp.seek(std::io::SeekFrom::Start(0))?;
+    let location = object_store::path::Path::from(path);
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| MsqError::Unknown("durable shuffle writes need a tokio runtime".into()))?;
+    handle.block_on(async {
+        let mut upload = object_store::buffered::BufWriter::new(store, location);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = tmp.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            tokio::io::AsyncWriteExt::write_all(&mut upload, &buf[..n]).await?;
+        }
+        tokio::io::AsyncWriteExt::shutdown(&mut upload).await?;
+        Ok::<(), MsqError>(())
+    })?;
+    Ok(rows)
 }

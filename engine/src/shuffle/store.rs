@@ -70,6 +70,19 @@ impl InProcessShuffle {
             .collect()
     }
 
+    /// Runs of partition `partition` of stage `stage`, from every worker stored here.
+    pub fn partition_runs(&self, stage: usize, partition: usize) -> Vec<Run> {
+        self.stage_outputs(stage)
+            .iter()
+            .flat_map(|o| o.partitions.get(partition).cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// One worker's output of a stage.
+    pub fn get(&self, stage: usize, worker: usize) -> Option<Arc<WorkerStageOutput>> {
+        self.lock().get(&(stage, worker)).cloned()
+    }
+
     /// Drops a stage's outputs and deletes its spill files.
     pub fn remove_stage(&self, stage: usize) {
         let removed: Vec<Arc<WorkerStageOutput>> = {
@@ -77,6 +90,16 @@ impl InProcessShuffle {
             let keys: Vec<(usize, usize)> = g.range((stage, 0)..(stage + 1, 0)).map(|(k, _)| *k).collect();
             keys.into_iter().filter_map(|k| g.remove(&k)).collect()
         };
+        Self::delete_spills(removed);
+    }
+
+    /// Drops one worker's output of a stage.
+    pub fn remove_worker_stage(&self, stage: usize, worker: usize) {
+        let removed: Vec<Arc<WorkerStageOutput>> = self.lock().remove(&(stage, worker)).into_iter().collect();
+        Self::delete_spills(removed);
+    }
+
+    fn delete_spills(removed: Vec<Arc<WorkerStageOutput>>) {
         for out in removed {
             for runs in &out.partitions {
                 for run in runs {

@@ -313,6 +313,7 @@ impl ShuffleWriter {
                         shuffle.files.resize(shuffle.files.len().max(p + 1), 0);
                         shuffle.files[p] += 1;
                     }
+                    Run::Http { .. } | Run::Object { .. } => {}
                 }
             }
         }
