@@ -1,5 +1,26 @@
-//! Runs the table-driven SQL cases in `tests/sql/*.sqltest` (format described at the top of
-//! each file) against one fresh data directory holding the wikipedia sample.
+//! Runs the table-driven SQL cases in `tests/sql/*.sqltest` against one fresh data directory
+//! holding the wikipedia sample (table `wikipedia`). Files run in name order, cases in order.
+//!
+//! Case format:
+//! ```text
+//! # comment
+//! === name
+//! context: {"key": value}            (optional)
+//! sql:
+//! <statement lines; {testdata} is the testdata folder>
+//! expect: [[row], ...]               exact rows, in order
+//! expect_unordered: [[row], ...]     exact rows, in any order
+//! written: N                         rows ingested by INSERT / REPLACE
+//! error: Code                        the statement fails with this Druid error code
+//! message: text                      (with error:) the message contains this text
+//! segments: {"count": N, ...}        (with written:) the published segments: count (data
+//!                                    segments), intervals (distinct time chunks), first / last
+//!                                    (chunk intervals), shardSpec (every segment's type),
+//!                                    report (status.segmentReport.shardSpec), rows (rows per
+//!                                    segment, in segment order)
+//! stages: ["scan:hash", ...]         the stages' processor:shuffle types (report order)
+//! task: query-<id>                   the task id (e.g. from `sqlQueryId`)
+//! ```
 
 mod common;
 
@@ -11,44 +32,83 @@ struct Case {
     context: Value,
     sql: String,
     expect: Expect,
+    message: Option<String>,
+    segments: Option<Value>,
+    stages: Option<Vec<String>>,
+    task: Option<String>,
 }
 
 enum Expect {
     Rows(Value),
+    UnorderedRows(Value),
     Written(u64),
     Error(String),
 }
+
+/// The directive keys of a case (`key: value` lines).
+const KEYS: [&str; 10] = [
+    "context",
+    "sql",
+    "expect",
+    "expect_unordered",
+    "written",
+    "error",
+    "message",
+    "segments",
+    "stages",
+    "task",
+];
 
 fn parse(text: &str) -> Vec<Case> {
     let testdata = testdata("").display().to_string();
     let testdata = testdata.trim_end_matches('/');
     let mut cases = Vec::new();
-    for block in text.split("\n=== ").skip(1) {
+    // A leading newline lets a file start directly with its first case.
+    for block in format!("\n{text}").split("\n=== ").skip(1) {
         let mut lines = block.lines();
         let name = lines.next().unwrap().trim().to_string();
+        let json =
+            |v: &str| -> Value { serde_json::from_str(v.trim()).unwrap_or_else(|e| panic!("[{name}]: {e}: {v}")) };
         let mut context = json!({});
         let mut sql = String::new();
         let mut in_sql = false;
         let mut expect = None;
+        let mut message = None;
+        let mut segments = None;
+        let mut stages = None;
+        let mut task = None;
         for line in lines {
-            if let Some(c) = line.strip_prefix("context:") {
-                context = serde_json::from_str(c.trim()).unwrap_or_else(|e| panic!("{name}: bad context: {e}"));
-            } else if line.trim() == "sql:" {
-                in_sql = true;
-            } else if let Some(r) = line.strip_prefix("expect:") {
-                expect = Some(Expect::Rows(
-                    serde_json::from_str(r.trim()).unwrap_or_else(|e| panic!("{name}: {e}")),
-                ));
-                in_sql = false;
-            } else if let Some(n) = line.strip_prefix("written:") {
-                expect = Some(Expect::Written(n.trim().parse().unwrap()));
-                in_sql = false;
-            } else if let Some(code) = line.strip_prefix("error:") {
-                expect = Some(Expect::Error(code.trim().to_string()));
-                in_sql = false;
-            } else if in_sql {
-                sql.push_str(&line.replace("{testdata}", testdata));
-                sql.push('\n');
+            let directive = line.split_once(':').filter(|(k, _)| KEYS.contains(k));
+            let Some((key, value)) = directive else {
+                if in_sql {
+                    sql.push_str(&line.replace("{testdata}", testdata));
+                    sql.push('\n');
+                } else if !(line.trim().is_empty() || line.starts_with('#')) {
+                    panic!("[{name}]: unexpected line [{line}]");
+                }
+                continue;
+            };
+            in_sql = key == "sql";
+            match key {
+                "context" => context = json(value),
+                "expect" => expect = Some(Expect::Rows(json(value))),
+                "expect_unordered" => expect = Some(Expect::UnorderedRows(json(value))),
+                "written" => expect = Some(Expect::Written(value.trim().parse().unwrap())),
+                "error" => expect = Some(Expect::Error(value.trim().to_string())),
+                "message" => message = Some(value.trim().to_string()),
+                "task" => task = Some(value.trim().to_string()),
+                "segments" => segments = Some(json(value)),
+                "stages" => {
+                    let list = json(value);
+                    stages = Some(
+                        list.as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| s.as_str().unwrap().to_string())
+                            .collect(),
+                    )
+                }
+                _ => {}
             }
         }
         cases.push(Case {
@@ -56,9 +116,78 @@ fn parse(text: &str) -> Vec<Case> {
             name,
             context,
             sql,
+            message,
+            segments,
+            stages,
+            task,
         });
     }
     cases
+}
+
+/// JSON equality where numbers compare by value (`5` equals `5.0`: Druid's docs print doubles
+/// such as `SQRT(25)` without a fraction).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        _ => a == b,
+    }
+}
+
+fn sorted(rows: &Value) -> Vec<String> {
+    let mut v: Vec<String> = rows
+        .as_array()
+        .map(|a| a.iter().map(|r| r.to_string()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Checks the published segments against a `segments:` object; returns the first mismatch.
+fn check_segments(want: &Value, o: &msq_controller::QueryOutcome, report: &Value) -> Option<String> {
+    let data: Vec<_> = o.segments.iter().filter(|s| !s.is_tombstone).collect();
+    let mut chunks: Vec<String> = data.iter().map(|s| s.id.interval.to_iso()).collect();
+    chunks.dedup();
+    let types: std::collections::BTreeSet<String> = data
+        .iter()
+        .map(|s| s.shard_spec["type"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let got = json!({
+        "count": data.len(),
+        "intervals": chunks.len(),
+        "first": chunks.first(),
+        "last": chunks.last(),
+        "shardSpec": if types.len() == 1 { json!(types.iter().next()) } else { json!(types) },
+        "report": report["multiStageQuery"]["payload"]["status"]["segmentReport"]["shardSpec"],
+        "rows": data.iter().map(|s| s.num_rows).collect::<Vec<_>>(),
+    });
+    for (k, v) in want.as_object().expect("segments: takes an object") {
+        if got.get(k) != Some(v) {
+            return Some(format!("segments.{k} {} != {v}", got.get(k).unwrap_or(&Value::Null)));
+        }
+    }
+    None
+}
+
+/// The stages' `processor:shuffle` types from a report.
+fn stage_types(report: &Value) -> Vec<String> {
+    report["multiStageQuery"]["payload"]["stages"]
+        .as_array()
+        .map(|stages| {
+            stages
+                .iter()
+                .map(|s| {
+                    let d = &s["definition"];
+                    format!(
+                        "{}:{}",
+                        d["processor"]["type"].as_str().unwrap_or("-"),
+                        d["shuffleSpec"]["type"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,38 +198,63 @@ async fn sql_cases() {
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     let mut ran = 0;
+    let mut per_file = Vec::new();
     let mut failures = Vec::new();
     for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sqltest")) {
-        for case in parse(&std::fs::read_to_string(f).unwrap()) {
+        let file = f.file_name().unwrap().to_string_lossy().to_string();
+        let cases = parse(&std::fs::read_to_string(f).unwrap());
+        per_file.push(format!("{file}: {}", cases.len()));
+        for case in cases {
             ran += 1;
             let ctx = case.context.as_object().cloned().unwrap_or_default();
-            let (_, res, _) = t.engine.run_statement(&case.sql, &ctx).await;
-            let problem = match (&case.expect, res) {
+            let (task_id, res, report) = t.engine.run_statement(&case.sql, &ctx).await;
+            let mut problem = match (&case.expect, &res) {
                 (Expect::Rows(want), Ok(o)) => {
                     let got = Value::Array(msq_controller::values::rows_json(
                         o.results.as_deref().unwrap_or_default(),
                         usize::MAX,
                     ));
-                    (got != *want).then(|| format!("rows {got} != {want}"))
+                    (!same(&got, want)).then(|| format!("rows {got} != {want}"))
+                }
+                (Expect::UnorderedRows(want), Ok(o)) => {
+                    let got = Value::Array(msq_controller::values::rows_json(
+                        o.results.as_deref().unwrap_or_default(),
+                        usize::MAX,
+                    ));
+                    (sorted(&got) != sorted(want)).then(|| format!("rows (any order) {got} != {want}"))
                 }
                 (Expect::Written(n), Ok(o)) => {
                     (o.rows_written != *n).then(|| format!("wrote {} != {n}", o.rows_written))
                 }
                 (Expect::Error(code), Ok(_)) => Some(format!("succeeded, expected {code}")),
                 (Expect::Error(code), Err(e)) => {
-                    (e.error_code() != code).then(|| format!("{}: {e} != {code}", e.error_code()))
+                    if e.error_code() != code {
+                        Some(format!("{}: {e} != {code}", e.error_code()))
+                    } else {
+                        case.message
+                            .as_ref()
+                            .filter(|m| !e.to_string().contains(m.as_str()))
+                            .map(|m| format!("message [{e}] does not contain [{m}]"))
+                    }
                 }
                 (_, Err(e)) => Some(format!("failed: {}: {e}", e.error_code())),
             };
+            if let (None, Some(want), Ok(o)) = (&problem, &case.segments, &res) {
+                problem = check_segments(want, o, &report);
+            }
+            if let (None, Some(want)) = (&problem, &case.stages) {
+                let got = stage_types(&report);
+                problem = (&got != want).then(|| format!("stages {got:?} != {want:?}"));
+            }
+            if let (None, Some(want)) = (&problem, &case.task) {
+                problem = (task_id.as_deref() != Some(want.as_str())).then(|| format!("task id {task_id:?} != {want}"));
+            }
             if let Some(p) = problem {
-                failures.push(format!(
-                    "[{}] {}: {p}",
-                    f.file_name().unwrap().to_string_lossy(),
-                    case.name
-                ));
+                failures.push(format!("[{file}] {}: {p}", case.name));
             }
         }
     }
+    eprintln!("sql suite: {ran} cases ({})", per_file.join(", "));
     assert!(ran >= 20, "only {ran} cases found");
     assert!(
         failures.is_empty(),

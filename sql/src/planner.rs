@@ -1,8 +1,10 @@
 //! Plans a Druid SQL statement into a stage DAG: parse (Druid clauses), plan and optimise
 //! with DataFusion, validate ingestion rules, then cut the physical plan into stages.
 
+use crate::functions::time::{parse_iso, Zone};
+use crate::rewrite::RewriteOptions;
 use crate::stages::StageBuilder;
-use crate::statement::{parse_statement, ClusterKey, DruidStatement, Overwrite, StatementKind};
+use crate::statement::{parse_statement_in_zone, ClusterKey, DruidStatement, Overwrite, StatementKind};
 use crate::tables::{DatasourceTable, ExternTable};
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::common::ScalarValue;
@@ -11,7 +13,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{cast, col, lit, Expr};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
-use msq_engine::context::QueryContext;
+use msq_engine::context::{ArrayIngestMode, JoinAlgorithm, QueryContext};
 use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::input::{InputFormat, InputSource};
 use msq_engine::merge::SortColumn;
@@ -59,9 +61,7 @@ pub fn session_context(ctx: &QueryContext) -> SessionContext {
         o.optimizer.enable_join_dynamic_filter_pushdown = false;
         o.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
         o.optimizer.prefer_existing_sort = false;
-        if let Some(v) = ctx.raw.get("sqlJoinAlgorithm").and_then(|v| v.as_str()) {
-            o.optimizer.prefer_hash_join = v != "sortMerge";
-        }
+        o.optimizer.prefer_hash_join = ctx.sql.join_algorithm != JoinAlgorithm::SortMerge;
     }
     let state = SessionStateBuilder::new()
         .with_config(config)
@@ -83,9 +83,16 @@ pub async fn plan_statement(
     query_id: &str,
     metadata: Arc<dyn MetadataStore>,
 ) -> Result<PlannedStatement> {
-    let stmt = parse_statement(sql)?;
+    let rewrite_options = rewrite_options(context)?;
+    let stmt = parse_statement_in_zone(sql, &rewrite_options.zone)?;
     validate_statement(&stmt)?;
     let workers = context.worker_count();
+    if workers > MAX_WORKERS {
+        return Err(MsqError::TooManyWorkers {
+            workers,
+            max_workers: MAX_WORKERS,
+        });
+    }
     let sc = session_context(context);
 
     for e in &stmt.externs {
@@ -110,8 +117,8 @@ pub async fn plan_statement(
         )));
     }
     let mut parsed = statements.pop_front().expect("one statement");
-    crate::rewrite::rewrite_druid_aggregates(&mut parsed);
-    crate::rewrite::name_unaliased_columns(&mut parsed);
+    let select_list = crate::rewrite::output_expressions(&parsed);
+    crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
     let state = sc.state();
     for r in state.resolve_table_references(&parsed)? {
         let name = r.table().to_string();
@@ -137,6 +144,7 @@ pub async fn plan_statement(
     let mut builder = StageBuilder::new(query_id, workers);
     match stmt.kind {
         StatementKind::Select => {
+            df = check_row_size(df)?;
             let output_schema = Arc::new(df.schema().as_arrow().clone());
             let physical = df.create_physical_plan().await?;
             builder.plan_select(physical)?;
@@ -153,8 +161,10 @@ pub async fn plan_statement(
         StatementKind::Insert | StatementKind::Replace => {
             let granularity = stmt.partitioned_by.expect("validated");
             df = shape_ingest_columns(df, granularity)?;
+            check_array_ingest_mode(df.schema().as_arrow(), context.sql.array_ingest_mode)?;
+            df = check_row_size(df)?;
             let output_schema = Arc::new(df.schema().as_arrow().clone());
-            let cluster_by = resolve_cluster_by(&stmt, &output_schema)?;
+            let cluster_by = resolve_cluster_by(&stmt, &output_schema, &select_list)?;
             let sort_order = match &context.segment_sort_order {
                 Some(order) => order.clone(),
                 None => {
@@ -237,6 +247,85 @@ pub async fn plan_statement(
     }
 }
 
+/// Druid's hard limit on the workers of one stage (`TooManyWorkers`).
+pub const MAX_WORKERS: usize = 1000;
+
+/// The rewrite settings of a context: `sqlTimeZone`, `sqlCurrentTimestamp` (else now),
+/// `finalizeAggregations` and `useApproximateCountDistinct`.
+fn rewrite_options(context: &QueryContext) -> Result<RewriteOptions> {
+    let bad = |key: &str, v: &str, expected: &str| {
+        MsqError::Validation(format!(
+            "Invalid value [{v}] for query context parameter [{key}]: expected {expected}"
+        ))
+    };
+    let zone = match &context.sql.time_zone {
+        None => Zone::utc(),
+        Some(z) => Zone::parse(z).ok_or_else(|| {
+            bad(
+                "sqlTimeZone",
+                z,
+                "a time zone name such as America/Los_Angeles or an offset such as -08:00",
+            )
+        })?,
+    };
+    let now_millis = match &context.sql.current_timestamp {
+        None => chrono::Utc::now().timestamp_millis(),
+        Some(t) => parse_iso(t, &Zone::utc()).ok_or_else(|| bad("sqlCurrentTimestamp", t, "an ISO-8601 timestamp"))?,
+    };
+    Ok(RewriteOptions {
+        zone,
+        now_millis,
+        finalize_aggregations: context.finalize_aggregations,
+        approximate_count_distinct: context.sql.use_approximate_count_distinct,
+    })
+}
+
+/// Filters the output through [`crate::functions::limits::ROW_FITS`] over its variable-width columns, so a row larger
+/// than a frame fails with `RowTooLarge` (fixed-width columns cannot reach the limit).
+fn check_row_size(df: DataFrame) -> Result<DataFrame> {
+    let wide: Vec<Expr> = df
+        .schema()
+        .iter()
+        .filter(|(_, f)| {
+            matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::List(_) | DataType::LargeList(_)
+            )
+        })
+        .map(|(q, f)| Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())))
+        .collect();
+    if wide.is_empty() {
+        return Ok(df);
+    }
+    let udf = Arc::new(crate::functions::limits::row_fits_udf());
+    Ok(df.filter(udf.call(wide))?)
+}
+
+/// `arrayIngestMode`: `none` stores no arrays, `mvd` only string arrays (multi-value strings).
+fn check_array_ingest_mode(schema: &Schema, mode: ArrayIngestMode) -> Result<()> {
+    for f in schema.fields() {
+        let DataType::List(item) = f.data_type() else {
+            continue;
+        };
+        let problem = match mode {
+            ArrayIngestMode::Array => None,
+            ArrayIngestMode::None => Some("arrayIngestMode is [none], which stores no arrays"),
+            ArrayIngestMode::Mvd if item.data_type() != &DataType::Utf8 => Some(
+                "arrayIngestMode is [mvd], which stores only VARCHAR arrays (as multi-value strings); set arrayIngestMode to [array]",
+            ),
+            ArrayIngestMode::Mvd => None,
+        };
+        if let Some(p) = problem {
+            return Err(MsqError::Validation(format!(
+                "Cannot write array column [{}] of type [{}]: {p}",
+                f.name(),
+                msq_engine::signature::ColumnType::sql_type_name(f.data_type())
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn finish(query_id: &str, builder: StageBuilder) -> Result<QueryDefinition> {
     for s in &builder.stages {
         s.check_limits()?;
@@ -261,6 +350,16 @@ fn validate_statement(stmt: &DruidStatement) -> Result<()> {
                 return Err(MsqError::Validation(format!(
                     "Cannot use an ORDER BY clause on a Query of type [{op}], use CLUSTERED BY instead"
                 )));
+            }
+            if stmt.has_limit && stmt.partitioned_by != Some(Granularity::All) {
+                return Err(MsqError::Validation(
+                    "INSERT and REPLACE queries cannot have a LIMIT unless PARTITIONED BY is \"ALL\".".into(),
+                ));
+            }
+            if stmt.has_offset {
+                return Err(MsqError::Validation(
+                    "INSERT and REPLACE queries cannot have an OFFSET.".into(),
+                ));
             }
             let target = stmt.target.as_deref().unwrap_or("");
             if target.is_empty() {
@@ -390,8 +489,9 @@ fn shape_ingest_columns(df: DataFrame, granularity: Granularity) -> Result<DataF
     Ok(df.select(exprs)?)
 }
 
-/// CLUSTERED BY items as output column names.
-fn resolve_cluster_by(stmt: &DruidStatement, schema: &Schema) -> Result<Vec<String>> {
+/// CLUSTERED BY items as output column names; an expression names the SELECT item it repeats
+/// (`select_list`: canonical expression text and output name of each item).
+fn resolve_cluster_by(stmt: &DruidStatement, schema: &Schema, select_list: &[(String, String)]) -> Result<Vec<String>> {
     stmt.clustered_by
         .iter()
         .map(|k| match k {
@@ -411,9 +511,13 @@ fn resolve_cluster_by(stmt: &DruidStatement, schema: &Schema) -> Result<Vec<Stri
             }
             ClusterKey::Expr(text) => {
                 let t = text.trim().trim_matches('"');
-                schema.index_of(t).map(|_| t.to_string()).map_err(|_| {
+                let canonical = crate::rewrite::canonical_expression(text);
+                let by_expr = canonical
+                    .and_then(|c| select_list.iter().find(|(e, _)| *e == c))
+                    .map(|(_, name)| name.as_str());
+                by_expr.or(Some(t)).filter(|n| schema.index_of(n).is_ok()).map(str::to_string).ok_or_else(|| {
                     MsqError::Validation(format!(
-                        "CLUSTERED BY expression [{text}] must be a column of the query output; alias it in the SELECT and cluster by the alias"
+                        "CLUSTERED BY expression [{text}] is neither a column of the query output nor an expression of its SELECT list"
                     ))
                 })
             }

@@ -5,7 +5,8 @@
 //! parenthesis depth 0: the Druid-only clauses are recognised and stripped, and the
 //! remaining query body is handed on as SQL text that a stock SQL planner understands.
 
-use msq_engine::granularity::{parse_instant, Granularity, Interval};
+use crate::functions::time::{parse_iso, Zone};
+use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::signature::{ColumnSignature, ColumnType, Signature, TIME_COLUMN};
 use msq_engine::{MsqError, Result};
 use serde_json::Value;
@@ -96,6 +97,10 @@ pub struct DruidStatement {
     pub externs: Vec<ExternSpec>,
     /// A top-level `ORDER BY` is present in the query body.
     pub has_order_by: bool,
+    /// A top-level `LIMIT` (or `FETCH`) is present in the query body.
+    pub has_limit: bool,
+    /// A top-level `OFFSET` is present in the query body.
+    pub has_offset: bool,
 }
 
 impl DruidStatement {
@@ -309,6 +314,11 @@ fn unexpected(tok: Option<&Tok>, expected: &str) -> MsqError {
 
 /// Parses one Druid SQL statement (`SELECT`, `INSERT INTO ...`, `REPLACE INTO ...`).
 pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
+    parse_statement_in_zone(sql, &Zone::utc())
+}
+
+/// [`parse_statement`] with the `sqlTimeZone` that `OVERWRITE WHERE` time literals are in.
+pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement> {
     let mut toks = tokenize(sql)?;
     // Strip trailing whitespace and semicolons.
     loop {
@@ -341,6 +351,7 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
         match into {
             Some(i) if toks[i].is_kw("INTO") => {
                 let (name, next) = parse_table_name(&toks, i + 1, "INSERT")?;
+                reject_column_list(&toks, next, "INSERT", &name)?;
                 target = Some(name);
                 (StatementKind::Insert, next)
             }
@@ -351,12 +362,13 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
         let after_target = match into {
             Some(i) if toks[i].is_kw("INTO") => {
                 let (name, next) = parse_table_name(&toks, i + 1, "REPLACE")?;
+                reject_column_list(&toks, next, "REPLACE", &name)?;
                 target = Some(name);
                 next
             }
             other => return Err(unexpected(other.map(|i| &toks[i]), "\"INTO\"")),
         };
-        let (ow, next) = parse_overwrite(&toks, after_target)?;
+        let (ow, next) = parse_overwrite(&toks, after_target, zone)?;
         overwrite = Some(ow);
         (StatementKind::Replace, next)
     } else if is_query_start(&toks[first]) {
@@ -446,6 +458,8 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
         }
     }
     let has_order_by = has_top_level_order_by(query);
+    let has_limit = has_top_level_keyword(query, &["LIMIT", "FETCH"]);
+    let has_offset = has_top_level_keyword(query, &["OFFSET"]);
     let mut externs = Vec::new();
     let mut query_sql = String::new();
     rewrite(trim(query), &mut externs, &mut query_sql)?;
@@ -459,6 +473,8 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
         query_sql,
         externs,
         has_order_by,
+        has_limit,
+        has_offset,
     })
 }
 
@@ -520,8 +536,39 @@ fn parse_table_name(toks: &[Tok], from: usize, op: &str) -> Result<(String, usiz
     Ok((name, next))
 }
 
+/// Druid rejects SQL-style target column lists (`INSERT INTO t (a, b) SELECT ...`).
+fn reject_column_list(toks: &[Tok], from: usize, op: &str, table: &str) -> Result<()> {
+    let Some(open) = next_nonws(toks, from).filter(|&o| matches!(toks[o].token, Token::LParen)) else {
+        return Ok(());
+    };
+    let Some(close) = matching_paren(toks, open) else {
+        return Ok(());
+    };
+    let inner = nonws(&toks[open + 1..close]);
+    let is_list = !inner.is_empty()
+        && inner.iter().enumerate().all(|(k, t)| {
+            if k % 2 == 0 {
+                t.word().is_some() && !t.is_kw("SELECT") && !t.is_kw("WITH") && !t.is_kw("VALUES")
+            } else {
+                matches!(t.token, Token::Comma)
+            }
+        });
+    if !is_list {
+        return Ok(());
+    }
+    let columns: Vec<String> = inner
+        .iter()
+        .filter_map(|t| t.word())
+        .map(|w| format!("`{w}`"))
+        .collect();
+    Err(MsqError::Validation(format!(
+        "Operation [{op}] cannot be run with a target column list, given [{table} ({})]",
+        columns.join(", ")
+    )))
+}
+
 /// Parses `OVERWRITE ALL | OVERWRITE WHERE <cond>`; returns it and the index where the query starts.
-fn parse_overwrite(toks: &[Tok], from: usize) -> Result<(Overwrite, usize)> {
+fn parse_overwrite(toks: &[Tok], from: usize, zone: &Zone) -> Result<(Overwrite, usize)> {
     let missing = || {
         MsqError::Validation(
             "Missing time chunk information in OVERWRITE clause for REPLACE. Use OVERWRITE WHERE <__time based condition> or OVERWRITE ALL to overwrite the entire table."
@@ -553,7 +600,7 @@ fn parse_overwrite(toks: &[Tok], from: usize) -> Result<(Overwrite, usize)> {
             if cond.is_empty() {
                 return Err(missing());
             }
-            let intervals = parse_overwrite_where(&text_of(cond))?;
+            let intervals = parse_overwrite_where_in_zone(&text_of(cond), zone)?;
             Ok((Overwrite::Where(intervals), j + 1 + end))
         }
         Some(j) if is_query_start(&toks[j]) => Err(missing()),
@@ -688,6 +735,15 @@ fn parse_clustered_by(toks: &[Tok]) -> Result<Vec<ClusterKey>> {
 
 // ---------------------------------------------------------------------------------------------
 // ORDER BY
+
+/// Whether one of `keywords` appears at depth 0 after the last top-level SELECT.
+fn has_top_level_keyword(query: &[Tok], keywords: &[&str]) -> bool {
+    let d0 = depth0_indices(query);
+    let last_select = d0.iter().rposition(|&i| query[i].is_kw("SELECT")).unwrap_or(0);
+    d0[last_select..]
+        .iter()
+        .any(|&i| keywords.iter().any(|k| query[i].is_kw(k)))
+}
 
 fn has_top_level_order_by(query: &[Tok]) -> bool {
     let d0 = depth0_indices(query);
@@ -996,6 +1052,11 @@ fn parse_sql_type(t: &[&Tok]) -> Option<ColumnType> {
 
 /// Parses an `OVERWRITE WHERE` condition on `__time` into sorted, merged, half-open intervals.
 pub fn parse_overwrite_where(condition: &str) -> Result<Vec<Interval>> {
+    parse_overwrite_where_in_zone(condition, &Zone::utc())
+}
+
+/// [`parse_overwrite_where`] with time literals local to `zone` (`sqlTimeZone`).
+pub fn parse_overwrite_where_in_zone(condition: &str, zone: &Zone) -> Result<Vec<Interval>> {
     let dialect = GenericDialect {};
     let mut parser = Parser::new(&dialect)
         .try_with_sql(condition)
@@ -1010,7 +1071,7 @@ pub fn parse_overwrite_where(condition: &str) -> Result<Vec<Interval>> {
             next.token, next.span.start.line, next.span.start.column
         )));
     }
-    let intervals = condition_intervals(&expr)?;
+    let intervals = condition_intervals(&expr, zone)?;
     if intervals.is_empty() {
         return Err(MsqError::Validation(format!(
             "The OVERWRITE WHERE clause [{condition}] does not match any time interval"
@@ -1019,14 +1080,17 @@ pub fn parse_overwrite_where(condition: &str) -> Result<Vec<Interval>> {
     Ok(intervals)
 }
 
-fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
+fn condition_intervals(e: &Expr, zone: &Zone) -> Result<Vec<Interval>> {
     match e {
-        Expr::Nested(inner) => condition_intervals(inner),
+        Expr::Nested(inner) => condition_intervals(inner, zone),
         Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Ok(intersect(&condition_intervals(left)?, &condition_intervals(right)?)),
+            BinaryOperator::And => Ok(intersect(
+                &condition_intervals(left, zone)?,
+                &condition_intervals(right, zone)?,
+            )),
             BinaryOperator::Or => {
-                let mut v = condition_intervals(left)?;
-                v.extend(condition_intervals(right)?);
+                let mut v = condition_intervals(left, zone)?;
+                v.extend(condition_intervals(right, zone)?);
                 Ok(merge(v))
             }
             BinaryOperator::Gt
@@ -1036,7 +1100,7 @@ fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
             | BinaryOperator::Eq
             | BinaryOperator::NotEq => {
                 let (t, op) = if is_time_ref(left)? {
-                    (time_literal(right)?, op.clone())
+                    (time_literal(right, zone)?, op.clone())
                 } else if is_time_ref(right)? {
                     let flipped = match op {
                         BinaryOperator::Gt => BinaryOperator::Lt,
@@ -1045,7 +1109,7 @@ fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
                         BinaryOperator::LtEq => BinaryOperator::GtEq,
                         other => other.clone(),
                     };
-                    (time_literal(left)?, flipped)
+                    (time_literal(left, zone)?, flipped)
                 } else {
                     return Err(only_time());
                 };
@@ -1073,7 +1137,7 @@ fn condition_intervals(e: &Expr) -> Result<Vec<Interval>> {
             if *negated {
                 return Err(unsupported_where("NOT BETWEEN"));
             }
-            let (lo, hi) = (time_literal(low)?, time_literal(high)?);
+            let (lo, hi) = (time_literal(low, zone)?, time_literal(high, zone)?);
             Ok(merge(vec![Interval::new(lo, hi.saturating_add(1))]))
         }
         Expr::UnaryOp {
@@ -1126,15 +1190,15 @@ fn is_time_ref(e: &Expr) -> Result<bool> {
 }
 
 /// Evaluates a time literal of an `OVERWRITE WHERE` condition to epoch millis.
-fn time_literal(e: &Expr) -> Result<i64> {
+fn time_literal(e: &Expr, zone: &Zone) -> Result<i64> {
     let bad = || {
         MsqError::Validation(format!(
             "Cannot use [{e}] as a time in OVERWRITE WHERE clause: expected TIMESTAMP '<time>', a string or TIME_PARSE('<time>')"
         ))
     };
-    let instant = |s: &str| parse_instant(s).ok_or_else(bad);
+    let instant = |s: &str| parse_iso(s.trim(), zone).ok_or_else(bad);
     match e {
-        Expr::Nested(inner) => time_literal(inner),
+        Expr::Nested(inner) => time_literal(inner, zone),
         Expr::TypedString(ts) => match (&ts.data_type, &ts.value.value) {
             (
                 SqlDataType::Timestamp(..) | SqlDataType::Date | SqlDataType::Datetime(_),
@@ -1147,7 +1211,7 @@ fn time_literal(e: &Expr) -> Result<i64> {
             SqlValue::Number(n, _) => n.parse::<i64>().map_err(|_| bad()),
             _ => Err(bad()),
         },
-        Expr::Cast { expr, .. } => time_literal(expr),
+        Expr::Cast { expr, .. } => time_literal(expr, zone),
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_uppercase();
             let args: Vec<&Expr> = match &f.args {
@@ -1162,7 +1226,7 @@ fn time_literal(e: &Expr) -> Result<i64> {
                 _ => Vec::new(),
             };
             match (name.as_str(), args.as_slice()) {
-                ("TIME_PARSE", [x]) => time_literal(x),
+                ("TIME_PARSE", [x]) => time_literal(x, zone),
                 ("MILLIS_TO_TIMESTAMP", [Expr::Value(v)]) => match &v.value {
                     SqlValue::Number(n, _) => n.parse::<i64>().map_err(|_| bad()),
                     _ => Err(bad()),
@@ -1206,6 +1270,7 @@ fn intersect(a: &[Interval], b: &[Interval]) -> Vec<Interval> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use msq_engine::granularity::parse_instant;
     use serde_json::json;
 
     fn ms(s: &str) -> i64 {
@@ -1632,6 +1697,33 @@ PARTITIONED BY DAY"#;
         parse_error("SELECT 'unterminated");
         let m = parse_error("REPLACE dst OVERWRITE ALL SELECT 1 PARTITIONED BY DAY");
         assert!(m.contains("[dst]"), "{m}");
+    }
+
+    #[test]
+    fn target_column_lists_and_zoned_overwrite() {
+        assert_eq!(
+            validation("INSERT INTO dst (foo, bar) SELECT dim1, dim2 FROM foo PARTITIONED BY ALL TIME"),
+            "Operation [INSERT] cannot be run with a target column list, given [dst (`foo`, `bar`)]"
+        );
+        assert_eq!(
+            validation("REPLACE INTO dst (foo) OVERWRITE ALL SELECT dim1 FROM foo PARTITIONED BY ALL TIME"),
+            "Operation [REPLACE] cannot be run with a target column list, given [dst (`foo`)]"
+        );
+        // A parenthesised query is not a column list.
+        assert!(parse_statement("INSERT INTO dst (SELECT __time FROM foo) PARTITIONED BY DAY").is_ok());
+        let la = Zone::parse("America/Los_Angeles").unwrap();
+        let s = parse_statement_in_zone(
+            "REPLACE INTO t OVERWRITE WHERE __time >= TIMESTAMP '2015-09-12' AND __time < TIMESTAMP '2015-09-13' SELECT * FROM x PARTITIONED BY DAY",
+            &la,
+        )
+        .unwrap();
+        assert_eq!(
+            s.overwrite,
+            Some(Overwrite::Where(vec![Interval::new(
+                ms("2015-09-12T07:00:00Z"),
+                ms("2015-09-13T07:00:00Z")
+            )]))
+        );
     }
 
     #[test]

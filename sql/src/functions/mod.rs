@@ -1,6 +1,7 @@
 //! Druid SQL functions as DataFusion scalar UDFs: `TIME_PARSE`, `TIME_FORMAT`,
 //! `TIME_FLOOR`, `TIME_CEIL`, `TIME_SHIFT`, `TIME_EXTRACT`, `MILLIS_TO_TIMESTAMP`,
-//! `TIMESTAMP_TO_MILLIS`.
+//! `TIMESTAMP_TO_MILLIS` and `TIMESTAMPDIFF` (its unit as a string, see `rewrite`); the
+//! string functions of [`string`]; the frame-size check of [`limits`].
 //!
 //! Timestamps are Arrow `Timestamp(Millisecond, None)` meaning UTC. Timestamp arguments of
 //! any unit or zone are accepted (the instant is kept), as are strings (cast by DataFusion)
@@ -8,6 +9,8 @@
 //! Invalid literal arguments (period, unit, pattern, time zone) are validation errors.
 
 pub mod latest;
+pub mod limits;
+pub mod string;
 pub mod time;
 
 use std::sync::Arc;
@@ -36,17 +39,21 @@ pub fn register_druid_functions(ctx: &SessionContext) {
     let hll = datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf();
     ctx.register_udaf(hll.as_ref().clone().with_aliases([
         "approx_count_distinct",
+        "approx_count_distinct_builtin",
         "approx_count_distinct_ds_hll",
         "approx_count_distinct_ds_theta",
     ]));
 }
 
-/// The Druid functions as UDFs (for registering with other registries).
+/// The Druid scalar functions as UDFs (for registering with other registries).
 pub fn druid_functions() -> Vec<ScalarUDF> {
-    Func::ALL
+    let mut out: Vec<ScalarUDF> = Func::ALL
         .iter()
         .map(|f| ScalarUDF::from(DruidTimeFunction::new(*f)))
-        .collect()
+        .collect();
+    out.extend(string::string_functions());
+    out.push(limits::row_fits_udf());
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +66,8 @@ enum Func {
     TimeExtract,
     MillisToTimestamp,
     TimestampToMillis,
+    /// `timestampdiff('UNIT', t1, t2[, zone])`: the target of `TIMESTAMPDIFF(UNIT, t1, t2)`.
+    TimestampDiff,
 }
 
 /// The kind of value an argument position takes.
@@ -70,7 +79,7 @@ enum Arg {
 }
 
 impl Func {
-    const ALL: [Func; 8] = [
+    const ALL: [Func; 9] = [
         Func::TimeParse,
         Func::TimeFormat,
         Func::TimeFloor,
@@ -79,6 +88,7 @@ impl Func {
         Func::TimeExtract,
         Func::MillisToTimestamp,
         Func::TimestampToMillis,
+        Func::TimestampDiff,
     ];
 
     fn name(&self) -> &'static str {
@@ -91,6 +101,7 @@ impl Func {
             Func::TimeExtract => "time_extract",
             Func::MillisToTimestamp => "millis_to_timestamp",
             Func::TimestampToMillis => "timestamp_to_millis",
+            Func::TimestampDiff => "timestampdiff",
         }
     }
 
@@ -105,13 +116,14 @@ impl Func {
             Func::TimeExtract => (&[Time, Str, Str], 2),
             Func::MillisToTimestamp => (&[Int], 1),
             Func::TimestampToMillis => (&[Time], 1),
+            Func::TimestampDiff => (&[Str, Time, Time, Str], 3),
         }
     }
 
     fn return_type(&self) -> DataType {
         match self {
             Func::TimeFormat => DataType::Utf8,
-            Func::TimeExtract | Func::TimestampToMillis => DataType::Int64,
+            Func::TimeExtract | Func::TimestampToMillis | Func::TimestampDiff => DataType::Int64,
             _ => ms_type(),
         }
     }
@@ -443,6 +455,30 @@ fn evaluate(func: Func, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
         Func::TimestampToMillis => {
             let v = time_values(&a[0])?;
             Arc::new(Int64Array::from(v))
+        }
+        Func::TimestampDiff => {
+            let unit = string_array(&a[0])?;
+            let (t1, t2) = (time_values(&a[1])?, time_values(&a[2])?);
+            let tz = a.get(3).map(string_array).transpose()?;
+            let mut memo = Memo::new();
+            let mut out = Int64Builder::with_capacity(len);
+            for i in 0..len {
+                let (Some(u), Some(a), Some(b)) = (opt_str(Some(&unit), i), t1[i], t2[i]) else {
+                    out.append_null();
+                    continue;
+                };
+                let (u, z) = memo.get(Some(u), opt_str(tz.as_ref(), i), |u, z| {
+                    let u = u.unwrap_or_default();
+                    let unit = time::DiffUnit::parse(u).ok_or_else(|| {
+                        invalid(format!(
+                            "TIMESTAMPDIFF: invalid unit [{u}], expected MILLISECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR"
+                        ))
+                    })?;
+                    Ok((unit, zone_of(z)?))
+                })?;
+                out.append_option(time::diff(*u, a, b, z));
+            }
+            Arc::new(out.finish())
         }
     };
     Ok(out)

@@ -457,6 +457,47 @@ pub fn ceil(t: i64, p: &Period, origin: Option<i64>, zone: &Zone) -> Option<i64>
 }
 
 // ---------------------------------------------------------------------------------------------
+// TIMESTAMPDIFF
+
+/// The units of `TIMESTAMPDIFF`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffUnit {
+    /// A fixed number of milliseconds (MILLISECOND ... WEEK).
+    Fixed(i64),
+    /// A number of calendar months (MONTH, QUARTER, YEAR).
+    Months(i64),
+}
+
+impl DiffUnit {
+    /// Parses a unit name (`HOUR`, `SQL_TSI_HOUR`, case-insensitive).
+    pub fn parse(s: &str) -> Option<DiffUnit> {
+        let u = s.trim().to_ascii_uppercase();
+        let u = u.strip_prefix("SQL_TSI_").unwrap_or(&u);
+        Some(match u {
+            "MILLISECOND" => DiffUnit::Fixed(1),
+            "SECOND" => DiffUnit::Fixed(SECOND),
+            "MINUTE" => DiffUnit::Fixed(MINUTE),
+            "HOUR" => DiffUnit::Fixed(HOUR),
+            "DAY" => DiffUnit::Fixed(DAY),
+            "WEEK" => DiffUnit::Fixed(7 * DAY),
+            "MONTH" => DiffUnit::Months(1),
+            "QUARTER" => DiffUnit::Months(3),
+            "YEAR" => DiffUnit::Months(12),
+            _ => return None,
+        })
+    }
+}
+
+/// Whole `unit`s from `a` to `b` (negative when `b` is earlier), truncated toward zero;
+/// months are counted on the local calendar of `zone`.
+pub fn diff(unit: DiffUnit, a: i64, b: i64, zone: &Zone) -> Option<i64> {
+    match unit {
+        DiffUnit::Fixed(len) => Some(b.checked_sub(a)? / len),
+        DiffUnit::Months(n) => Some(whole_months(b, a, zone)? / n),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // TIME_EXTRACT
 
 /// The units of `TIME_EXTRACT`.
@@ -931,6 +972,21 @@ mod tests {
             format_millis(shift(t, &Period::parse("P1D").unwrap(), 3, &utc()).unwrap()),
             "2015-09-15T00:46:58.771Z"
         );
+    }
+
+    #[test]
+    fn diffs() {
+        let (a, b) = (ms("2015-01-31T10:00:00Z"), ms("2015-03-30T09:00:00Z"));
+        let d = |u: &str| diff(DiffUnit::parse(u).unwrap(), a, b, &utc()).unwrap();
+        assert_eq!(d("DAY"), 57);
+        assert_eq!(d("HOUR"), 57 * 24 + 23);
+        assert_eq!(d("WEEK"), 8);
+        // Jan 31 -> Mar 30 is one whole month (Feb 28 + ...), not two.
+        assert_eq!(d("MONTH"), 1);
+        assert_eq!(d("QUARTER"), 0);
+        assert_eq!(d("sql_tsi_day"), 57);
+        assert_eq!(diff(DiffUnit::parse("DAY").unwrap(), b, a, &utc()), Some(-57));
+        assert!(DiffUnit::parse("FORTNIGHT").is_none());
     }
 
     #[test]
