@@ -66,7 +66,10 @@ type Shared = Arc<ControllerHub>;
 /// The routes, to merge into a server's router.
 pub fn routes(hub: Arc<ControllerHub>) -> Router {
     Router::new()
-        .route("/druid/msq/v1/controller/{task}/{message}/{stage}/{worker}", post(message))
+        .route(
+            "/druid/msq/v1/controller/{task}/{message}/{stage}/{worker}",
+            post(message),
+        )
         .route(controller_paths::REGISTER, post(register))
         .route(controller_paths::WORKERS, get(workers))
         .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
@@ -131,7 +134,10 @@ async fn message(
     let tx = hub.lock().get(&task).cloned();
     match tx {
         Some(tx) if tx.send(Event { worker, attempt, kind }).is_ok() => StatusCode::ACCEPTED.into_response(),
-        _ => reject(StatusCode::NOT_FOUND, format!("no running controller for task [{task}]")),
+        _ => reject(
+            StatusCode::NOT_FOUND,
+            format!("no running controller for task [{task}]"),
+        ),
     }
 }
 
@@ -144,7 +150,10 @@ async fn register(State(hub): State<Shared>, headers: HeaderMap, Json(body): Jso
             hub.registry.announce(url);
             StatusCode::OK.into_response()
         }
-        _ => reject(StatusCode::BAD_REQUEST, "registration needs {\"url\": \"http://host:port\"}".into()),
+        _ => reject(
+            StatusCode::BAD_REQUEST,
+            "registration needs {\"url\": \"http://host:port\"}".into(),
+        ),
     }
 }
 

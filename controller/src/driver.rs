@@ -2,7 +2,11 @@
 //! workers, turns worker messages into kernel transitions, publishes segments or collects
 //! results, and keeps the live report current. Decisions live in the pure `QueryKernel`.
 
-use crate::publish::{allocate_segments, bucket_interval, chunk_out_of_bounds, finalize_shard_specs, tombstones};
+use crate::events::{Event, EventKind};
+use crate::launcher::{LaunchContext, LaunchedWorker, Runner};
+use crate::publish::{
+    allocate_segments, bucket_interval, chunk_out_of_bounds, finalize_shard_specs, tombstones, ShardChoice,
+};
 use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState, StageEntry, WorkerEntry};
 use arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::ExecutionPlan;
@@ -16,8 +20,6 @@ use msq_engine::kernel::query::KernelAction;
 use msq_engine::kernel::{ControllerStagePhase, QueryKernel, StageShape};
 use msq_engine::keystats::RangePartitions;
 use msq_engine::metadata::{MetadataStore, SegmentId, SegmentPublish, SegmentRecord};
-use crate::events::{Event, EventKind};
-use crate::launcher::{LaunchContext, LaunchedWorker, Runner};
 use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkOrder, WorkerClient, WorkerSettings};
 use msq_engine::shuffle::located::durable_query_prefix;
 use msq_engine::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher};
@@ -98,6 +100,9 @@ struct Driver<'a> {
     /// Where each worker's output of each stage is.
     locations: BTreeMap<usize, BTreeMap<usize, OutputLocation>>,
     relaunches: u32,
+    /// Worker messages handled (controller load).
+    messages: u64,
+    work_orders: u64,
     segments: Vec<SegmentRecord>,
     allocated: Vec<SegmentId>,
     version: String,
@@ -183,6 +188,8 @@ pub async fn run_query(
         orders: BTreeMap::new(),
         locations: BTreeMap::new(),
         relaunches: 0,
+        messages: 0,
+        work_orders: 0,
         segments: Vec::new(),
         allocated: Vec::new(),
         version: format_millis(chrono::Utc::now().timestamp_millis()),
@@ -201,7 +208,10 @@ pub async fn run_query(
             }
             tokio::select! {
                 ev = rx.recv() => match ev {
-                    Some(ev) => d.handle(ev).await?,
+                    Some(ev) => {
+                        d.messages += 1;
+                        d.handle(ev).await?
+                    }
                     None => return Err(MsqError::Unknown("all workers are gone".into())),
                 },
                 changed = cancel.changed() => {
@@ -224,6 +234,15 @@ pub async fn run_query(
     .await;
 
     let _ = std::fs::remove_dir_all(env.spill_dir.join(task_id));
+    tracing::info!(
+        task_id,
+        workers = d.slots.len(),
+        stages = query.stages.len(),
+        work_orders = d.work_orders,
+        worker_messages = d.messages,
+        relaunches = d.relaunches,
+        "query ended"
+    );
     match result {
         Ok(outcome) => {
             d.release_workers().await;
@@ -297,7 +316,10 @@ impl Driver<'_> {
         for (w, l) in launched.into_iter().enumerate() {
             match l {
                 Ok(l) => {
-                    self.slots.push(Slot { launched: l, attempt: 0 });
+                    self.slots.push(Slot {
+                        launched: l,
+                        attempt: 0,
+                    });
                     let mut r = ReportState::lock(&self.report);
                     if let Some(e) = r.workers.iter_mut().find(|e| e.worker_number == w) {
                         e.started = Some(now);
@@ -397,8 +419,16 @@ impl Driver<'_> {
             self.orders.insert((stage, w), order.clone());
             self.slots[w].client().post_work_order(order).await?;
             if let Some(b) = self.kernel.stages[stage].partitions.clone() {
-                if self.stage(stage).shuffle.as_ref().is_some_and(|s| matches!(s, ShuffleSpec::Range(_))) {
-                    self.slots[w].client().post_result_partition_boundaries(stage, b).await?;
+                if self
+                    .stage(stage)
+                    .shuffle
+                    .as_ref()
+                    .is_some_and(|s| matches!(s, ShuffleSpec::Range(_)))
+                {
+                    self.slots[w]
+                        .client()
+                        .post_result_partition_boundaries(stage, b)
+                        .await?;
                 }
             }
         }
@@ -554,8 +584,11 @@ impl Driver<'_> {
             return Ok(());
         }
         let settings = self.settings();
-        let inputs: BTreeMap<usize, InputStageLocation> =
-            def.input_stages().into_iter().map(|i| (i, self.input_location(i))).collect();
+        let inputs: BTreeMap<usize, InputStageLocation> = def
+            .input_stages()
+            .into_iter()
+            .map(|i| (i, self.input_location(i)))
+            .collect();
         for (w, parts) in assignments.into_iter().enumerate() {
             let segs: Vec<(usize, SegmentId)> = segments.iter().filter(|(p, _)| parts.contains(p)).cloned().collect();
             let order = WorkOrder {
@@ -570,6 +603,7 @@ impl Driver<'_> {
                 attempt: self.slots[w].attempt,
             };
             self.orders.insert((n, w), order.clone());
+            self.work_orders += 1;
             if let Err(e) = self.slots[w].client().post_work_order(order).await {
                 self.worker_failed(w, e).await?;
             }
@@ -578,7 +612,11 @@ impl Driver<'_> {
     }
 
     async fn handle(&mut self, ev: Event) -> Result<()> {
-        let Event { worker: w, attempt, kind } = ev;
+        let Event {
+            worker: w,
+            attempt,
+            kind,
+        } = ev;
         if !self.is_current(w, attempt) {
             // A replaced attempt: whatever it says no longer counts.
             return Ok(());
@@ -590,7 +628,11 @@ impl Driver<'_> {
                     self.check_chunks(s, &b)?;
                     self.update_report_stage(s);
                     for w in self.stage_workers.get(&s).cloned().unwrap_or_default() {
-                        if let Err(e) = self.slots[w].client().post_result_partition_boundaries(s, b.clone()).await {
+                        if let Err(e) = self.slots[w]
+                            .client()
+                            .post_result_partition_boundaries(s, b.clone())
+                            .await
+                        {
                             self.worker_failed(w, e).await?;
                         }
                     }
@@ -750,7 +792,13 @@ impl Driver<'_> {
         };
         let mut segments = std::mem::take(&mut self.segments);
         segments.sort_by_key(|a| (a.id.interval, a.id.partition_num));
-        finalize_shard_specs(&mut segments);
+        let last = self.query.stages.len() - 1;
+        let schema = match self.stage(last).input_stages().first() {
+            Some(i) => self.stage(*i).schema.clone(),
+            None => self.stage(last).schema.clone(),
+        };
+        let choice = ShardChoice::decide(spec.replace.is_some(), &spec.cluster_by, &schema);
+        finalize_shard_specs(&mut segments, &choice);
         if let Some(replace) = &spec.replace {
             let md = self.env.metadata.clone();
             let ds = spec.data_source.clone();
@@ -778,12 +826,7 @@ impl Driver<'_> {
         };
         let md = self.env.metadata.clone();
         msq_engine::blocking(move || md.publish(&publish)).await?;
-        let shard = if spec.cluster_by.is_empty() {
-            serde_json::json!({"shardSpec": "NumberedShardSpec", "details": "Using NumberedShardSpec as no columns are supplied in the 'CLUSTERED BY' clause."})
-        } else {
-            serde_json::json!({"shardSpec": "DimensionRangeShardSpec", "details": format!("Using DimensionRangeShardSpec on {:?}.", spec.cluster_by)})
-        };
-        ReportState::lock(&self.report).segment_report = Some(shard);
+        ReportState::lock(&self.report).segment_report = Some(choice.report());
         Ok(QueryOutcome {
             results: None,
             segments,

@@ -4,12 +4,12 @@
 use crate::controller_api::ControllerHub;
 use crate::driver::{run_query, QueryEnv, QueryOutcome};
 use crate::launcher::{Runner, RunnerKind};
-use msq_engine::rpc::ClusterAuth;
-use msq_engine::wire::WireCodec;
 use crate::report::{LiveReport, ReportState};
 use msq_engine::context::QueryContext;
 use msq_engine::granularity::format_millis;
 use msq_engine::metadata::{MetadataStore, SqliteMetadataStore, TaskRecord};
+use msq_engine::rpc::ClusterAuth;
+use msq_engine::wire::WireCodec;
 use msq_engine::{MsqError, Result};
 use msq_sql::planner::{plan_statement, PlannedStatement};
 use msq_sql::statement::StatementKind;

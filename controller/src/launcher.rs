@@ -36,7 +36,9 @@ impl std::str::FromStr for RunnerKind {
             "embedded" => Ok(RunnerKind::Embedded),
             "process" => Ok(RunnerKind::Process),
             "remote" => Ok(RunnerKind::Remote),
-            other => Err(format!("unknown runner [{other}]: expected embedded, process or remote")),
+            other => Err(format!(
+                "unknown runner [{other}]: expected embedded, process or remote"
+            )),
         }
     }
 }
@@ -256,7 +258,10 @@ impl Runner {
             worker_task_id: task.clone(),
             message: format!("cannot start worker process {}: {e}", self.worker_command.display()),
         })?;
-        let stdout = child.stdout.take().ok_or_else(|| MsqError::Unknown("worker stdout".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| MsqError::Unknown("worker stdout".into()))?;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         let url = tokio::time::timeout(START_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {

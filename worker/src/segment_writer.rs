@@ -60,7 +60,7 @@ pub async fn generate_segments(
                 c.inputs[0].add_frame(
                     *partition,
                     batch.num_rows() as u64,
-                    batch.get_array_memory_size() as u64,
+                    msq_engine::counters::frame_bytes(&batch),
                 );
                 if let Some(g) = c.segment_generation.as_mut() {
                     g.rows_processed += batch.num_rows() as u64;

@@ -169,7 +169,7 @@ impl ExecutionPlan for SegmentScanExec {
                     let b = b.and_then(|b| adapt_batch(b, seg, &task_schema));
                     if let Ok(b) = &b {
                         update(&ctx.counters, |c| {
-                            c.inputs[input].add_rows(0, b.num_rows() as u64, b.get_array_memory_size() as u64)
+                            c.inputs[input].add_rows(0, b.num_rows() as u64, crate::counters::frame_bytes(b))
                         });
                     }
                     if tx.send(b.map_err(Into::into)).await.is_err() {

@@ -115,7 +115,7 @@ impl ExecutionPlan for ShuffleReaderExec {
                     if c.inputs.len() <= input {
                         c.inputs.resize(input + 1, Default::default());
                     }
-                    c.inputs[input].add_frame(partition, b.num_rows() as u64, b.get_array_memory_size() as u64)
+                    c.inputs[input].add_frame(partition, b.num_rows() as u64, crate::counters::frame_bytes(b))
                 });
             }
             b

@@ -107,7 +107,7 @@ impl ShuffleWriter {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let bytes = batch.get_array_memory_size() as u64;
+        let bytes = crate::counters::frame_bytes(&batch);
         update(&self.counters, |c| {
             c.output.add_frame(0, batch.num_rows() as u64, bytes)
         });
@@ -305,7 +305,7 @@ impl ShuffleWriter {
                 match run {
                     Run::Memory(batches) => {
                         for b in batches {
-                            shuffle.add_frame(p, b.num_rows() as u64, b.get_array_memory_size() as u64);
+                            shuffle.add_frame(p, b.num_rows() as u64, crate::counters::frame_bytes(b));
                         }
                     }
                     Run::Spilled { rows, bytes, .. } => {
