@@ -65,8 +65,14 @@ fn start_remote_worker(engine: &Engine, secret: Option<&str>) -> RemoteWorker {
     }
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("msq worker listening on ").unwrap().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("msq worker listening on ")
+        .unwrap()
+        .to_string();
     RemoteWorker { child, url }
 }
 
@@ -121,7 +127,9 @@ fn independent_top_channels() -> Vec<Vec<Value>> {
     let mut v: Vec<(String, i64, i64)> = agg.into_iter().map(|(k, (c, s))| (k, c, s)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.truncate(10);
-    v.into_iter().map(|(c, n, s)| vec![json!(c), json!(n), json!(s)]).collect()
+    v.into_iter()
+        .map(|(c, n, s)| vec![json!(c), json!(n), json!(s)])
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -140,7 +148,11 @@ async fn every_runner_gives_identical_results() {
         if durable {
             let shuffle = p.dir.path().join("segments").join("shuffle");
             assert!(shuffle.exists(), "stage outputs went to durable storage");
-            assert_eq!(count_files(&shuffle), 0, "durable shuffle files are deleted when queries end");
+            assert_eq!(
+                count_files(&shuffle),
+                0,
+                "durable shuffle files are deleted when queries end"
+            );
         }
 
         let r = engine_with(RunnerKind::Remote, None).await;
@@ -272,7 +284,8 @@ async fn killed_worker_is_relaunched_with_fault_tolerance_and_fails_cleanly_with
 
     // Fault tolerance: the query survives with identical results.
     let t = engine_with(RunnerKind::Process, None).await;
-    let (result, report) = run_and_kill_worker(&t.engine, &sql, json!({"maxNumTasks": 4, "faultTolerance": true})).await;
+    let (result, report) =
+        run_and_kill_worker(&t.engine, &sql, json!({"maxNumTasks": 4, "faultTolerance": true})).await;
     let outcome = result.unwrap_or_else(|e| panic!("{}: {e}\n{report:#}", e.error_code()));
     assert_eq!(outcome.rows_written, expected_rows);
     let workers = &report["multiStageQuery"]["payload"]["status"]["workers"];
@@ -289,11 +302,17 @@ async fn killed_worker_is_relaunched_with_fault_tolerance_and_fails_cleanly_with
     )
     .await;
     let total_added: i64 = wiki_rows().iter().map(|r| r["added"].as_i64().unwrap()).sum();
-    let pages: std::collections::BTreeSet<String> =
-        wiki_rows().iter().map(|r| r["page"].as_str().unwrap().to_string()).collect();
+    let pages: std::collections::BTreeSet<String> = wiki_rows()
+        .iter()
+        .map(|r| r["page"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(
         rows[0],
-        vec![json!(expected_rows), json!(total_added * copies as i64), json!(pages.len())]
+        vec![
+            json!(expected_rows),
+            json!(total_added * copies as i64),
+            json!(pages.len())
+        ]
     );
 
     // Without fault tolerance: the task fails and publishes nothing.
@@ -317,7 +336,9 @@ async fn killed_worker_is_relaunched_with_fault_tolerance_and_fails_cleanly_with
 fn http_status(url: &str, method: &str, path: &str, auth: Option<&str>, body: &str) -> u16 {
     let addr = url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let auth = auth.map(|a| format!("Authorization: Bearer {a}\r\n")).unwrap_or_default();
+    let auth = auth
+        .map(|a| format!("Authorization: Bearer {a}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -336,14 +357,23 @@ async fn worker_endpoints_require_the_cluster_secret() {
     wait_registered(&t.engine, 1).await;
     // Anyone else is refused, by the worker and by the controller's worker endpoints.
     for auth in [None, Some("wrong")] {
-        assert_eq!(http_status(&w.url, "POST", "/druid/worker/v1/workOrder", auth, "{}"), 401);
+        assert_eq!(
+            http_status(&w.url, "POST", "/druid/worker/v1/workOrder", auth, "{}"),
+            401
+        );
         assert_eq!(
             http_status(&w.url, "GET", "/druid/worker/v1/channels/q/0/0/0", auth, ""),
             401
         );
         let c = t.engine.controller_url.clone().unwrap();
         assert_eq!(
-            http_status(&c, "POST", "/druid/msq/v1/workers/register", auth, r#"{"url":"http://evil:1"}"#),
+            http_status(
+                &c,
+                "POST",
+                "/druid/msq/v1/workers/register",
+                auth,
+                r#"{"url":"http://evil:1"}"#
+            ),
             401
         );
         assert_eq!(

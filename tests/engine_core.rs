@@ -631,7 +631,10 @@ async fn scalar_subquery_on_several_workers() {
     run_ok(&t.engine, &insert_wikipedia_sql("wikipedia"), json!({"maxNumTasks": 3})).await;
     let rows = wiki_rows();
     let avg = rows.iter().map(|r| r["added"].as_i64().unwrap() as f64).sum::<f64>() / rows.len() as f64;
-    let expected = rows.iter().filter(|r| r["added"].as_i64().unwrap() as f64 > avg).count();
+    let expected = rows
+        .iter()
+        .filter(|r| r["added"].as_i64().unwrap() as f64 > avg)
+        .count();
     for tasks in [2, 3, 4] {
         let got = select(
             &t.engine,

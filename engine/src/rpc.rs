@@ -99,7 +99,11 @@ impl RpcClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
-        RpcClient { http, auth, attempts: 3 }
+        RpcClient {
+            http,
+            auth,
+            attempts: 3,
+        }
     }
 
     /// The underlying client.
@@ -176,7 +180,10 @@ impl RpcClient {
             .await
             .map_err(|e| MsqError::Unknown(format!("GET {url} failed: {e}")))?;
         if !status.is_success() {
-            return Err(MsqError::Unknown(format!("GET {url} returned HTTP {}", status.as_u16())));
+            return Err(MsqError::Unknown(format!(
+                "GET {url} returned HTTP {}",
+                status.as_u16()
+            )));
         }
         serde_json::from_slice(&bytes).map_err(|e| MsqError::Unknown(format!("GET {url}: bad JSON: {e}")))
     }

@@ -40,7 +40,8 @@ impl ControllerClient for HttpControllerClient {
     }
 
     async fn post_done_reading(&self, stage: usize, worker: usize) -> Result<()> {
-        self.post("doneReadingInput", stage, worker, &serde_json::json!({})).await
+        self.post("doneReadingInput", stage, worker, &serde_json::json!({}))
+            .await
     }
 
     async fn post_results_complete(&self, stage: usize, worker: usize, result: WorkerResult) -> Result<()> {

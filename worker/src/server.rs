@@ -69,14 +69,13 @@ impl WorkerService {
     }
 
     fn worker(&self, query: &str, worker: usize) -> Option<Arc<Worker>> {
-        lock(&self.workers).get(&(query.to_string(), worker)).map(|(_, w)| w.clone())
+        lock(&self.workers)
+            .get(&(query.to_string(), worker))
+            .map(|(_, w)| w.clone())
     }
 
     fn shuffle(&self, query: &str) -> Arc<InProcessShuffle> {
-        lock(&self.shuffles)
-            .entry(query.to_string())
-            .or_default()
-            .clone()
+        lock(&self.shuffles).entry(query.to_string()).or_default().clone()
     }
 
     /// Drops a query worker; the query's kept outputs go when its last worker here does.
@@ -110,7 +109,10 @@ pub fn router(service: Arc<WorkerService>) -> Router {
             "/druid/worker/v1/partitionBoundaries/{query}/{worker}/{stage}",
             post(boundaries),
         )
-        .route("/druid/worker/v1/cleanupStage/{query}/{worker}/{stage}", post(cleanup_stage))
+        .route(
+            "/druid/worker/v1/cleanupStage/{query}/{worker}/{stage}",
+            post(cleanup_stage),
+        )
         .route("/druid/worker/v1/cancel/{query}/{worker}", post(cancel))
         .route("/druid/worker/v1/finish/{query}/{worker}", post(finish))
         .route(
@@ -136,7 +138,10 @@ fn authorized(svc: &WorkerService, headers: &HeaderMap) -> Result<(), Box<Respon
     if svc.config.auth.accepts(value) {
         Ok(())
     } else {
-        Err(Box::new(error(StatusCode::UNAUTHORIZED, "missing or wrong cluster secret")))
+        Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong cluster secret",
+        )))
     }
 }
 
@@ -222,7 +227,11 @@ async fn cleanup_stage(
     StatusCode::ACCEPTED.into_response()
 }
 
-async fn cancel(State(svc): State<Shared>, Path((query, worker)): Path<(String, usize)>, headers: HeaderMap) -> Response {
+async fn cancel(
+    State(svc): State<Shared>,
+    Path((query, worker)): Path<(String, usize)>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = authorized(&svc, &headers) {
         return *r;
     }
@@ -232,7 +241,11 @@ async fn cancel(State(svc): State<Shared>, Path((query, worker)): Path<(String, 
     StatusCode::OK.into_response()
 }
 
-async fn finish(State(svc): State<Shared>, Path((query, worker)): Path<(String, usize)>, headers: HeaderMap) -> Response {
+async fn finish(
+    State(svc): State<Shared>,
+    Path((query, worker)): Path<(String, usize)>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = authorized(&svc, &headers) {
         return *r;
     }

@@ -15,7 +15,10 @@ use std::sync::Arc;
 
 /// Object-store path of one worker attempt's durable output of a stage.
 pub fn durable_prefix(query_id: &str, stage: usize, worker: usize, attempt: u32) -> String {
-    format!("{}/stage_{stage}/worker_{worker}_{attempt}", durable_query_prefix(query_id))
+    format!(
+        "{}/stage_{stage}/worker_{worker}_{attempt}",
+        durable_query_prefix(query_id)
+    )
 }
 
 /// Object-store prefix of everything a query wrote to durable shuffle storage.

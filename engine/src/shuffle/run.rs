@@ -2,18 +2,18 @@
 
 use crate::merge::BatchIter;
 use crate::{MsqError, Result};
-use arrow::ipc::reader::StreamReader;
-use futures::StreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
-use std::io::Write;
-use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
+use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::fs::File;
+use std::io::Write;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A run of batches (sorted when the shuffle sorts).
 #[derive(Debug, Clone)]
@@ -23,10 +23,7 @@ pub enum Run {
     /// Batches spilled to an Arrow IPC file.
     Spilled { path: PathBuf, rows: u64, bytes: u64 },
     /// Another worker's channel: an Arrow IPC stream served over HTTP.
-    Http {
-        url: String,
-        authorization: Option<String>,
-    },
+    Http { url: String, authorization: Option<String> },
     /// An Arrow IPC file in durable shuffle storage (absent: no rows), staged in `scratch`.
     Object {
         store: Arc<dyn ObjectStore>,
