@@ -232,6 +232,20 @@ pub fn update<R>(c: &SharedCounters, f: impl FnOnce(&mut StageCounters) -> R) ->
     f(&mut g)
 }
 
+/// Bytes of a frame as counters report them: the data the batch's arrays cover (a slice of
+/// a larger buffer counts only its part, unlike `RecordBatch::get_array_memory_size`).
+pub fn frame_bytes(batch: &arrow::record_batch::RecordBatch) -> u64 {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size()) as u64
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,18 +277,4 @@ mod tests {
         assert_eq!(v["output"]["frames"], json!([1]));
         assert_eq!(v["warnings"]["CannotParseExternalData"], json!(1));
     }
-}
-
-/// Bytes of a frame as counters report them: the data the batch's arrays cover (a slice of
-/// a larger buffer counts only its part, unlike `RecordBatch::get_array_memory_size`).
-pub fn frame_bytes(batch: &arrow::record_batch::RecordBatch) -> u64 {
-    batch
-        .columns()
-        .iter()
-        .map(|c| {
-            c.to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size()) as u64
-        })
-        .sum()
 }
