@@ -111,6 +111,94 @@ pub fn sort_batch(batch: &RecordBatch, sort: &[SortColumn]) -> Result<RecordBatc
     Ok(take_record_batch(batch, &UInt32Array::from(idx))?)
 }
 
+/// Bytes of memory `batch` references, counting only the parts of its buffers its (possibly
+/// sliced) arrays use: a slice of a large batch counts its own rows, not the whole buffers.
+pub fn batch_memory_size(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
+
+/// Sorts the rows of `batches` (all of `schema`) by `sort` into batches of at most
+/// `batch_size` rows, without concatenating them first. Stable: equal rows keep their order
+/// (batch by batch, row by row). Rows already in order come back as zero-copy slices.
+pub fn sort_batches(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    sort: &[SortColumn],
+    batch_size: usize,
+) -> Result<Vec<RecordBatch>> {
+    let batch_size = batch_size.max(1);
+    let batches: Vec<&RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).collect();
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if batches.len() > u32::MAX as usize || batches.iter().any(|b| b.num_rows() > u32::MAX as usize) {
+        return Err(MsqError::Unknown(format!(
+            "cannot sort {total} rows in {} batches",
+            batches.len()
+        )));
+    }
+    let rechunk = |batches: &[&RecordBatch]| -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        for b in batches {
+            let mut off = 0;
+            while off < b.num_rows() {
+                let len = batch_size.min(b.num_rows() - off);
+                out.push(if off == 0 && len == b.num_rows() {
+                    (*b).clone()
+                } else {
+                    b.slice(off, len)
+                });
+                off += len;
+            }
+        }
+        out
+    };
+    if sort.is_empty() || total <= 1 {
+        return Ok(rechunk(&batches));
+    }
+    let converter = sort_row_converter(schema, sort)?;
+    let rows: Vec<Rows> = batches
+        .iter()
+        .map(|b| Ok(converter.convert_columns(&sort_arrays(b, sort)?)?))
+        .collect::<Result<_>>()?;
+    let mut idx: Vec<(u32, u32)> = Vec::with_capacity(total);
+    for (bi, b) in batches.iter().enumerate() {
+        idx.extend((0..b.num_rows() as u32).map(|r| (bi as u32, r)));
+    }
+    let key = |&(b, r): &(u32, u32)| rows[b as usize].row(r as usize);
+    if idx.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
+        return Ok(rechunk(&batches));
+    }
+    idx.sort_by(|a, b| key(a).cmp(&key(b)));
+    drop(rows);
+    let arrays: Vec<Vec<&dyn Array>> = (0..schema.fields().len())
+        .map(|c| batches.iter().map(|b| b.column(c).as_ref()).collect())
+        .collect();
+    let mut out = Vec::with_capacity(total.div_ceil(batch_size));
+    let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(batch_size);
+    for chunk in idx.chunks(batch_size) {
+        pairs.clear();
+        pairs.extend(chunk.iter().map(|&(b, r)| (b as usize, r as usize)));
+        let columns = arrays
+            .iter()
+            .map(|a| interleave(a, &pairs))
+            .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(pairs.len()));
+        out.push(RecordBatch::try_new_with_options(
+            Arc::clone(schema),
+            columns,
+            &options,
+        )?);
+    }
+    Ok(out)
+}
+
 /// Merges `runs`, each already sorted by `sort`, into one sorted stream of batches of at
 /// most `batch_size` rows. Stable: equal rows come in run order (run 0 first), and in their
 /// order within a run. Zero runs give an empty stream; one run (or an empty `sort`, which
@@ -535,6 +623,30 @@ mod tests {
                 assert_eq!(merged, expected, "case {case} batch size {batch_size}");
             }
         }
+    }
+
+    #[test]
+    fn sort_batches_matches_concat_and_sort() {
+        let mut rng = Rng(11);
+        for rows in [0usize, 1, 7, 300, 2_000] {
+            let all = random_batch(&mut rng, 0, rows);
+            let pieces = split(&mut rng, &all);
+            let sort = sort_order();
+            for batch_size in [1usize, 64, 5_000] {
+                let got = sort_batches(&schema(), &pieces, &sort, batch_size).unwrap();
+                assert!(got.iter().all(|b| b.num_rows() <= batch_size && b.num_rows() > 0));
+                let got = concat_batches(&schema(), &got).unwrap();
+                let want = sort_batch(&concat_batches(&schema(), &pieces).unwrap(), &sort).unwrap();
+                assert_eq!(got, want, "rows={rows} batch_size={batch_size}");
+            }
+        }
+        // Already sorted input comes back as slices of the same buffers.
+        let sorted = sort_batch(&random_batch(&mut rng, 0, 500), &sort_order()).unwrap();
+        let got = sort_batches(&schema(), std::slice::from_ref(&sorted), &sort_order(), 100).unwrap();
+        assert_eq!(got.len(), 5);
+        assert_eq!(concat_batches(&schema(), &got).unwrap(), sorted);
+        assert!(batch_memory_size(&got[0]) < sorted.get_array_memory_size() / 2);
+        assert!(batch_memory_size(&sorted) <= sorted.get_array_memory_size());
     }
 
     #[test]

@@ -6,13 +6,17 @@ use super::run::{spill, Run};
 use super::store::WorkerStageOutput;
 use crate::counters::{update, ChannelCounters, SharedCounters, SortProgress};
 use crate::keystats::{KeyStatistics, RangePartitions};
-use crate::merge::{merge_sorted_runs, sort_batch};
+use crate::merge::{batch_memory_size, merge_sorted_runs, sort_batches, SortColumn};
 use crate::stage::ShuffleSpec;
 use crate::Result;
-use arrow::compute::concat_batches;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, AsArray, Int64Array};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Name of the time-bucket column range-shuffle runs carry in front of the stage's columns.
+const BUCKET_COLUMN: &str = "__msq_shuffle_bucket";
 
 /// Memory and disk settings of a shuffle writer.
 #[derive(Debug, Clone)]
@@ -56,6 +60,13 @@ pub struct ShuffleWriter {
     spill_seq: usize,
     spill_prefix: String,
     sort_progress: SortProgress,
+    /// Schema of buffered batches and sorted runs: for range shuffles with time buckets, the
+    /// bucket (Int64) then the stage's columns, so runs sort by bucket first and each
+    /// partition's rows are contiguous in them; otherwise the stage's schema.
+    run_schema: SchemaRef,
+    /// The order of runs (`run_schema`'s columns), when the shuffle sorts.
+    run_sort: Option<Vec<SortColumn>>,
+    bucketed: bool,
 }
 
 impl ShuffleWriter {
@@ -78,6 +89,26 @@ impl ShuffleWriter {
             ),
             _ => (None, None),
         };
+        let bucketed = matches!(&spec, ShuffleSpec::Range(r) if r.bucket.is_some());
+        let run_schema = if bucketed {
+            let mut fields = vec![Arc::new(Field::new(BUCKET_COLUMN, DataType::Int64, false))];
+            fields.extend(schema.fields().iter().cloned());
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        } else {
+            schema.clone()
+        };
+        let run_sort = spec.sort().map(|sort| {
+            if bucketed {
+                std::iter::once(SortColumn::asc(0))
+                    .chain(sort.iter().map(|c| SortColumn {
+                        index: c.index + 1,
+                        ..*c
+                    }))
+                    .collect()
+            } else {
+                sort.to_vec()
+            }
+        });
         let shuffle = ChannelCounters::default();
         update(&counters, |c| {
             c.shuffle = Some(shuffle);
@@ -95,6 +126,9 @@ impl ShuffleWriter {
             spill_seq: 0,
             spill_prefix,
             sort_progress: SortProgress::default(),
+            run_schema,
+            run_sort,
+            bucketed,
             spec,
             schema,
             config,
@@ -129,10 +163,27 @@ impl ShuffleWriter {
                     None => None,
                 };
                 let stats = self.stats.as_mut().expect("range statistics");
-                for i in 0..batch.num_rows() {
-                    let bucket = buckets.as_ref().map(|b| b[i]).unwrap_or(0);
-                    stats.add(bucket, keys.row(i).as_ref());
+                match &buckets {
+                    // Runs of rows in the same bucket go in together (one bucket lookup each).
+                    Some(b) => {
+                        let mut start = 0;
+                        while start < b.len() {
+                            let bucket = b[start];
+                            let end = start + b[start..].iter().take_while(|x| **x == bucket).count();
+                            stats.add_many(bucket, (start..end).map(|i| keys.row(i).data()));
+                            start = end;
+                        }
+                    }
+                    None => stats.add_many(0, keys.iter().map(|r| r.data())),
                 }
+                let batch = match buckets {
+                    Some(b) => {
+                        let mut cols: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(b))];
+                        cols.extend(batch.columns().iter().cloned());
+                        RecordBatch::try_new(self.run_schema.clone(), cols)?
+                    }
+                    None => batch,
+                };
                 self.buffer(0, batch);
             }
         }
@@ -143,7 +194,7 @@ impl ShuffleWriter {
     }
 
     fn buffer(&mut self, p: usize, batch: RecordBatch) {
-        self.buffered_bytes += batch.get_array_memory_size();
+        self.buffered_bytes += batch_memory_size(&batch);
         self.buffered[p].push(batch);
     }
 
@@ -160,19 +211,20 @@ impl ShuffleWriter {
         if batches.is_empty() {
             return Ok(None);
         }
-        let batches = match self.spec.sort() {
+        let batches = match &self.run_sort {
             Some(sort) => {
-                let all = concat_batches(&self.schema, &batches)?;
+                // Sorted into frames of `batch_size` rows (no concatenation, and a spilled run
+                // is read back a frame at a time).
+                let sorted = sort_batches(&self.run_schema, &batches, sort, self.config.batch_size)?;
                 drop(batches);
-                let sorted = sort_batch(&all, sort)?;
                 self.sort_progress.runs += 1;
-                vec![sorted]
+                sorted
             }
             None => batches,
         };
         if to_disk {
             let path = self.next_spill_path();
-            let run = spill(&path, &self.schema, &batches)?;
+            let run = spill(&path, &self.run_schema, &batches)?;
             if self.spec.sort().is_some() {
                 self.sort_progress.spilled_runs += 1;
             }
@@ -235,25 +287,47 @@ impl ShuffleWriter {
         self.buffered_bytes = 0;
         let runs = std::mem::take(&mut self.unpartitioned_runs);
         let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
-        let merged = merge_sorted_runs(self.schema.clone(), iters, &r.sort, self.config.batch_size)?;
+        let run_sort = self.run_sort.clone().unwrap_or_else(|| r.sort.clone());
+        let merged = merge_sorted_runs(self.run_schema.clone(), iters, &run_sort, self.config.batch_size)?;
         let encoder = self.key_encoder.take().expect("range key encoder");
         for batch in merged {
             let batch = batch?;
-            let keys = encoder.encode(&batch)?;
-            let buckets = match &r.bucket {
-                Some(tb) => Some(time_buckets(&batch, tb.column, tb.granularity)?),
-                None => None,
+            // The bucket column (when runs carry one) goes; the stage's columns stay.
+            let (batch, buckets): (RecordBatch, Option<Vec<i64>>) = if self.bucketed {
+                let b = batch.column(0).as_primitive::<Int64Type>().values().to_vec();
+                let cols = batch.columns()[1..].to_vec();
+                (RecordBatch::try_new(self.schema.clone(), cols)?, Some(b))
+            } else {
+                let b = match &r.bucket {
+                    Some(tb) => Some(time_buckets(&batch, tb.column, tb.granularity)?),
+                    None => None,
+                };
+                (batch, b)
             };
+            let keys = encoder.encode(&batch)?;
             let parts: Vec<u32> = (0..batch.num_rows())
                 .map(|i| {
                     let bucket = buckets.as_ref().map(|b| b[i]).unwrap_or(0);
                     partitions.partition_for(bucket, keys.row(i).as_ref()) as u32
                 })
                 .collect();
-            for (p, b) in split_by_partition(&batch, &parts, n)?.into_iter().enumerate() {
-                if let Some(b) = b {
-                    self.buffered_bytes += b.get_array_memory_size();
-                    self.buffered[p].push(b);
+            if parts.windows(2).all(|w| w[0] <= w[1]) {
+                // Sorted by partition (runs sort by bucket, then key): zero-copy slices.
+                let mut start = 0;
+                while start < parts.len() {
+                    let p = parts[start];
+                    let len = parts[start..].iter().take_while(|x| **x == p).count();
+                    let b = batch.slice(start, len);
+                    self.buffered_bytes += batch_memory_size(&b);
+                    self.buffered[p as usize].push(b);
+                    start += len;
+                }
+            } else {
+                for (p, b) in split_by_partition(&batch, &parts, n)?.into_iter().enumerate() {
+                    if let Some(b) = b {
+                        self.buffered_bytes += batch_memory_size(&b);
+                        self.buffered[p].push(b);
+                    }
                 }
             }
             if self.buffered_bytes > self.config.memory_budget {
