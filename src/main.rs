@@ -31,6 +31,69 @@ enum Format {
     Csv,
 }
 
+/// How queries get their workers.
+#[derive(clap::Args, Clone)]
+struct ClusterArgs {
+    /// Task runner: `embedded` (workers in this process), `process` (one `msq worker` child
+    /// process per worker), `remote` (registered `msq worker` processes on other hosts).
+    #[arg(long, default_value = "embedded", env = "MSQ_RUNNER")]
+    runner: msq_controller::launcher::RunnerKind,
+    /// Shared secret between the server and its workers (required across hosts).
+    #[arg(long, env = "MSQ_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: Option<String>,
+    /// The `msq` executable the process runner starts (default: this one).
+    #[arg(long)]
+    worker_command: Option<PathBuf>,
+    /// Metadata store: a SQLite file path or postgresql://user:pass@host/db
+    /// (default: <data-dir>/metadata.db).
+    #[arg(long, env = "MSQ_METADATA")]
+    metadata: Option<String>,
+    /// Deep storage: a directory, file:///dir or s3://bucket/prefix (default: <data-dir>/segments).
+    #[arg(long, env = "MSQ_DEEP_STORAGE")]
+    deep_storage: Option<String>,
+}
+
+impl ClusterArgs {
+    fn runner(&self, data_dir: &std::path::Path) -> msq_controller::launcher::Runner {
+        let mut r = msq_controller::launcher::Runner::embedded();
+        r.kind = self.runner.clone();
+        r.auth = msq_engine::rpc::ClusterAuth::new(self.cluster_secret.clone());
+        r.worker_command = self
+            .worker_command
+            .clone()
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("msq"));
+        r.tmp_dir = data_dir.join("tmp").join("workers");
+        if let Some(d) = &self.deep_storage {
+            r.deep_storage_uri = d.clone();
+        }
+        r
+    }
+
+    /// Opens the engine: embedded defaults under `data_dir` unless a metadata store or deep
+    /// storage is named.
+    fn open_engine(&self, data_dir: &std::path::Path) -> Result<Engine, String> {
+        if self.metadata.is_none() && self.deep_storage.is_none() {
+            return Engine::open_local(data_dir)
+                .map_err(|e| format!("cannot open data directory {}: {e}", data_dir.display()));
+        }
+        let metadata_uri = self
+            .metadata
+            .clone()
+            .unwrap_or_else(|| data_dir.join("metadata.db").display().to_string());
+        let deep_uri = self
+            .deep_storage
+            .clone()
+            .unwrap_or_else(|| data_dir.join("segments").display().to_string());
+        let metadata = msq_engine::metadata::open_store(&metadata_uri)
+            .map_err(|e| format!("cannot open metadata store {metadata_uri}: {e}"))?;
+        let deep = msq_engine::storage::open_deep_storage(&deep_uri)
+            .map_err(|e| format!("cannot open deep storage {deep_uri}: {e}"))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
+        Engine::open(data_dir, metadata, deep).map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one statement (INSERT, REPLACE or SELECT) in this process on the embedded defaults.
@@ -53,6 +116,30 @@ enum Command {
         /// Data directory: metadata.db (SQLite), segments/ (deep storage), tmp/ (spill).
         #[arg(long, default_value = "./var", env = "MSQ_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Run a worker process: takes work orders from controllers over HTTP and serves its
+    /// shuffle output to other workers.
+    Worker {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:0", env = "MSQ_WORKER_BIND")]
+        bind: String,
+        /// URL other nodes reach this worker at (default: http://<bound address>).
+        #[arg(long)]
+        advertise_url: Option<String>,
+        /// Register with (and heartbeat to) the server at this URL (remote runner).
+        #[arg(long, env = "MSQ_CONTROLLER_URL")]
+        controller_url: Option<String>,
+        /// Deep storage: a directory, file:///dir or s3://bucket/prefix (same as the server's).
+        #[arg(long, default_value = "./var/segments", env = "MSQ_DEEP_STORAGE")]
+        deep_storage: String,
+        /// Scratch directory for spills.
+        #[arg(long, default_value = "./var/worker-tmp")]
+        tmp_dir: PathBuf,
+        /// Shared secret; work orders without it are refused.
+        #[arg(long, env = "MSQ_CLUSTER_SECRET", hide_env_values = true)]
+        cluster_secret: Option<String>,
     },
     /// Benchmark msq-rs against DuckDB and DataFusion on generated wikipedia data.
     Bench {
@@ -65,9 +152,15 @@ enum Command {
         /// Seed of the generator.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Worker counts the INSERT is measured with.
+        /// Worker counts the INSERT (and the scale table) is measured with.
         #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
         workers: Vec<usize>,
+        /// Files the generated JSON is split into (each worker reads whole files).
+        #[arg(long, default_value_t = 4)]
+        json_files: usize,
+        /// Tiny SELECTs submitted through the HTTP API per mode (0 skips the latency measure).
+        #[arg(long, default_value_t = 200)]
+        http_runs: usize,
         /// Skip the DuckDB/DataFusion peers.
         #[arg(long)]
         no_peers: bool,
@@ -96,6 +189,11 @@ enum Command {
         /// Delete completed tasks (status, report, log) older than this many hours.
         #[arg(long)]
         task_retention_hours: Option<u64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// URL workers reach this server at (default: http://<bound address>).
+        #[arg(long, env = "MSQ_ADVERTISE_URL")]
+        advertise_url: Option<String>,
     },
 }
 
@@ -117,12 +215,30 @@ fn main() -> ExitCode {
             report,
             format,
             data_dir,
-        } => rt.block_on(run(sql, file, context, report, format, data_dir)),
+            cluster,
+        } => rt.block_on(run(sql, file, context, report, format, data_dir, cluster)),
+        Command::Worker {
+            bind,
+            advertise_url,
+            controller_url,
+            deep_storage,
+            tmp_dir,
+            cluster_secret,
+        } => rt.block_on(worker(
+            bind,
+            advertise_url,
+            controller_url,
+            deep_storage,
+            tmp_dir,
+            cluster_secret,
+        )),
         Command::Bench {
             rows,
             runs,
             seed,
             workers,
+            json_files,
+            http_runs,
             no_peers,
             out,
         } => {
@@ -132,6 +248,8 @@ fn main() -> ExitCode {
                 runs,
                 seed,
                 workers,
+                json_files,
+                http_runs,
                 peers: !no_peers,
                 out,
                 command,
@@ -148,6 +266,8 @@ fn main() -> ExitCode {
             max_body_bytes,
             auth_file,
             task_retention_hours,
+            cluster,
+            advertise_url,
         } => rt.block_on(serve(ServerOptions {
             bind,
             data_dir,
@@ -155,6 +275,8 @@ fn main() -> ExitCode {
             max_body_bytes,
             auth_file,
             task_retention_hours,
+            cluster,
+            advertise_url,
         })),
     }
 }
@@ -166,6 +288,7 @@ async fn run(
     report_path: Option<PathBuf>,
     format: Format,
     data_dir: PathBuf,
+    cluster: ClusterArgs,
 ) -> ExitCode {
     let sql = match (sql, file) {
         (Some(s), _) => s,
@@ -179,10 +302,13 @@ async fn run(
         Ok(Value::Object(m)) => m,
         _ => return fail("--context must be a JSON object"),
     };
-    let engine = match Engine::open_local(&data_dir) {
+    let mut engine = match cluster.open_engine(&data_dir) {
         Ok(e) => e,
-        Err(e) => return fail(&format!("cannot open data directory {}: {e}", data_dir.display())),
+        Err(e) => return fail(&e),
     };
+    if let Err(e) = engine.use_runner(cluster.runner(&data_dir), None).await {
+        return fail(&format!("cannot start the {} runner: {e}", cluster_name(&cluster)));
+    }
     let statements = msq_sql::script::split_statements(&sql);
     if statements.is_empty() {
         return fail("no statement to run");
@@ -258,6 +384,58 @@ struct ServerOptions {
     max_body_bytes: usize,
     auth_file: Option<PathBuf>,
     task_retention_hours: Option<u64>,
+    cluster: ClusterArgs,
+    advertise_url: Option<String>,
+}
+
+fn cluster_name(c: &ClusterArgs) -> &'static str {
+    match c.runner {
+        msq_controller::launcher::RunnerKind::Embedded => "embedded",
+        msq_controller::launcher::RunnerKind::Process => "process",
+        msq_controller::launcher::RunnerKind::Remote => "remote",
+    }
+}
+
+/// `msq worker`: serves worker endpoints until the process ends.
+async fn worker(
+    bind: String,
+    advertise_url: Option<String>,
+    controller_url: Option<String>,
+    deep_storage: String,
+    tmp_dir: PathBuf,
+    cluster_secret: Option<String>,
+) -> ExitCode {
+    let store = match msq_engine::storage::open_deep_storage(&deep_storage) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("cannot open deep storage {deep_storage}: {e}")),
+    };
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("cannot listen on {bind}: {e}")),
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let url = advertise_url.unwrap_or_else(|| format!("http://{addr}"));
+    let auth = msq_engine::rpc::ClusterAuth::new(cluster_secret);
+    let config = msq_worker::server::WorkerServiceConfig {
+        advertise_url: url.clone(),
+        auth: auth.clone(),
+        deep_storage: store,
+        tmp_dir,
+        codec: msq_engine::wire::WireCodec::new(msq_sql::registry::function_registry()),
+    };
+    let service = msq_worker::server::WorkerService::new(config);
+    if let Some(c) = controller_url {
+        tokio::spawn(msq_worker::server::register_loop(c, url.clone(), auth));
+    }
+    // The process runner reads this line to learn the port.
+    println!("msq worker listening on {url}");
+    match axum::serve(listener, msq_worker::server::router(service)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("worker stopped: {e}")),
+    }
 }
 
 async fn serve(o: ServerOptions) -> ExitCode {
@@ -276,11 +454,18 @@ async fn serve(o: ServerOptions) -> ExitCode {
         Err(e) => return fail(&format!("cannot listen on {}: {e}", o.bind)),
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(o.bind.clone());
-    let mut engine = match Engine::open_local(&o.data_dir) {
+    let mut engine = match o.cluster.open_engine(&o.data_dir) {
         Ok(e) => e,
-        Err(e) => return fail(&format!("cannot open data directory {}: {e}", o.data_dir.display())),
+        Err(e) => return fail(&e),
     };
     engine.host = addr.clone();
+    let controller_url = o.advertise_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    if let Err(e) = engine
+        .use_runner(o.cluster.runner(&o.data_dir), Some(controller_url))
+        .await
+    {
+        return fail(&format!("cannot start the {} runner: {e}", cluster_name(&o.cluster)));
+    }
     let tasks = match msq_controller::tasks::TaskManager::new(engine, o.worker_slots) {
         Ok(t) => t,
         Err(e) => return fail(&e.to_string()),

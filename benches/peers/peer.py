@@ -4,14 +4,16 @@
 Usage:
   peer.py --engine duckdb|datafusion --json FILE --parquet FILE --out DIR --runs K
 
-FILE --json is the generated newline-delimited JSON (.json or .json.gz), --parquet the same
+FILE --json is the generated newline-delimited JSON (.json or .json.gz), or the directory of
+its parts (msq_benches::generate_parts: part-<i>.json[.gz], read together), --parquet the same
 rows as Parquet (from msq_benches::generate). DIR receives the ingested, day-partitioned
 Parquet (DIR/<engine>/wikipedia/day=YYYY-MM-DD/...); it is replaced on every run.
 
 Prints one JSON object per measure on stdout (progress and errors go to stderr):
   {"engine","measure","rows","runs","median_s","min_s","max_s","peak_rss_mb"}
-rows = rows in the input; peak_rss_mb = this process's peak RSS so far (getrusage ru_maxrss),
-read after the measure's runs (so it only grows from measure to measure).
+rows = rows in the input; peak_rss_mb = this process's peak RSS during the measure's runs: the
+high-water mark is reset before the measure (writing 5 to /proc/self/clear_refs, Linux) and
+VmHWM read after it; where that is not possible, getrusage's ru_maxrss (peak so far).
 
 Only dependencies: `duckdb` and `datafusion` from PyPI (installed by benches/setup.sh).
 
@@ -99,10 +101,34 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def reset_peak_rss():
+    """Resets the process's RSS high-water mark (Linux); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     # ru_maxrss is KiB on Linux, bytes on macOS.
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024
+
+
+def json_files(path):
+    """The JSON file, or the sorted part files of a directory."""
+    if os.path.isdir(path):
+        return sorted(os.path.join(path, f) for f in os.listdir(path) if ".json" in f)
+    return [path]
 
 
 def q(s):
@@ -155,7 +181,8 @@ class DuckDB:
 
     def insert(self, json_file, out):
         cols = "{" + ", ".join(f"{q(n)}: {q(t)}" for n, t in JSON_COLUMNS) + "}"
-        src = f"read_json({q(json_file)}, format='newline_delimited', columns={cols})"
+        files = "[" + ", ".join(q(f) for f in json_files(json_file)) + "]"
+        src = f"read_json({files}, format='newline_delimited', columns={cols})"
         self._copy_insert(self.connect(), src, 'CAST("isRobot" AS VARCHAR)', out)
 
     def insert_from_parquet(self, parquet, out):
@@ -201,8 +228,11 @@ class DataFusion:
     def insert(self, json_file, out):
         ctx = self.connect()
         cols = ", ".join(f'"{n}" {t}' for n, t in JSON_COLUMNS)
-        opts = " OPTIONS ('format.compression' 'gzip')" if json_file.endswith(".gz") else ""
-        ctx.sql(f"CREATE EXTERNAL TABLE src ({cols}) STORED AS JSON LOCATION {q(json_file)}{opts}").collect()
+        gz = json_files(json_file)[0].endswith(".gz")
+        opts = " OPTIONS ('format.compression' 'gzip')" if gz else ""
+        # A directory is read whole (all its parts); its LOCATION ends with '/'.
+        location = json_file.rstrip("/") + "/" if os.path.isdir(json_file) else json_file
+        ctx.sql(f"CREATE EXTERNAL TABLE src ({cols}) STORED AS JSON LOCATION {q(location)}{opts}").collect()
         self._copy_insert(ctx, 'CAST("isRobot" AS VARCHAR)', out)
 
     def insert_from_parquet(self, parquet, out):
@@ -224,6 +254,7 @@ class DataFusion:
 
 
 def timed(fn, runs, before=None):
+    reset_peak_rss()
     times = []
     for _ in range(runs):
         if before:
@@ -245,7 +276,8 @@ def emit(engine, measure, rows, times):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engine", required=True, choices=["duckdb", "datafusion"])
-    ap.add_argument("--json", required=True, help="generated newline-delimited JSON (.json or .json.gz)")
+    ap.add_argument("--json", required=True,
+                    help="generated newline-delimited JSON (.json or .json.gz), or a directory of its parts")
     ap.add_argument("--parquet", required=True, help="the same rows as Parquet")
     ap.add_argument("--out", required=True, help="directory for the ingested Parquet")
     ap.add_argument("--runs", type=int, default=3)
@@ -254,9 +286,10 @@ def main():
     if a.runs < 1:
         ap.error("--runs must be at least 1")
     json_file, parquet = os.path.abspath(a.json), os.path.abspath(a.parquet)
-    for f in (json_file, parquet):
-        if not os.path.isfile(f):
-            ap.error(f"no such file: {f}")
+    if not (os.path.isfile(json_file) or (os.path.isdir(json_file) and json_files(json_file))):
+        ap.error(f"no such file: {json_file}")
+    if not os.path.isfile(parquet):
+        ap.error(f"no such file: {parquet}")
 
     eng = DuckDB() if a.engine == "duckdb" else DataFusion()
     log(f"{eng.name} {eng.version}")

@@ -38,11 +38,18 @@ pub const SAMPLE_DATE: (i32, u32, u32) = (2015, 9, 12);
 /// Rows per Parquet record batch.
 pub const BATCH_ROWS: usize = 65_536;
 
-/// The files [`generate`] wrote.
+/// The files [`generate`] (or [`generate_parts`]) wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedData {
-    /// `wikipedia-<N>.json` or `wikipedia-<N>.json.gz` (newline-delimited JSON).
+    /// `wikipedia-<N>.json` or `wikipedia-<N>.json.gz` (newline-delimited JSON); with several
+    /// parts, the directory `wikipedia-<N>-json<P>/` holding them.
     pub json: PathBuf,
+    /// The JSON file(s), in row order: `[json]` for one part, else
+    /// `wikipedia-<N>-json<P>/part-<i>.json[.gz]`, part `i` holding rows
+    /// `i*N/P .. (i+1)*N/P`.
+    pub json_parts: Vec<PathBuf>,
+    /// Bytes of JSON text before compression (all parts).
+    pub json_raw_bytes: u64,
     /// `wikipedia-<N>.parquet`, the same rows.
     pub parquet: PathBuf,
     /// Rows in each file (= the `rows` asked for).
@@ -52,7 +59,7 @@ pub struct GeneratedData {
     /// First and last day covered, `YYYY-MM-DD`.
     pub first_day: String,
     pub last_day: String,
-    /// Size on disk of the JSON file (compressed size when gzipped) and of the Parquet file.
+    /// Size on disk of the JSON (all parts; compressed size when gzipped) and of the Parquet file.
     pub json_bytes: u64,
     pub parquet_bytes: u64,
 }
@@ -380,19 +387,56 @@ fn tmp_name(p: &Path) -> PathBuf {
 /// into `out_dir` as `wikipedia-<rows>.json[.gz]` and `wikipedia-<rows>.parquet`; see the
 /// module docs for how values vary with `seed`. Same arguments → byte-identical files.
 pub fn generate(source: &Path, rows: usize, seed: u64, out_dir: &Path, gzip: bool) -> io::Result<GeneratedData> {
+    generate_parts(source, rows, seed, out_dir, gzip, 1)
+}
+
+/// [`generate`] with the JSON split into `parts` files (consecutive rows, the same rows in
+/// the same order as with one file) in the directory `wikipedia-<rows>-json<parts>/`, so
+/// several workers (and the peers' threads) can read it in parallel. `parts` ≤ 1 is one file.
+pub fn generate_parts(
+    source: &Path,
+    rows: usize,
+    seed: u64,
+    out_dir: &Path,
+    gzip: bool,
+    parts: usize,
+) -> io::Result<GeneratedData> {
     let sample = read_sample(source)?;
     std::fs::create_dir_all(out_dir)?;
-    let json_path = out_dir.join(format!("wikipedia-{rows}.json{}", if gzip { ".gz" } else { "" }));
-    let parquet_path = out_dir.join(format!("wikipedia-{rows}.parquet"));
-    let (json_tmp, parquet_tmp) = (tmp_name(&json_path), tmp_name(&parquet_path));
-
-    let json_file = BufWriter::with_capacity(1 << 20, File::create(&json_tmp)?);
-    let mut json = if gzip {
-        // GzEncoder's header has mtime 0 and no name: the output is deterministic.
-        JsonOut::Gzip(Box::new(GzEncoder::new(json_file, Compression::fast())))
+    let parts = parts.clamp(1, rows.max(1));
+    let ext = if gzip { ".json.gz" } else { ".json" };
+    let (json_dir, json_paths): (PathBuf, Vec<PathBuf>) = if parts == 1 {
+        let p = out_dir.join(format!("wikipedia-{rows}{ext}"));
+        (p.clone(), vec![p])
     } else {
-        JsonOut::Plain(json_file)
+        let d = out_dir.join(format!("wikipedia-{rows}-json{parts}"));
+        let files = (0..parts).map(|i| d.join(format!("part-{i}{ext}"))).collect();
+        (d, files)
     };
+    let json_tmp = tmp_name(&json_dir);
+    if parts > 1 {
+        let _ = std::fs::remove_dir_all(&json_tmp);
+        std::fs::create_dir_all(&json_tmp)?;
+    }
+    // Where part `i` is written before the rename.
+    let part_tmp = |i: usize| -> PathBuf {
+        if parts == 1 {
+            json_tmp.clone()
+        } else {
+            json_tmp.join(json_paths[i].file_name().expect("a file name"))
+        }
+    };
+    let open_part = |i: usize| -> io::Result<JsonOut> {
+        let file = BufWriter::with_capacity(1 << 20, File::create(part_tmp(i))?);
+        Ok(if gzip {
+            // GzEncoder's header has mtime 0 and no name: the output is deterministic.
+            JsonOut::Gzip(Box::new(GzEncoder::new(file, Compression::fast())))
+        } else {
+            JsonOut::Plain(file)
+        })
+    };
+    let parquet_path = out_dir.join(format!("wikipedia-{rows}.parquet"));
+    let parquet_tmp = tmp_name(&parquet_path);
     let schema = parquet_schema();
     let props = WriterProperties::builder()
         .set_compression(ParquetCompression::SNAPPY)
@@ -405,39 +449,64 @@ pub fn generate(source: &Path, rows: usize, seed: u64, out_dir: &Path, gzip: boo
     let n = sample.len();
     let days = rows.div_ceil(n);
     let day = |k: usize| (start + Days::new(k as u64)).format("%Y-%m-%d").to_string();
+    let part_end = |i: usize| (i + 1) * rows / parts;
+    let mut part = 0usize;
+    let mut json = open_part(0)?;
+    let mut raw_bytes = 0u64;
     let mut batch = Batch::new();
     let mut line = Vec::with_capacity(1 << 16);
+    let mut written = 0usize;
     for k in 0..days {
         let date = day(k);
         let in_copy = n.min(rows - k * n);
         for (j, src) in sample.iter().take(in_copy).enumerate() {
+            if written == part_end(part) {
+                json.write_all(&line)?;
+                raw_bytes += line.len() as u64;
+                line.clear();
+                std::mem::replace(&mut json, open_part(part + 1)?).finish()?;
+                part += 1;
+            }
             let r = vary(src, seed, k as u64, j as u64, &date);
             write_json_line(&mut line, &r);
             if line.len() >= 1 << 16 {
                 json.write_all(&line)?;
+                raw_bytes += line.len() as u64;
                 line.clear();
             }
             batch.push(&r);
             if batch.len == BATCH_ROWS {
                 parquet.write(&batch.finish(&schema)?).map_err(|e| bad(e.to_string()))?;
             }
+            written += 1;
         }
     }
     json.write_all(&line)?;
+    raw_bytes += line.len() as u64;
     json.finish()?;
+    debug_assert!(rows == 0 || part + 1 == parts, "every part holds rows");
     if batch.len > 0 {
         parquet.write(&batch.finish(&schema)?).map_err(|e| bad(e.to_string()))?;
     }
     let file = parquet.into_inner().map_err(|e| bad(e.to_string()))?;
     file.sync_all()?;
     drop(file);
-    std::fs::rename(&json_tmp, &json_path)?;
+    if parts > 1 {
+        let _ = std::fs::remove_dir_all(&json_dir);
+    }
+    std::fs::rename(&json_tmp, &json_dir)?;
     std::fs::rename(&parquet_tmp, &parquet_path)?;
 
+    let mut json_bytes = 0;
+    for p in &json_paths {
+        json_bytes += std::fs::metadata(p)?.len();
+    }
     Ok(GeneratedData {
-        json_bytes: std::fs::metadata(&json_path)?.len(),
+        json_bytes,
+        json_raw_bytes: raw_bytes,
         parquet_bytes: std::fs::metadata(&parquet_path)?.len(),
-        json: json_path,
+        json: json_dir,
+        json_parts: json_paths,
         parquet: parquet_path,
         rows,
         days,

@@ -9,7 +9,7 @@ pub mod generate;
 pub mod prng;
 pub mod sql;
 
-pub use generate::{generate, GeneratedData, SAMPLE_DATE, SAMPLE_ROWS};
+pub use generate::{generate, generate_parts, GeneratedData, SAMPLE_DATE, SAMPLE_ROWS};
 
 use std::path::{Path, PathBuf};
 

@@ -46,7 +46,16 @@ pub fn extern_signature() -> String {
 
 /// `insert`: the generated JSON into day segments clustered by channel.
 pub fn insert_sql(json_file: &Path) -> String {
-    let file = serde_json::to_string(&json_file.display().to_string()).expect("a string serialises");
+    insert_sql_files(&[json_file])
+}
+
+/// `insert` reading several JSON files (the parts of `generate_parts`), one split each.
+pub fn insert_sql_files<P: AsRef<Path>>(json_files: &[P]) -> String {
+    let file = json_files
+        .iter()
+        .map(|f| serde_json::to_string(&f.as_ref().display().to_string()).expect("a string serialises"))
+        .collect::<Vec<_>>()
+        .join(",");
     format!(
         "INSERT INTO {DATASOURCE}\n\
          SELECT TIME_PARSE(\"time\") AS __time, channel, page, \"user\", namespace, comment, cityName, countryName, isRobot, added, deleted, delta\n\
@@ -88,6 +97,10 @@ pub const SELECTS: [(&str, &str); 6] = [
     ),
 ];
 
+/// The tiny SELECT the HTTP latency measure submits: three inline rows grouped by channel
+/// (one input stage and one aggregation, as a real query has; no datasource needed).
+pub const TINY_SELECT: &str = r##"SELECT channel, COUNT(*) AS c FROM TABLE(EXTERN('{"type":"inline","data":"{\"channel\":\"#en\"}\n{\"channel\":\"#fr\"}\n{\"channel\":\"#en\"}"}', '{"type":"json"}', '[{"name":"channel","type":"string"}]')) GROUP BY channel ORDER BY channel"##;
+
 /// Every measure name, in the order the suite runs them.
 pub fn measures() -> Vec<&'static str> {
     let mut m = vec!["insert", "replace_one_day"];
@@ -107,6 +120,12 @@ mod tests {
         let sig: serde_json::Value = serde_json::from_str(&extern_signature()).unwrap();
         assert_eq!(sig.as_array().unwrap().len(), INGESTED_COLUMNS.len());
         assert_eq!(sig[9], serde_json::json!({"name":"added","type":"long"}));
+    }
+
+    #[test]
+    fn insert_lists_every_part() {
+        let sql = insert_sql_files(&[Path::new("/d/part-0.json.gz"), Path::new("/d/part-1.json.gz")]);
+        assert!(sql.contains(r#""files":["/d/part-0.json.gz","/d/part-1.json.gz"]"#));
     }
 
     #[test]

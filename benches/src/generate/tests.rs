@@ -215,3 +215,32 @@ fn a_missing_source_is_an_error() {
     let dir = Scratch::new("missing");
     assert!(generate(Path::new("/nonexistent/x.json.gz"), 10, 1, &dir.0, false).is_err());
 }
+
+#[test]
+fn parts_hold_the_same_rows_in_order() {
+    let (one, four) = (Scratch::new("parts-1"), Scratch::new("parts-4"));
+    for gzip in [false, true] {
+        let g1 = generate(&source(), 50_000, 5, &one.0, gzip).unwrap();
+        let g4 = generate_parts(&source(), 50_000, 5, &four.0, gzip, 4).unwrap();
+        assert_eq!(g1.json_parts, vec![g1.json.clone()]);
+        assert_eq!(g4.json, four.0.join("wikipedia-50000-json4"));
+        assert_eq!(g4.json_parts.len(), 4);
+        let ext = if gzip { "part-3.json.gz" } else { "part-3.json" };
+        assert_eq!(g4.json_parts[3], g4.json.join(ext));
+        assert_eq!(g1.json_raw_bytes, g4.json_raw_bytes);
+        let sizes: u64 = g4.json_parts.iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+        assert_eq!(g4.json_bytes, sizes);
+        let all = json_lines(&g1.json);
+        let parts: Vec<Vec<Value>> = g4.json_parts.iter().map(|p| json_lines(p)).collect();
+        assert!(parts.iter().all(|p| p.len() == 12_500));
+        assert_eq!(parts.concat(), all);
+        // The Parquet does not depend on the parts.
+        assert_eq!(std::fs::read(&g1.parquet).unwrap(), std::fs::read(&g4.parquet).unwrap());
+        if !gzip {
+            let text: u64 = std::fs::metadata(&g1.json).unwrap().len();
+            assert_eq!(g1.json_raw_bytes, text);
+        }
+        // No temporary files left behind.
+        assert_eq!(std::fs::read_dir(&four.0).unwrap().count(), 2);
+    }
+}
