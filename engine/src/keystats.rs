@@ -449,7 +449,7 @@ impl BucketSketch {
         let n = level.len();
         idx.clear();
         idx.extend(0..n as u32);
-        idx.sort_unstable_by(|&a, &b| level.get(a as usize).cmp(level.get(b as usize)));
+        idx.sort_unstable_by(|&a, &b| cmp_keys(level.get(a as usize), level.get(b as usize)));
         let even = n & !1;
         for &i in idx[..even].iter().skip(offset).step_by(2) {
             next.push(level.get(i as usize));
@@ -475,7 +475,7 @@ impl BucketSketch {
             let w = 1u64.checked_shl(h as u32).unwrap_or(u64::MAX);
             items.extend(level.iter().map(|k| (k, w)));
         }
-        items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        items.sort_unstable_by(|a, b| cmp_keys(a.0, b.0));
         let mut out: Vec<(&[u8], u64)> = Vec::with_capacity(items.len());
         for (k, w) in items {
             match out.last_mut() {
@@ -503,6 +503,30 @@ fn level_capacities(cap: usize, levels: usize, out: &mut Vec<usize>) {
         let c = k * CAPACITY_DECAY.powi((levels - 1 - h) as i32);
         out.push((c as usize).max(MIN_LEVEL_CAPACITY));
     }
+}
+
+/// Byte-wise order of two keys (as `<[u8]>::cmp`), eight bytes at a time and inline:
+/// compactions sort short keys that share long prefixes.
+#[inline]
+fn cmp_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[i..i + 8].try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    // A byte loop: slice comparison would call memcmp for a few bytes.
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
 }
 
 fn splitmix64(mut z: u64) -> u64 {
@@ -1031,6 +1055,27 @@ fn share_partitions(stats: &KeyStatistics, n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmp_keys_is_byte_order() {
+        let keys: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefgi",
+            b"abcdefghij",
+            b"b",
+            b"\xff\x00",
+            b"abcdefg",
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
 
     /// A distinct, well-mixed 8-byte key for every `i`.
     fn key(i: u64) -> [u8; 8] {
