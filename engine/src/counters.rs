@@ -117,6 +117,10 @@ pub struct SortProgress {
     pub spilled_runs: u64,
     /// Runs merged into output partitions.
     pub merged_runs: u64,
+    /// Runs written by intermediate merge passes (when more runs were spilled than one merge
+    /// may hold open under the memory budget): a level between the first and the last.
+    #[serde(default)]
+    pub intermediate_runs: u64,
     /// Output partitions produced by the final merge.
     pub partitions: u64,
     pub done: bool,
@@ -125,14 +129,20 @@ pub struct SortProgress {
 impl SortProgress {
     /// Druid's `{"type":"sortProgress", ...}` object.
     pub fn to_report_json(&self) -> Value {
-        let levels = if self.runs > 1 { 2 } else { 1 };
+        let mut levels = if self.runs > 1 { 2 } else { 1 };
         let mut total = Map::new();
         let mut merged = Map::new();
         total.insert("0".into(), json!(self.runs));
         merged.insert("0".into(), json!(if self.done { self.runs } else { self.merged_runs }));
-        if levels == 2 {
-            total.insert("1".into(), json!(self.partitions.max(1)));
-            merged.insert("1".into(), json!(if self.done { self.partitions.max(1) } else { 0 }));
+        if levels == 2 && self.intermediate_runs > 0 {
+            total.insert("1".into(), json!(self.intermediate_runs));
+            merged.insert("1".into(), json!(if self.done { self.intermediate_runs } else { 0 }));
+            levels = 3;
+        }
+        if levels > 1 {
+            let last = (levels - 1).to_string();
+            total.insert(last.clone(), json!(self.partitions.max(1)));
+            merged.insert(last, json!(if self.done { self.partitions.max(1) } else { 0 }));
         }
         let digest = if self.done {
             1.0

@@ -9,6 +9,7 @@ pub mod granularity;
 pub mod input;
 pub mod kernel;
 pub mod keystats;
+pub mod memory;
 pub mod merge;
 pub mod metadata;
 pub mod protocol;

@@ -260,9 +260,10 @@ enum FlatColumn {
 }
 
 impl FlatColumn {
-    fn new(data_type: &DataType, rows: usize) -> Option<Self> {
+    /// A builder for `rows` values; strings reserve `text_bytes` of text.
+    fn new(data_type: &DataType, rows: usize, text_bytes: usize) -> Option<Self> {
         Some(match data_type {
-            DataType::Utf8 => FlatColumn::Utf8(StringBuilder::with_capacity(rows, rows * 16)),
+            DataType::Utf8 => FlatColumn::Utf8(StringBuilder::with_capacity(rows, text_bytes)),
             DataType::Int64 => FlatColumn::Int64(Vec::with_capacity(rows), NullBufferBuilder::new(rows)),
             DataType::Float64 => FlatColumn::Float64(Vec::with_capacity(rows), NullBufferBuilder::new(rows)),
             DataType::Float32 => FlatColumn::Float32(Vec::with_capacity(rows), NullBufferBuilder::new(rows)),
@@ -285,6 +286,14 @@ impl FlatColumn {
                 v.push(0.0);
                 n.append_null();
             }
+        }
+    }
+
+    /// Bytes of string text appended so far (0 for numeric columns).
+    fn text_bytes(&self) -> usize {
+        match self {
+            FlatColumn::Utf8(b) => b.values_slice().len(),
+            _ => 0,
         }
     }
 
@@ -330,6 +339,10 @@ struct FlatDecoder {
     scratch: Vec<u8>,
     /// Chunks declined in a row.
     declined: u32,
+    /// Text bytes per row of each column in the last chunk taken, to size the next chunk's
+    /// builders: batches go into memory-budgeted buffers as they are, so capacity beyond
+    /// what they hold would be memory the budget does not see.
+    text_per_row: Vec<f64>,
 }
 
 const NO_COLUMN: u32 = u32::MAX;
@@ -361,6 +374,7 @@ impl FlatDecoder {
             names,
             types: fields.iter().map(|f| f.data_type().clone()).collect(),
             order: Vec::new(),
+            text_per_row: vec![16.0; fields.len()],
             scratch: Vec::new(),
             declined: 0,
         })
@@ -384,7 +398,8 @@ impl FlatDecoder {
         let mut cols: Vec<FlatColumn> = self
             .types
             .iter()
-            .map(|t| FlatColumn::new(t, lines))
+            .zip(&self.text_per_row)
+            .map(|(t, per_row)| FlatColumn::new(t, lines, (lines as f64 * per_row * 1.125) as usize + 64))
             .collect::<Option<_>>()?;
         let n = chunk.len();
         let mut pos = 0usize;
@@ -460,6 +475,9 @@ impl FlatDecoder {
         }
         if rows != lines || rows == 0 {
             return None;
+        }
+        for (per_row, col) in self.text_per_row.iter_mut().zip(&cols) {
+            *per_row = col.text_bytes() as f64 / rows as f64;
         }
         let arrays: Vec<ArrayRef> = cols.into_iter().map(FlatColumn::finish).collect();
         RecordBatch::try_new(schema.clone(), arrays).ok()
@@ -665,7 +683,7 @@ fn next_special(chunk: &[u8], mut i: usize) -> usize {
     }
     while i < chunk.len() {
         let b = chunk[i];
-        if b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80 {
+        if b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b) {
             return i;
         }
         i += 1;

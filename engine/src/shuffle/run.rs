@@ -15,6 +15,10 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Read buffer of a run in a local file: small, because a merge may hold many runs open at
+/// once (the OS reads ahead anyway).
+const FILE_READ_BUFFER: usize = 64 << 10;
+
 /// A run of batches (sorted when the shuffle sorts).
 #[derive(Debug, Clone)]
 pub enum Run {
@@ -48,7 +52,7 @@ impl Run {
             Run::Memory(b) => Ok(Box::new(b.clone().into_iter().map(Ok))),
             Run::Spilled { path, .. } => {
                 let f = File::open(path)?;
-                let reader = FileReader::try_new(BufReader::with_capacity(1 << 20, f), None)?;
+                let reader = FileReader::try_new(BufReader::with_capacity(FILE_READ_BUFFER, f), None)?;
                 Ok(Box::new(reader.map(|r| r.map_err(Into::into))))
             }
             Run::Http { url, authorization } => {
@@ -65,24 +69,92 @@ impl Run {
                 let Some(file) = download(store.clone(), path, scratch)? else {
                     return Ok(Box::new(std::iter::empty()));
                 };
-                let reader = FileReader::try_new(BufReader::with_capacity(1 << 20, file), None)?;
+                let reader = FileReader::try_new(BufReader::with_capacity(FILE_READ_BUFFER, file), None)?;
                 Ok(Box::new(reader.map(|r| r.map_err(Into::into))))
             }
         }
     }
 }
 
+/// Memory one open run holds in a merge: its read buffer and one decoded frame of
+/// `batch_size` rows (estimated from the run's size; a frame of an unknown run is `default`).
+pub fn open_run_bytes(run: &Run, batch_size: usize, default: usize) -> usize {
+    let frame = match run {
+        Run::Memory(b) => b.first().map_or(0, crate::merge::batch_memory_size),
+        Run::Spilled { rows, bytes, .. } if *rows > 0 => {
+            ((*bytes as f64 / *rows as f64) * batch_size.min(*rows as usize) as f64) as usize
+        }
+        Run::Spilled { .. } => 0,
+        Run::Http { .. } | Run::Object { .. } => default,
+    };
+    FILE_READ_BUFFER + frame
+}
+
+/// How many runs one merge may hold open within `budget` bytes (at least 2): the inputs get
+/// half of it, the rest is for the merged output and its consumer.
+pub fn merge_fan_in(runs: &[Run], batch_size: usize, budget: usize) -> usize {
+    let per_run = runs
+        .iter()
+        .map(|r| open_run_bytes(r, batch_size, 1 << 20))
+        .max()
+        .unwrap_or(FILE_READ_BUFFER)
+        .max(1);
+    (budget / 2 / per_run).clamp(2, 1024)
+}
+
+/// Merges sorted `runs` in intermediate passes until at most `fan_in` remain, so that a
+/// final merge holds no more than `fan_in` runs open. Each pass merges the smallest runs
+/// (just enough of them to reach `fan_in` after as few passes as possible) into one run
+/// spilled at `next_path()`, and deletes the spilled runs it consumed. Returns the runs left
+/// and the number of runs the passes wrote.
+pub fn reduce_runs(
+    schema: &SchemaRef,
+    mut runs: Vec<Run>,
+    sort: &[crate::merge::SortColumn],
+    batch_size: usize,
+    fan_in: usize,
+    next_path: &mut dyn FnMut() -> PathBuf,
+) -> Result<(Vec<Run>, u64)> {
+    let fan_in = fan_in.max(2);
+    let mut written = 0u64;
+    while runs.len() > fan_in {
+        // Merging k runs into one leaves len - k + 1; a first pass of (len - 2) % (fan_in - 1) + 2
+        // runs makes every later pass a full one (the classic optimal merge pattern).
+        let k = ((runs.len() - 2) % (fan_in - 1)) + 2;
+        runs.sort_by_key(|r| std::cmp::Reverse(r.rows()));
+        let group: Vec<Run> = runs.split_off(runs.len() - k);
+        let iters = group.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
+        let merged = crate::merge::merge_sorted_runs(schema.clone(), iters, sort, batch_size)?;
+        let path = next_path();
+        let run = spill_iter(&path, schema, merged)?;
+        for r in group {
+            if let Run::Spilled { path, .. } = r {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        runs.push(run);
+        written += 1;
+    }
+    Ok((runs, written))
+}
+
 /// Writes batches to an Arrow IPC file as one spilled run.
 pub fn spill(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Run> {
+    spill_iter(path, schema, batches.iter().cloned().map(Ok))
+}
+
+/// Writes the batches of `iter` to an Arrow IPC file as one spilled run.
+pub fn spill_iter(path: &Path, schema: &SchemaRef, iter: impl IntoIterator<Item = Result<RecordBatch>>) -> Result<Run> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let f = File::create(path)?;
     let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema)?;
     let mut rows = 0u64;
-    for b in batches {
+    for b in iter {
+        let b = b?;
         rows += b.num_rows() as u64;
-        w.write(b)?;
+        w.write(&b)?;
     }
     w.finish()?;
     drop(w);

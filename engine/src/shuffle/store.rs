@@ -137,10 +137,16 @@ pub fn stream_runs(
     let schema2 = schema.clone();
     let produce = move || {
         let iter: Result<BatchIter> = (|| {
-            let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
             match sort {
-                Some(sort) if iters.len() > 1 => merge_sorted_runs(schema2, iters, &sort, batch_size),
-                _ => Ok(Box::new(iters.into_iter().flatten()) as BatchIter),
+                Some(sort) if runs.len() > 1 => {
+                    let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
+                    merge_sorted_runs(schema2, iters, &sort, batch_size)
+                }
+                // Unsorted: one run open at a time.
+                _ => Ok(Box::new(runs.into_iter().flat_map(|r| match r.iter() {
+                    Ok(iter) => iter,
+                    Err(e) => Box::new(std::iter::once(Err(e))) as BatchIter,
+                })) as BatchIter),
             }
         })();
         match iter {

@@ -84,7 +84,11 @@ impl ShuffleWriter {
         };
         let (stats, key_encoder) = match &spec {
             ShuffleSpec::Range(r) => (
-                Some(KeyStatistics::new(config.max_retained_keys)),
+                // As Druid does, key statistics get a tenth of the worker's memory.
+                Some(
+                    KeyStatistics::new(config.max_retained_keys)
+                        .with_max_retained_bytes((config.memory_budget / 10).max(1 << 20)),
+                ),
                 Some(KeyEncoder::new(&schema, &r.key)?),
             ),
             _ => (None, None),
@@ -243,6 +247,7 @@ impl ShuffleWriter {
         }
         self.buffered_bytes = 0;
         self.publish_sort_progress();
+        crate::memory::release_free_memory_throttled();
         Ok(())
     }
 
@@ -286,8 +291,19 @@ impl ShuffleWriter {
         self.buffered = vec![Vec::new(); n];
         self.buffered_bytes = 0;
         let runs = std::mem::take(&mut self.unpartitioned_runs);
-        let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
         let run_sort = self.run_sort.clone().unwrap_or_else(|| r.sort.clone());
+        let merged_runs = runs.len() as u64;
+        // More spilled runs than one merge may hold open: merge them down in passes first.
+        let fan_in = super::run::merge_fan_in(&runs, self.config.batch_size, self.config.memory_budget);
+        let (runs, intermediate) = if runs.len() > fan_in {
+            let (schema, batch_size) = (self.run_schema.clone(), self.config.batch_size);
+            let mut next_path = || self.next_spill_path();
+            super::run::reduce_runs(&schema, runs, &run_sort, batch_size, fan_in, &mut next_path)?
+        } else {
+            (runs, 0)
+        };
+        self.sort_progress.intermediate_runs = intermediate;
+        let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
         let merged = merge_sorted_runs(self.run_schema.clone(), iters, &run_sort, self.config.batch_size)?;
         let encoder = self.key_encoder.take().expect("range key encoder");
         for batch in merged {
@@ -341,6 +357,7 @@ impl ShuffleWriter {
                     }
                 }
                 self.buffered_bytes = 0;
+                crate::memory::release_free_memory_throttled();
             }
         }
         for p in 0..n {
@@ -350,7 +367,7 @@ impl ShuffleWriter {
             }
         }
         self.buffered_bytes = 0;
-        self.sort_progress.merged_runs = runs.len() as u64;
+        self.sort_progress.merged_runs = merged_runs;
         self.sort_progress.partitions = n as u64;
         for run in runs {
             if let Run::Spilled { path, .. } = run {
@@ -546,8 +563,25 @@ mod tests {
         assert_eq!(stats.bucket_count(), 3);
         let parts = crate::kernel::query::compute_partitions(&stats, PartitionTarget::RowsPerPartition(150)).unwrap();
         assert!(parts.len() >= 7, "1000 rows / 150 per partition over 3 hours");
+        let runs = w.sort_progress.runs as usize;
+        assert!(w.sort_progress.spilled_runs > 2, "tiny budget spills runs");
         w.apply_boundaries(&parts).unwrap();
+        // A budget this small holds two runs open per merge: the rest were merged in passes
+        // (k runs merged into 1, until 2 remain), and the consumed run files are gone.
+        assert_eq!(w.sort_progress.intermediate_runs as usize, runs - 2);
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        let progress = w.sort_progress.clone();
         let out = w.finish().unwrap();
+        let kept: usize = out
+            .partitions
+            .iter()
+            .flatten()
+            .filter(|r| matches!(r, Run::Spilled { .. }))
+            .count();
+        assert_eq!(files, kept, "only the output partitions' files remain");
+        let report = SortProgress { done: true, ..progress }.to_report_json();
+        assert_eq!(report["totalMergingLevels"], 3);
+        assert_eq!(report["levelToTotalBatches"]["1"], runs as u64 - 2);
         assert_eq!(out.partition_rows().iter().sum::<u64>(), 1000);
         let mut prev_bucket = i64::MIN;
         for p in 0..parts.len() {

@@ -196,6 +196,7 @@ fn counters_and_worker_results_roundtrip() {
         runs: 4,
         spilled_runs: 1,
         merged_runs: 2,
+        intermediate_runs: 0,
         partitions: 3,
         done: false,
     });
