@@ -18,6 +18,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 #[allow(deprecated)] // the replacement (a hand-written AsyncFileReader) buys nothing here yet
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -185,6 +186,56 @@ impl ExecutionPlan for SegmentScanExec {
 
 type BatchStream = futures::stream::BoxStream<'static, crate::Result<RecordBatch>>;
 
+/// Parsed Parquet footers of segments read recently. A segment file never changes once
+/// published (a new version gets a new path), so its footer is read and parsed once, not on
+/// every query: for small queries over many segments that was most of the I/O.
+mod metadata_cache {
+    use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+    use std::collections::{HashMap, VecDeque};
+    use std::sync::Mutex;
+
+    /// Deep storage (its `Display`), path, size.
+    pub type Key = (String, String, u64);
+
+    /// Bytes of parsed footers kept; the oldest go first.
+    const MAX_BYTES: usize = 64 << 20;
+
+    #[derive(Default)]
+    struct Cache {
+        entries: HashMap<Key, (ArrowReaderMetadata, usize)>,
+        order: VecDeque<Key>,
+        bytes: usize,
+    }
+
+    static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+    pub fn get(key: &Key) -> Option<ArrowReaderMetadata> {
+        let guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref()?.entries.get(key).map(|(m, _)| m.clone())
+    }
+
+    pub fn put(key: Key, metadata: ArrowReaderMetadata) {
+        let size = metadata.metadata().memory_size() + key.0.len() + key.1.len();
+        if size > MAX_BYTES {
+            return;
+        }
+        let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = guard.get_or_insert_with(Cache::default);
+        if cache.entries.contains_key(&key) {
+            return;
+        }
+        while cache.bytes + size > MAX_BYTES {
+            let Some(old) = cache.order.pop_front() else { break };
+            if let Some((_, n)) = cache.entries.remove(&old) {
+                cache.bytes -= n;
+            }
+        }
+        cache.order.push_back(key.clone());
+        cache.entries.insert(key, (metadata, size));
+        cache.bytes += size;
+    }
+}
+
 /// Opens one segment file, reading the columns of `schema` it has (plus `__time` when rows
 /// must be filtered to the visible intervals).
 async fn open_segment(
@@ -193,9 +244,19 @@ async fn open_segment(
     schema: &SchemaRef,
     batch_size: usize,
 ) -> crate::Result<BatchStream> {
+    let key = (store.to_string(), seg.path.clone(), seg.size_bytes);
     #[allow(deprecated)]
-    let reader = ParquetObjectReader::new(store, ObjectPath::from(seg.path.as_str())).with_file_size(seg.size_bytes);
-    let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+    let mut reader =
+        ParquetObjectReader::new(store, ObjectPath::from(seg.path.as_str())).with_file_size(seg.size_bytes);
+    let metadata = match metadata_cache::get(&key) {
+        Some(m) => m,
+        None => {
+            let m = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+            metadata_cache::put(key, m.clone());
+            m
+        }
+    };
+    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
     let file_schema = builder.schema().clone();
     let mut wanted: Vec<usize> = schema
         .fields()
