@@ -113,6 +113,9 @@ enum Command {
         /// Output format of SELECT results.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Write this process's peak resident memory (KiB, from /proc) here when done (`msq bench`).
+        #[arg(long, hide = true)]
+        peak_rss_to: Option<PathBuf>,
         /// Data directory: metadata.db (SQLite), segments/ (deep storage), tmp/ (spill).
         #[arg(long, default_value = "./var", env = "MSQ_DATA_DIR")]
         data_dir: PathBuf,
@@ -214,9 +217,16 @@ fn main() -> ExitCode {
             context,
             report,
             format,
+            peak_rss_to,
             data_dir,
             cluster,
-        } => rt.block_on(run(sql, file, context, report, format, data_dir, cluster)),
+        } => {
+            let code = rt.block_on(run(sql, file, context, report, format, data_dir, cluster));
+            if let Some(path) = peak_rss_to {
+                let _ = std::fs::write(path, bench::own_peak_rss_kib().to_string());
+            }
+            code
+        }
         Command::Worker {
             bind,
             advertise_url,
