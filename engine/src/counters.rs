@@ -243,17 +243,10 @@ pub fn update<R>(c: &SharedCounters, f: impl FnOnce(&mut StageCounters) -> R) ->
 }
 
 /// Bytes of a frame as counters report them: the data the batch's arrays cover (a slice of
-/// a larger buffer counts only its part, unlike `RecordBatch::get_array_memory_size`).
+/// a larger buffer counts only its part, unlike `RecordBatch::get_array_memory_size`); the
+/// same measure the shuffle's memory budget uses.
 pub fn frame_bytes(batch: &arrow::record_batch::RecordBatch) -> u64 {
-    batch
-        .columns()
-        .iter()
-        .map(|c| {
-            c.to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size()) as u64
-        })
-        .sum()
+    crate::merge::batch_memory_size(batch) as u64
 }
 
 #[cfg(test)]
