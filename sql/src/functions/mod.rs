@@ -233,15 +233,7 @@ impl ScalarUDFImpl for DruidTimeFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let len = if all_scalar { 1 } else { args.number_rows };
-        let arrays = args.args.iter().map(|a| a.to_array(len)).collect::<Result<Vec<_>>>()?;
-        let out = evaluate(self.func, &arrays, len)?;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        invoke_on_arrays(&args, |arrays, len| evaluate(self.func, arrays, len))
     }
 }
 
@@ -262,6 +254,23 @@ fn time_values(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
         _ => cast(a, &ms_type())?,
     };
     Ok(ms.as_primitive::<TimestampMillisecondType>().iter().collect())
+}
+
+/// Runs `eval` on the arguments as arrays of one common length: one row when every argument
+/// is a scalar (and the result is a scalar), else the batch's rows.
+fn invoke_on_arrays(
+    args: &ScalarFunctionArgs,
+    eval: impl FnOnce(&[ArrayRef], usize) -> Result<ArrayRef>,
+) -> Result<ColumnarValue> {
+    let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let len = if all_scalar { 1 } else { args.number_rows };
+    let arrays = args.args.iter().map(|a| a.to_array(len)).collect::<Result<Vec<_>>>()?;
+    let out = eval(&arrays, len)?;
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(out))
+    }
 }
 
 fn string_array(a: &ArrayRef) -> Result<StringArray> {

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, StringBuilder};
 use arrow::buffer::OffsetBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::{invalid, is_integer_type, is_string_type};
+use super::{invalid, invoke_on_arrays, is_integer_type, is_string_type, string_array};
 
 /// The string functions, by their registered name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,31 +130,14 @@ impl ScalarUDFImpl for DruidStringFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let len = if all_scalar { 1 } else { args.number_rows };
-        let arrays = args.args.iter().map(|a| a.to_array(len)).collect::<Result<Vec<_>>>()?;
-        let out = evaluate(self.func, &arrays, len)?;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        invoke_on_arrays(&args, |arrays, len| evaluate(self.func, arrays, len))
     }
-}
-
-fn utf8(a: &ArrayRef) -> Result<StringArray> {
-    let a = if a.data_type() == &DataType::Utf8 {
-        a.clone()
-    } else {
-        cast(a, &DataType::Utf8)?
-    };
-    Ok(a.as_string::<i32>().clone())
 }
 
 fn evaluate(func: StrFunc, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
     Ok(match func {
         StrFunc::Concat => {
-            let parts = a.iter().map(utf8).collect::<Result<Vec<_>>>()?;
+            let parts = a.iter().map(string_array).collect::<Result<Vec<_>>>()?;
             let mut out = StringBuilder::with_capacity(len, len * 16);
             let mut buf = String::new();
             for i in 0..len {
@@ -171,7 +154,7 @@ fn evaluate(func: StrFunc, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
             Arc::new(out.finish())
         }
         StrFunc::ContainsString | StrFunc::IContainsString => {
-            let (s, needle) = (utf8(&a[0])?, utf8(&a[1])?);
+            let (s, needle) = (string_array(&a[0])?, string_array(&a[1])?);
             let fold = func == StrFunc::IContainsString;
             let out: BooleanArray = (0..len)
                 .map(|i| {
@@ -187,7 +170,7 @@ fn evaluate(func: StrFunc, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
             Arc::new(out)
         }
         StrFunc::StringFormat => {
-            let pattern = utf8(&a[0])?;
+            let pattern = string_array(&a[0])?;
             let mut out = StringBuilder::with_capacity(len, len * 16);
             for i in 0..len {
                 if pattern.is_null(i) {
@@ -203,7 +186,7 @@ fn evaluate(func: StrFunc, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
             Arc::new(out.finish())
         }
         StrFunc::ParseLong => {
-            let s = utf8(&a[0])?;
+            let s = string_array(&a[0])?;
             let radix = a.get(1).map(|r| cast(r, &DataType::Int64)).transpose()?;
             let radix = radix.as_ref().map(|r| r.as_primitive::<arrow::datatypes::Int64Type>());
             let out: Int64Array = (0..len)
@@ -224,7 +207,7 @@ fn evaluate(func: StrFunc, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
         StrFunc::MvToArray => match a[0].data_type() {
             DataType::List(_) => a[0].clone(),
             _ => {
-                let s = utf8(&a[0])?;
+                let s = string_array(&a[0])?;
                 let values: ArrayRef = Arc::new(s.clone());
                 let offsets = OffsetBuffer::from_lengths((0..len).map(|i| usize::from(!s.is_null(i))));
                 // Each row is the one-element array of its value; a NULL value is a NULL array.
