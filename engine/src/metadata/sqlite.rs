@@ -482,40 +482,9 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     fn list_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<String> = Vec::new();
-        fn arg(v: &str, args: &mut Vec<String>) -> String {
-            args.push(v.to_string());
-            format!("?{}", args.len())
-        }
-        if let Some(statuses) = &filter.status {
-            if statuses.is_empty() {
-                return Ok(Vec::new());
-            }
-            let marks: Vec<String> = statuses.iter().map(|s| arg(s, &mut args)).collect();
-            clauses.push(format!("status IN ({})", marks.join(", ")));
-        }
-        if let Some(ds) = &filter.data_source {
-            clauses.push(format!("data_source = {}", arg(ds, &mut args)));
-        }
-        if let Some(t) = &filter.task_type {
-            clauses.push(format!(r#""type" = {}"#, arg(t, &mut args)));
-        }
-        if let Some(a) = &filter.created_after {
-            clauses.push(format!("created_time >= {}", arg(a, &mut args)));
-        }
-        if let Some(b) = &filter.created_before {
-            clauses.push(format!("created_time < {}", arg(b, &mut args)));
-        }
-        let mut sql = format!("SELECT {TASK_COLUMNS} FROM druid_tasks");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
-        sql.push_str(" ORDER BY created_time DESC, id DESC");
-        if let Some(max) = filter.max {
-            sql.push_str(&format!(" LIMIT {max}"));
-        }
+        let Some((sql, args)) = filter.to_sql(TASK_COLUMNS, |n| format!("?{n}")) else {
+            return Ok(Vec::new());
+        };
         let conn = self.lock();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args.iter()), task_from_row)?;

@@ -113,6 +113,49 @@ pub struct TaskFilter {
     pub task_type: Option<String>,
 }
 
+impl TaskFilter {
+    /// The `druid_tasks` query selecting `columns` of the matching tasks, newest first, and
+    /// its text arguments in order; `placeholder(n)` writes the n-th (1-based) argument's
+    /// marker in the backend's syntax. `None` when nothing can match (an empty status list).
+    pub(crate) fn to_sql(&self, columns: &str, placeholder: fn(usize) -> String) -> Option<(String, Vec<String>)> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        let mut arg = |v: &str| {
+            args.push(v.to_string());
+            placeholder(args.len())
+        };
+        if let Some(statuses) = &self.status {
+            if statuses.is_empty() {
+                return None;
+            }
+            let marks: Vec<String> = statuses.iter().map(|s| arg(s)).collect();
+            clauses.push(format!("status IN ({})", marks.join(", ")));
+        }
+        if let Some(ds) = &self.data_source {
+            clauses.push(format!("data_source = {}", arg(ds)));
+        }
+        if let Some(t) = &self.task_type {
+            clauses.push(format!(r#""type" = {}"#, arg(t)));
+        }
+        if let Some(a) = &self.created_after {
+            clauses.push(format!("created_time >= {}", arg(a)));
+        }
+        if let Some(b) = &self.created_before {
+            clauses.push(format!("created_time < {}", arg(b)));
+        }
+        let mut sql = format!("SELECT {columns} FROM druid_tasks");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY created_time DESC, id DESC");
+        if let Some(max) = self.max {
+            sql.push_str(&format!(" LIMIT {max}"));
+        }
+        Some((sql, args))
+    }
+}
+
 /// Durable metadata: segments, pending segments, tasks.
 pub trait MetadataStore: Send + Sync {
     // ---- segments ----
