@@ -76,16 +76,19 @@ impl Run {
     }
 }
 
+/// Frame size assumed for a run whose size is not known here (another worker's channel).
+const UNKNOWN_FRAME_BYTES: usize = 1 << 20;
+
 /// Memory one open run holds in a merge: its read buffer and one decoded frame of
-/// `batch_size` rows (estimated from the run's size; a frame of an unknown run is `default`).
-pub fn open_run_bytes(run: &Run, batch_size: usize, default: usize) -> usize {
+/// `batch_size` rows (estimated from the run's size).
+fn open_run_bytes(run: &Run, batch_size: usize) -> usize {
     let frame = match run {
         Run::Memory(b) => b.first().map_or(0, crate::merge::batch_memory_size),
         Run::Spilled { rows, bytes, .. } if *rows > 0 => {
             ((*bytes as f64 / *rows as f64) * batch_size.min(*rows as usize) as f64) as usize
         }
         Run::Spilled { .. } => 0,
-        Run::Http { .. } | Run::Object { .. } => default,
+        Run::Http { .. } | Run::Object { .. } => UNKNOWN_FRAME_BYTES,
     };
     FILE_READ_BUFFER + frame
 }
@@ -95,7 +98,7 @@ pub fn open_run_bytes(run: &Run, batch_size: usize, default: usize) -> usize {
 pub fn merge_fan_in(runs: &[Run], batch_size: usize, budget: usize) -> usize {
     let per_run = runs
         .iter()
-        .map(|r| open_run_bytes(r, batch_size, 1 << 20))
+        .map(|r| open_run_bytes(r, batch_size))
         .max()
         .unwrap_or(FILE_READ_BUFFER)
         .max(1);
@@ -144,7 +147,7 @@ pub fn spill(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result
 }
 
 /// Writes the batches of `iter` to an Arrow IPC file as one spilled run.
-pub fn spill_iter(path: &Path, schema: &SchemaRef, iter: impl IntoIterator<Item = Result<RecordBatch>>) -> Result<Run> {
+fn spill_iter(path: &Path, schema: &SchemaRef, iter: impl IntoIterator<Item = Result<RecordBatch>>) -> Result<Run> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
