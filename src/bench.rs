@@ -83,30 +83,16 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-/// Returns freed heap to the OS, so a measure's peak does not include what earlier
-/// measures left cached in the allocator.
-fn trim_heap() {
-    msq_engine::memory::release_free_memory();
-}
-
-/// Resets this process's peak-RSS mark (`VmHWM`) to the current RSS; false where the kernel
-/// does not allow it (then peaks are process-wide).
+/// Hands freed heap back to the OS, then resets this process's peak-RSS mark (`VmHWM`) to the
+/// current RSS; false where the kernel does not allow it (then peaks are process-wide).
 fn reset_peak_rss() -> bool {
-    trim_heap();
+    msq_engine::memory::release_free_memory();
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Peak resident memory of this process since the last reset, from /proc (0 where unavailable).
 fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    own_peak_rss_kib() as f64 / 1024.0
 }
 
 /// Total size of the files under `dir`.
@@ -182,6 +168,38 @@ impl RunFacts {
     }
 }
 
+/// Runs the INSERT `runs` times, each in a fresh data dir `<prefix>-<run>` under `work` (only
+/// the first kept, when `keep_first`), checking it wrote `rows` rows; returns the times and
+/// the facts of the last run.
+async fn insert_runs(
+    work: &Path,
+    prefix: &str,
+    insert: &str,
+    ctx: &Map<String, Value>,
+    runs: usize,
+    rows: u64,
+    keep_first: bool,
+) -> Result<(Vec<f64>, RunFacts), String> {
+    let mut times = Vec::new();
+    let mut last = RunFacts::default();
+    for run in 0..runs {
+        let dir = work.join(format!("{prefix}-{run}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let engine = Engine::open_local(&dir).map_err(|e| e.to_string())?;
+        let (secs, written, facts) = run_task(&engine, insert, ctx).await?;
+        if written != rows {
+            return Err(format!("INSERT wrote {written} rows, expected {rows}"));
+        }
+        times.push(secs);
+        last = facts;
+        drop(engine);
+        if run > 0 || !keep_first {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    Ok((times, last))
+}
+
 /// Runs `sql` as one task (as `msq run` does); returns its time, the rows it wrote or
 /// returned, and the facts of its report.
 async fn run_task(engine: &Engine, sql: &str, ctx: &Map<String, Value>) -> Result<(f64, u64, RunFacts), String> {
@@ -247,7 +265,7 @@ pub fn own_peak_rss_kib() -> u64 {
 /// Runs `msq run` (this executable) on `sql` in a fresh data dir with `context`; returns its
 /// peak RSS in MB, as the child read it from its own /proc entry (a fork's rusage would
 /// count this process's memory too).
-fn child_peak_rss_mb(work: &Path, name: &str, sql: &str, context: &Value) -> Result<f64, String> {
+fn child_peak_rss_mb(work: &Path, name: &str, sql: &str, context: &Map<String, Value>) -> Result<f64, String> {
     let dir = work.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -262,7 +280,7 @@ fn child_peak_rss_mb(work: &Path, name: &str, sql: &str, context: &Value) -> Res
         .arg("--data-dir")
         .arg(dir.join("var"))
         .arg("--context")
-        .arg(context.to_string())
+        .arg(Value::Object(context.clone()).to_string())
         .arg("--peak-rss-to")
         .arg(&peak_file)
         .stdout(std::process::Stdio::null())
@@ -352,31 +370,20 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
     let mut out = MsqResults::default();
     let insert = msq_benches::sql::insert_sql_files(input.json_files);
     let (rows, runs) = (input.rows, input.runs.max(1));
-    let check = |written: u64| {
-        if written == rows {
-            Ok(())
-        } else {
-            Err(format!("INSERT wrote {written} rows, expected {rows}"))
-        }
-    };
     let mut default_insert: Option<(Measure, RunFacts)> = None;
     for &w in input.workers {
-        let ctx = context(w, &[]);
-        let mut times = Vec::new();
-        let mut last = RunFacts::default();
         reset_peak_rss();
-        for run in 0..runs {
-            let dir = work.join(format!("msq-insert-w{w}-{run}"));
-            let _ = std::fs::remove_dir_all(&dir);
-            let engine = Engine::open_local(&dir).map_err(|e| e.to_string())?;
-            let (secs, written, facts) = run_task(&engine, &insert, &ctx).await?;
-            check(written)?;
-            times.push(secs);
-            last = facts;
-            if run > 0 {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-        }
+        // The first run's data stays: REPLACE and the SELECTs run on it.
+        let (times, last) = insert_runs(
+            work,
+            &format!("msq-insert-w{w}"),
+            &insert,
+            &context(w, &[]),
+            runs,
+            rows,
+            true,
+        )
+        .await?;
         let m = Measure::from_times(
             "msq-rs",
             &format!("insert_{w}_workers"),
@@ -400,20 +407,9 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
     // The INSERT with a budget of a tenth of the input, at the first worker count.
     let w0 = input.workers[0];
     let budget = (input.json_raw_bytes / 10).max(1024);
-    let ctx = context(w0, &[("workerMemoryBytes", json!(budget))]);
-    let mut times = Vec::new();
-    let mut last = RunFacts::default();
+    let bounded_ctx = context(w0, &[("workerMemoryBytes", json!(budget))]);
     reset_peak_rss();
-    for run in 0..runs {
-        let dir = work.join(format!("msq-insert-bounded-{run}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        let engine = Engine::open_local(&dir).map_err(|e| e.to_string())?;
-        let (secs, written, facts) = run_task(&engine, &insert, &ctx).await?;
-        check(written)?;
-        times.push(secs);
-        last = facts;
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    let (times, last) = insert_runs(work, "msq-insert-bounded", &insert, &bounded_ctx, runs, rows, false).await?;
     let bounded = Measure::from_times(
         "msq-rs",
         &format!("insert_{w0}_workers_bounded"),
@@ -429,24 +425,17 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
     // Peak memory of whole processes (the bench process keeps what earlier measures left in
     // its heap, so its own high-water mark overstates a single INSERT).
     let process_peaks = (|| -> Result<ProcessPeaks, String> {
-        let w = json!(w0 + 1);
-        let part_bytes = input.quarter_raw_bytes;
         Ok(ProcessPeaks {
-            idle_mb: child_peak_rss_mb(work, "rss-idle", "SELECT 1", &json!({}))?,
-            default_mb: child_peak_rss_mb(work, "rss-default", &insert, &json!({"maxNumTasks": w}))?,
-            bounded_mb: child_peak_rss_mb(
-                work,
-                "rss-bounded",
-                &insert,
-                &json!({"maxNumTasks": w, "workerMemoryBytes": budget}),
-            )?,
+            idle_mb: child_peak_rss_mb(work, "rss-idle", "SELECT 1", &Map::new())?,
+            default_mb: child_peak_rss_mb(work, "rss-default", &insert, &context(w0, &[]))?,
+            bounded_mb: child_peak_rss_mb(work, "rss-bounded", &insert, &bounded_ctx)?,
             bounded_part_mb: child_peak_rss_mb(
                 work,
                 "rss-bounded-part",
                 &msq_benches::sql::insert_sql_files(input.quarter_files),
-                &json!({"maxNumTasks": w, "workerMemoryBytes": budget}),
+                &bounded_ctx,
             )?,
-            part_bytes,
+            part_bytes: input.quarter_raw_bytes,
         })
     })();
     let process_peaks = match process_peaks {
