@@ -12,6 +12,8 @@
 //! * Tables are created on connect, in the connection's `search_path` schema (choose one with
 //!   `?options=-c%20search_path%3Dname` in the URL).
 
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
+use super::lock_sql::{self, allocate_in, check_publish_locks, lock_in, pg, Arg, LockTx};
 use super::segment::{SegmentId, SegmentRecord};
 use super::store::{
     check_publish, now_iso, segments_to_mark_unused, MetadataStore, PublishResult, SegmentPublish, TaskFilter,
@@ -103,6 +105,11 @@ const SCHEMA_LOCK_KEY: i64 = 0x6d73_715f_6d65_7461; // "msq_meta"
 /// Serializes writers of `druid_segments` for the rest of the transaction.
 const LOCK_SEGMENTS: &str = "LOCK TABLE druid_segments IN SHARE ROW EXCLUSIVE MODE";
 
+/// Serializes lock changes, allocations and publishes (taken before [`LOCK_SEGMENTS`]):
+/// an allocation must never see a publish half done (its segments not yet in
+/// `druid_segments` while its pending ids are already gone).
+const LOCK_TASKLOCKS: &str = "LOCK TABLE druid_tasklocks IN SHARE ROW EXCLUSIVE MODE";
+
 /// How often `append_task_log` retries when another process took the same sequence number.
 const LOG_APPEND_ATTEMPTS: usize = 5;
 
@@ -193,7 +200,15 @@ impl PostgresMetadataStore {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK_KEY])
                 .db()?;
             tx.batch_execute(SCHEMA).db()?;
-            tx.commit().db()
+            tx.batch_execute(lock_sql::CREATE_LOCKS).db()?;
+            tx.commit().db()?;
+            if let Err(e) = c.batch_execute(lock_sql::UNIQUE_PENDING_ID) {
+                tracing::warn!(
+                    "metadata store: pending segment ids are not unique ({}); delete stale pending segments",
+                    pg_message(&e)
+                );
+            }
+            Ok(())
         })?;
         Ok(store)
     }
@@ -385,6 +400,7 @@ fn mark_ids_unused(c: &mut impl GenericClient, ids: &[SegmentId], now: &str) -> 
 
 fn publish_in(c: &mut impl GenericClient, p: &SegmentPublish) -> Result<PublishResult> {
     check_publish(p)?;
+    check_publish_locks(&mut PgTx(c), p)?;
     let now = now_iso();
     let used = query_segments(c, &p.data_source, None, true)?;
     let marked = segments_to_mark_unused(&used, p);
@@ -409,7 +425,140 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
+/// The shared lock and allocation logic over a PostgreSQL transaction.
+struct PgTx<'a, C: GenericClient>(&'a mut C);
+
+fn pg_args(args: &[Arg]) -> Vec<Box<dyn ToSql + Sync>> {
+    args.iter()
+        .map(|a| -> Box<dyn ToSql + Sync> {
+            match a {
+                Arg::Text(t) => Box::new(t.clone()),
+                Arg::Int(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+fn pg_query(c: &mut impl GenericClient, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+    let owned = pg_args(args);
+    let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+    c.query(&pg(sql), &refs).db()
+}
+
+impl<C: GenericClient> LockTx for PgTx<'_, C> {
+    fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<usize> {
+        let owned = pg_args(args);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        Ok(self.0.execute(&pg(sql), &refs).db()? as usize)
+    }
+
+    fn query_locks(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<TaskLock>> {
+        pg_query(self.0, sql, args)?
+            .iter()
+            .map(|r| {
+                let kind: String = r.try_get(4).db()?;
+                Ok(TaskLock {
+                    task_id: r.try_get(0).db()?,
+                    data_source: r.try_get(1).db()?,
+                    interval: Interval::new(r.try_get(2).db()?, r.try_get(3).db()?),
+                    lock_type: LockType::from_name(&kind)
+                        .ok_or_else(|| MsqError::Metadata(format!("unknown lock type [{kind}]")))?,
+                    version: r.try_get(5).db()?,
+                    expires_ms: r.try_get(6).db()?,
+                })
+            })
+            .collect()
+    }
+
+    fn query_ids(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<SegmentId>> {
+        pg_query(self.0, sql, args)?
+            .iter()
+            .map(|r| {
+                Ok(SegmentId {
+                    data_source: r.try_get(0).db()?,
+                    interval: Interval::new(r.try_get(1).db()?, r.try_get(2).db()?),
+                    version: r.try_get(3).db()?,
+                    partition_num: col_u32(r, 4)?,
+                })
+            })
+            .collect()
+    }
+
+    fn segments(&mut self, data_source: &str, interval: Interval) -> Result<Vec<SegmentRecord>> {
+        query_segments(self.0, data_source, Some(interval), false)
+    }
+}
+
+impl PostgresMetadataStore {
+    /// Runs `f` in a transaction holding [`LOCK_TASKLOCKS`], committing when it succeeds.
+    fn in_lock_tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut PgTx<'_, postgres::Transaction<'_>>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.call(move |c| {
+            let mut tx = c.transaction().db()?;
+            tx.batch_execute(LOCK_TASKLOCKS).db()?;
+            let out = f(&mut PgTx(&mut tx))?; // an error drops `tx`, rolling everything back
+            tx.commit().db()?;
+            Ok(out)
+        })
+    }
+}
+
 impl MetadataStore for PostgresMetadataStore {
+    fn lock_intervals(
+        &self,
+        task_id: &str,
+        data_source: &str,
+        intervals: &[Interval],
+        lock_type: LockType,
+        now_version: &str,
+        expires_ms: i64,
+    ) -> Result<LockOutcome> {
+        let (task_id, data_source, intervals, now_version) = (
+            task_id.to_string(),
+            data_source.to_string(),
+            intervals.to_vec(),
+            now_version.to_string(),
+        );
+        self.in_lock_tx(move |tx| {
+            lock_in(
+                tx,
+                &task_id,
+                &data_source,
+                &intervals,
+                lock_type,
+                &now_version,
+                expires_ms,
+            )
+        })
+    }
+
+    fn allocate_segments(&self, req: &AllocateRequest) -> Result<AllocateOutcome> {
+        let req = req.clone();
+        self.in_lock_tx(move |tx| allocate_in(tx, &req))
+    }
+
+    fn renew_locks(&self, task_id: &str, expires_ms: i64) -> Result<usize> {
+        let task_id = task_id.to_string();
+        self.in_lock_tx(move |tx| tx.exec(lock_sql::RENEW_LOCKS, &[task_id.into(), expires_ms.into()]))
+    }
+
+    fn release_locks(&self, task_id: &str) -> Result<usize> {
+        let task_id = task_id.to_string();
+        self.in_lock_tx(move |tx| tx.exec(lock_sql::RELEASE_LOCKS, &[task_id.into()]))
+    }
+
+    fn task_locks(&self, data_source: &str) -> Result<Vec<TaskLock>> {
+        let ds = data_source.to_string();
+        self.call(move |c| PgTx(c).query_locks(&lock_sql::locks_of_data_source(), &[ds.into()]))
+    }
+
+    fn pending_segments_for_task(&self, task_id: &str) -> Result<Vec<SegmentId>> {
+        let task_id = task_id.to_string();
+        self.call(move |c| PgTx(c).query_ids(&lock_sql::pending_of_task(), &[task_id.into()]))
+    }
+
     fn used_segments(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentRecord>> {
         let ds = data_source.to_string();
         self.call(move |c| query_segments(c, &ds, interval, true))
@@ -451,6 +600,7 @@ impl MetadataStore for PostgresMetadataStore {
         let p = p.clone();
         self.call(move |c| {
             let mut tx = c.transaction().db()?;
+            tx.batch_execute(LOCK_TASKLOCKS).db()?;
             tx.batch_execute(LOCK_SEGMENTS).db()?;
             let result = publish_in(&mut tx, &p)?; // an error drops `tx`, rolling everything back
             tx.commit().db()?;
@@ -549,9 +699,7 @@ impl MetadataStore for PostgresMetadataStore {
     fn delete_pending_segments(&self, data_source: &str) -> Result<usize> {
         let ds = data_source.to_string();
         self.call(move |c| {
-            let n = c
-                .execute(r#"DELETE FROM "druid_pendingSegments" WHERE dataSource = $1"#, &[&ds])
-                .db()?;
+            let n = c.execute(&pg(lock_sql::DELETE_ORPHAN_PENDING), &[&ds]).db()?;
             Ok(n as usize)
         })
     }

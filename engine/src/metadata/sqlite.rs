@@ -3,6 +3,8 @@
 //! SQL is kept close to what PostgreSQL also accepts (quoted `"start"`/`"end"`, `TRUE`/`FALSE`,
 //! `ON CONFLICT ... DO NOTHING`, `BIGINT`/`TEXT` columns, JSON stored as text).
 
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
+use super::lock_sql::{self, allocate_in, check_publish_locks, lock_in, Arg, LockTx};
 use super::segment::{SegmentId, SegmentRecord};
 use super::store::{
     check_publish, now_iso, segments_to_mark_unused, MetadataStore, PublishResult, SegmentPublish, TaskFilter,
@@ -128,6 +130,10 @@ impl SqliteMetadataStore {
     fn init(conn: Connection) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(30))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(lock_sql::CREATE_LOCKS)?;
+        if let Err(e) = conn.execute_batch(lock_sql::UNIQUE_PENDING_ID) {
+            tracing::warn!("metadata store: pending segment ids are not unique ({e}); delete stale pending segments");
+        }
         Ok(SqliteMetadataStore { conn: Mutex::new(conn) })
     }
 
@@ -274,6 +280,7 @@ fn mark_ids_unused(conn: &Connection, ids: &[SegmentId], now: &str) -> Result<()
 
 fn publish_in(conn: &Connection, p: &SegmentPublish) -> Result<PublishResult> {
     check_publish(p)?;
+    check_publish_locks(&mut SqliteTx(conn), p)?;
     let now = now_iso();
     let used = query_segments(conn, &p.data_source, None, true)?;
     let marked = segments_to_mark_unused(&used, p);
@@ -291,7 +298,107 @@ fn publish_in(conn: &Connection, p: &SegmentPublish) -> Result<PublishResult> {
     })
 }
 
+/// The shared lock and allocation logic over a SQLite transaction.
+struct SqliteTx<'a>(&'a Connection);
+
+fn sql_args(args: &[Arg]) -> Vec<rusqlite::types::Value> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            Arg::Int(i) => rusqlite::types::Value::Integer(*i),
+        })
+        .collect()
+}
+
+fn id_from_row(r: &Row<'_>) -> rusqlite::Result<SegmentId> {
+    Ok(SegmentId {
+        data_source: r.get(0)?,
+        interval: Interval::new(r.get(1)?, r.get(2)?),
+        version: r.get(3)?,
+        partition_num: u32_col(r, 4)?,
+    })
+}
+
+fn lock_from_row(r: &Row<'_>) -> rusqlite::Result<TaskLock> {
+    let kind: String = r.get(4)?;
+    Ok(TaskLock {
+        task_id: r.get(0)?,
+        data_source: r.get(1)?,
+        interval: Interval::new(r.get(2)?, r.get(3)?),
+        lock_type: LockType::from_name(&kind).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(4, Type::Text, format!("lock type [{kind}]").into())
+        })?,
+        version: r.get(5)?,
+        expires_ms: r.get(6)?,
+    })
+}
+
+impl LockTx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<usize> {
+        Ok(self.0.prepare_cached(sql)?.execute(params_from_iter(sql_args(args)))?)
+    }
+
+    fn query_locks(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<TaskLock>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let rows = stmt.query_map(params_from_iter(sql_args(args)), lock_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn query_ids(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<SegmentId>> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let rows = stmt.query_map(params_from_iter(sql_args(args)), id_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn segments(&mut self, data_source: &str, interval: Interval) -> Result<Vec<SegmentRecord>> {
+        query_segments(self.0, data_source, Some(interval), false)
+    }
+}
+
+impl SqliteMetadataStore {
+    /// Runs `f` in an immediate (write-locked) transaction, committing when it succeeds.
+    fn in_write_tx<T>(&self, f: impl FnOnce(&mut SqliteTx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&mut SqliteTx(&tx))?; // an error drops `tx`, rolling everything back
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
 impl MetadataStore for SqliteMetadataStore {
+    fn lock_intervals(
+        &self,
+        task_id: &str,
+        data_source: &str,
+        intervals: &[Interval],
+        lock_type: LockType,
+        now_version: &str,
+        expires_ms: i64,
+    ) -> Result<LockOutcome> {
+        self.in_write_tx(|tx| lock_in(tx, task_id, data_source, intervals, lock_type, now_version, expires_ms))
+    }
+
+    fn allocate_segments(&self, req: &AllocateRequest) -> Result<AllocateOutcome> {
+        self.in_write_tx(|tx| allocate_in(tx, req))
+    }
+
+    fn renew_locks(&self, task_id: &str, expires_ms: i64) -> Result<usize> {
+        self.in_write_tx(|tx| tx.exec(lock_sql::RENEW_LOCKS, &[task_id.into(), expires_ms.into()]))
+    }
+
+    fn release_locks(&self, task_id: &str) -> Result<usize> {
+        self.in_write_tx(|tx| tx.exec(lock_sql::RELEASE_LOCKS, &[task_id.into()]))
+    }
+
+    fn task_locks(&self, data_source: &str) -> Result<Vec<TaskLock>> {
+        SqliteTx(&self.lock()).query_locks(&lock_sql::locks_of_data_source(), &[data_source.into()])
+    }
+
+    fn pending_segments_for_task(&self, task_id: &str) -> Result<Vec<SegmentId>> {
+        SqliteTx(&self.lock()).query_ids(&lock_sql::pending_of_task(), &[task_id.into()])
+    }
+
     fn used_segments(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentRecord>> {
         query_segments(&self.lock(), data_source, interval, true)
     }
@@ -400,10 +507,7 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn delete_pending_segments(&self, data_source: &str) -> Result<usize> {
         let conn = self.lock();
-        Ok(conn.execute(
-            r#"DELETE FROM "druid_pendingSegments" WHERE dataSource = ?1"#,
-            params![data_source],
-        )?)
+        Ok(conn.execute(lock_sql::DELETE_ORPHAN_PENDING, params![data_source])?)
     }
 
     fn delete_pending_segments_for_task(&self, task_id: &str) -> Result<usize> {

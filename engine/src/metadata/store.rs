@@ -5,6 +5,7 @@
 //! [`super::PostgresMetadataStore`]; nothing here names a database library. The publish rules
 //! both apply are the pure [`segments_to_mark_unused`].
 
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
 use super::segment::{SegmentId, SegmentRecord};
 use super::timeline::{overshadowed, union_encloses};
 use crate::error::{MsqError, Result};
@@ -27,6 +28,10 @@ pub struct SegmentPublish {
     pub segments: Vec<SegmentRecord>,
     /// For REPLACE: the OVERWRITE intervals. `None` for INSERT.
     pub replace: Option<Vec<Interval>>,
+    /// The lock the task must still hold over every segment's interval (and the OVERWRITE
+    /// intervals) for the publish to go through (`InsertLockPreempted` otherwise); `None`
+    /// publishes without checking locks (tools and tests).
+    pub lock: Option<LockType>,
 }
 
 /// What a publish changed.
@@ -187,7 +192,40 @@ pub trait MetadataStore: Send + Sync {
     /// Sets the `used` flag of the given segments (by textual id); returns how many changed.
     fn set_segments_used(&self, ids: &[String], used: bool) -> Result<usize>;
 
+    // ---- time-chunk locks and segment allocation ----
+
+    /// Takes `lock_type` locks on `intervals` of `data_source` for `task_id`, all or none,
+    /// unless a live lock of another task conflicts. An exclusive lock gets a version above
+    /// every segment and pending id in its intervals (`now_version` when that is higher).
+    /// Locks lapse at `expires_ms` unless renewed, and as soon as their task stops running.
+    fn lock_intervals(
+        &self,
+        task_id: &str,
+        data_source: &str,
+        intervals: &[Interval],
+        lock_type: LockType,
+        now_version: &str,
+        expires_ms: i64,
+    ) -> Result<LockOutcome>;
+
+    /// Allocates segment ids for an ingestion in one transaction, recording them as the
+    /// task's pending segments: an INSERT takes shared locks on its chunks (unless another
+    /// task holds them exclusively); a REPLACE must hold its exclusive lock.
+    fn allocate_segments(&self, req: &AllocateRequest) -> Result<AllocateOutcome>;
+
+    /// Extends the task's locks until `expires_ms`; returns how many it holds.
+    fn renew_locks(&self, task_id: &str, expires_ms: i64) -> Result<usize>;
+
+    /// Releases every lock of the task.
+    fn release_locks(&self, task_id: &str) -> Result<usize>;
+
+    /// The locks rows of a dataSource (live or lapsed).
+    fn task_locks(&self, data_source: &str) -> Result<Vec<TaskLock>>;
+
     // ---- pending segments ----
+
+    /// Pending segment ids of one task.
+    fn pending_segments_for_task(&self, task_id: &str) -> Result<Vec<SegmentId>>;
 
     /// Records segment ids allocated by a running task.
     fn insert_pending_segments(&self, task_id: &str, ids: &[SegmentId]) -> Result<()>;
@@ -195,7 +233,8 @@ pub trait MetadataStore: Send + Sync {
     /// Pending segment ids of a dataSource.
     fn pending_segments(&self, data_source: &str) -> Result<Vec<SegmentId>>;
 
-    /// Deletes all pending segments of a dataSource (`DELETE /pendingSegments/{ds}`).
+    /// Deletes the pending segments of a dataSource that no running task owns
+    /// (`DELETE /pendingSegments/{ds}`).
     fn delete_pending_segments(&self, data_source: &str) -> Result<usize>;
 
     /// Deletes the pending segments a task allocated.

@@ -1,6 +1,7 @@
 //! The metadata store test suite, run against every [`MetadataStore`] implementation:
 //! [`store_suite!`] expands to one `#[test]` per case for a fixture.
 
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType};
 use super::segment::{SegmentId, SegmentRecord};
 use super::store::{MetadataStore, SegmentPublish, TaskFilter, TaskRecord};
 use crate::error::MsqError;
@@ -64,6 +65,7 @@ fn insert(ds: &str, task: &str, segments: Vec<SegmentRecord>) -> SegmentPublish 
         task_id: task.into(),
         segments,
         replace: None,
+        lock: None,
     }
 }
 
@@ -109,6 +111,9 @@ macro_rules! store_suite {
             tasks_round_trip_filters_logs_reports,
             concurrent_use_from_threads,
             concurrent_publishes_serialize,
+            locks_conflict_wait_and_lapse,
+            concurrent_allocations_get_distinct_ids,
+            publish_needs_the_lock,
         );
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {
@@ -201,6 +206,7 @@ pub(crate) fn replace_marks_older_versions_unused_but_keeps_rows(fx: &dyn Fixtur
             task_id: "t2".into(),
             segments: new.clone(),
             replace: Some(vec![Interval::new(d1.start, d2.end)]),
+            lock: None,
         })
         .unwrap();
     let mut marked = res.marked_unused.clone();
@@ -244,6 +250,7 @@ pub(crate) fn replace_of_finer_granularity_marks_covered_segments_only(fx: &dyn 
             task_id: "t2".into(),
             segments: vec![seg("wiki", hour, "v2", 0)],
             replace: Some(vec![hour]),
+            lock: None,
         })
         .unwrap();
     assert!(res.marked_unused.is_empty());
@@ -272,6 +279,7 @@ pub(crate) fn failed_publish_changes_nothing(fx: &dyn Fixture) {
             task_id: "t2".into(),
             segments: vec![a.clone(), b.clone(), a.clone()],
             replace: Some(vec![d]),
+            lock: None,
         })
         .unwrap_err();
     assert!(matches!(err, MsqError::Metadata(_)), "{err:?}");
@@ -524,6 +532,7 @@ pub(crate) fn concurrent_publishes_serialize(fx: &dyn Fixture) {
                         task_id: format!("r{t}"),
                         segments: vec![seg("wiki", own, "v2", 0)],
                         replace: Some(vec![own]),
+                        lock: None,
                     })
                     .unwrap();
                 assert_eq!(res.marked_unused, vec![SegmentId::new("wiki", own, "v1", 0)]);
@@ -550,4 +559,190 @@ pub(crate) fn concurrent_publishes_serialize(fx: &dyn Fixture) {
         );
         assert_eq!(s.all_segments("wiki").unwrap().len(), 28);
     }
+}
+
+const FAR: i64 = i64::MAX / 2;
+
+fn alloc_req(task: &str, chunk: Interval, n: u32, version: &str, append: bool) -> AllocateRequest {
+    AllocateRequest {
+        data_source: "wiki".into(),
+        task_id: task.into(),
+        chunks: vec![(chunk, n)],
+        version: version.into(),
+        append,
+        lock_expires_ms: FAR,
+    }
+}
+
+fn allocated(o: AllocateOutcome) -> Vec<SegmentId> {
+    match o {
+        AllocateOutcome::Allocated(ids) => ids,
+        AllocateOutcome::Conflict(h) => panic!("unexpected conflict with {h:?}"),
+    }
+}
+
+fn conflict_tasks(o: AllocateOutcome) -> Vec<String> {
+    match o {
+        AllocateOutcome::Conflict(h) => h.into_iter().map(|l| l.task_id).collect(),
+        AllocateOutcome::Allocated(ids) => panic!("expected a conflict, got {ids:?}"),
+    }
+}
+
+pub(crate) fn locks_conflict_wait_and_lapse(fx: &dyn Fixture) {
+    let store = fx.store();
+    for t in ["i1", "i2", "i3", "r1"] {
+        store
+            .insert_task(&task(t, "wiki", "2024-01-01T00:00:00.000Z", "RUNNING"))
+            .unwrap();
+    }
+    let d = day("2015-09-12");
+    // An INSERT allocates: a new version, and a shared lock on the chunk.
+    let a = allocated(store.allocate_segments(&alloc_req("i1", d, 2, "v1", true)).unwrap());
+    assert_eq!(
+        a,
+        vec![SegmentId::new("wiki", d, "v1", 0), SegmentId::new("wiki", d, "v1", 1)]
+    );
+    // A REPLACE of that day must wait for it.
+    let r = store
+        .lock_intervals("r1", "wiki", &[d], LockType::Exclusive, "v5", FAR)
+        .unwrap();
+    assert!(
+        matches!(&r, LockOutcome::Conflict(h) if h.len() == 1 && h[0].task_id == "i1"),
+        "{r:?}"
+    );
+    // A second INSERT joins the first one's version after its partitions.
+    let b = allocated(store.allocate_segments(&alloc_req("i2", d, 1, "v2", true)).unwrap());
+    assert_eq!(b, vec![SegmentId::new("wiki", d, "v1", 2)]);
+    assert_eq!(store.pending_segments_for_task("i1").unwrap(), a);
+    // Both publish under their shared locks; nothing overshadows anything.
+    for (t, ids) in [("i1", &a), ("i2", &b)] {
+        let segs = ids
+            .iter()
+            .map(|id| seg("wiki", d, &id.version, id.partition_num))
+            .collect();
+        let mut p = insert("wiki", t, segs);
+        p.lock = Some(LockType::Shared);
+        assert!(store.publish(&p).unwrap().marked_unused.is_empty());
+        assert_eq!(store.release_locks(t).unwrap(), 1);
+    }
+    assert_eq!(store.used_segments("wiki", None).unwrap().len(), 3);
+    // Now the REPLACE gets its lock, with a version above what is there.
+    let version = match store
+        .lock_intervals("r1", "wiki", &[d], LockType::Exclusive, "v0", FAR)
+        .unwrap()
+    {
+        LockOutcome::Acquired { version } => version,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(version, "v11");
+    // An INSERT into the locked day waits; one into another day does not.
+    assert_eq!(
+        conflict_tasks(store.allocate_segments(&alloc_req("i3", d, 1, "v9", true)).unwrap()),
+        vec!["r1"]
+    );
+    let other = day("2015-09-13");
+    assert_eq!(
+        allocated(store.allocate_segments(&alloc_req("i3", other, 1, "v9", true)).unwrap()).len(),
+        1
+    );
+    // The REPLACE allocates under its lock; a REPLACE without one is refused.
+    let ids = allocated(
+        store
+            .allocate_segments(&alloc_req("r1", d, 1, &version, false))
+            .unwrap(),
+    );
+    assert_eq!(ids, vec![SegmentId::new("wiki", d, version.as_str(), 0)]);
+    let e = store
+        .allocate_segments(&alloc_req("i2", d, 1, "v9", false))
+        .unwrap_err();
+    assert_eq!(e.error_code(), "InsertLockPreempted");
+    // A task that stops running loses its locks at once.
+    let mut r1 = task("r1", "wiki", "2024-01-01T00:00:00.000Z", "FAILED");
+    r1.error_msg = Some("x".into());
+    store.update_task(&r1).unwrap();
+    assert_eq!(
+        allocated(store.allocate_segments(&alloc_req("i3", d, 1, "v9", true)).unwrap()).len(),
+        1
+    );
+    // A lease that ran out lapses too.
+    store
+        .insert_task(&task("r2", "wiki", "2024-01-01T00:00:00.000Z", "RUNNING"))
+        .unwrap();
+    let third = day("2015-09-14");
+    assert!(matches!(
+        store
+            .lock_intervals("r2", "wiki", &[third], LockType::Exclusive, "v9", FAR)
+            .unwrap(),
+        LockOutcome::Acquired { .. }
+    ));
+    assert_eq!(store.renew_locks("r2", 1).unwrap(), 1);
+    assert_eq!(
+        allocated(store.allocate_segments(&alloc_req("i3", third, 1, "v9", true)).unwrap()).len(),
+        1
+    );
+    assert!(store.task_locks("wiki").unwrap().iter().all(|l| l.task_id != "r2"));
+}
+
+pub(crate) fn concurrent_allocations_get_distinct_ids(fx: &dyn Fixture) {
+    // Eight INSERT tasks over two connections allocate and publish into one chunk at once.
+    let stores = [fx.store(), fx.reopen()];
+    let d = day("2015-09-12");
+    for t in 0..8 {
+        stores[0]
+            .insert_task(&task(&format!("c{t}"), "wiki", "2024-01-01T00:00:00.000Z", "RUNNING"))
+            .unwrap();
+    }
+    let handles: Vec<_> = (0..8u32)
+        .map(|t| {
+            let s = stores[t as usize % 2].clone();
+            std::thread::spawn(move || {
+                let task_id = format!("c{t}");
+                let ids = allocated(
+                    s.allocate_segments(&alloc_req(&task_id, d, 3, &format!("v{t}"), true))
+                        .unwrap(),
+                );
+                let segs = ids
+                    .iter()
+                    .map(|id| seg("wiki", id.interval, &id.version, id.partition_num))
+                    .collect();
+                let mut p = insert("wiki", &task_id, segs);
+                p.lock = Some(LockType::Shared);
+                s.publish(&p).unwrap();
+                s.release_locks(&task_id).unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let used = stores[1].used_segments("wiki", None).unwrap();
+    assert_eq!(used.len(), 24);
+    let versions: std::collections::BTreeSet<&str> = used.iter().map(|s| s.id.version.as_str()).collect();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    let parts: Vec<u32> = used.iter().map(|s| s.id.partition_num).collect();
+    assert_eq!(parts, (0..24).collect::<Vec<_>>());
+    assert!(stores[0].pending_segments("wiki").unwrap().is_empty());
+    assert!(stores[0].task_locks("wiki").unwrap().is_empty());
+}
+
+pub(crate) fn publish_needs_the_lock(fx: &dyn Fixture) {
+    let store = fx.store();
+    store
+        .insert_task(&task("q", "wiki", "2024-01-01T00:00:00.000Z", "RUNNING"))
+        .unwrap();
+    let d = day("2015-09-12");
+    let mut p = insert("wiki", "q", vec![seg("wiki", d, "v1", 0)]);
+    p.lock = Some(LockType::Shared);
+    assert_eq!(store.publish(&p).unwrap_err().error_code(), "InsertLockPreempted");
+    p.replace = Some(vec![d]);
+    p.lock = Some(LockType::Exclusive);
+    assert_eq!(store.publish(&p).unwrap_err().error_code(), "InsertLockPreempted");
+    assert!(store.all_segments("wiki").unwrap().is_empty());
+    assert!(matches!(
+        store
+            .lock_intervals("q", "wiki", &[d], LockType::Exclusive, "v1", FAR)
+            .unwrap(),
+        LockOutcome::Acquired { .. }
+    ));
+    assert_eq!(store.publish(&p).unwrap().published.len(), 1);
 }

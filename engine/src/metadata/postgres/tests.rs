@@ -84,6 +84,7 @@ fn tables_land_in_the_chosen_schema_and_connect_is_idempotent() {
         vec![
             "druid_pendingSegments",
             "druid_segments",
+            "druid_tasklocks",
             "druid_tasklogs",
             "druid_tasks"
         ]
@@ -119,6 +120,7 @@ fn text_ordering_is_bytewise_like_sqlite() {
                 task_id: "t".into(),
                 segments: vec![seg],
                 replace: None,
+                lock: None,
             })
             .unwrap();
     }
