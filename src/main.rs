@@ -38,7 +38,9 @@ struct ClusterArgs {
     /// process per worker), `remote` (registered `msq worker` processes on other hosts).
     #[arg(long, default_value = "embedded", env = "MSQ_RUNNER")]
     runner: msq_controller::launcher::RunnerKind,
-    /// Shared secret between the server and its workers (required across hosts).
+    /// Shared secret between the server and its workers: every internal endpoint requires
+    /// `Authorization: Bearer <secret>`. The process runner generates a random one when none
+    /// is given; the remote runner requires it; the embedded runner has no internal endpoints.
     #[arg(long, env = "MSQ_CLUSTER_SECRET", hide_env_values = true)]
     cluster_secret: Option<String>,
     /// The `msq` executable the process runner starts (default: this one).
@@ -51,13 +53,47 @@ struct ClusterArgs {
     /// Deep storage: a directory, file:///dir or s3://bucket/prefix (default: <data-dir>/segments).
     #[arg(long, env = "MSQ_DEEP_STORAGE")]
     deep_storage: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Body limits of the internal endpoints (413 beyond); the process runner passes them on to
+/// its worker processes.
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
+    /// Largest body of small internal messages (counters, phase changes, errors,
+    /// registration, cleanup).
+    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_MESSAGE_BYTES)]
+    max_internal_message_bytes: usize,
+    /// Largest key statistics (and partition boundaries) body: about a fifth of the biggest
+    /// `workerMemoryBytes` of a query that range-partitions many distinct keys.
+    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_KEY_STATISTICS_BYTES)]
+    max_key_statistics_bytes: usize,
+    /// Largest work order body, and of the results a worker reports (an entry per segment).
+    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_WORK_ORDER_BYTES)]
+    max_work_order_bytes: usize,
+    /// Body bytes all internal requests of this process may buffer at once (others wait).
+    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_BUFFERED_BYTES)]
+    max_internal_buffered_bytes: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> msq_engine::rpc::BodyLimits {
+        msq_engine::rpc::BodyLimits {
+            message_bytes: self.max_internal_message_bytes,
+            key_statistics_bytes: self.max_key_statistics_bytes,
+            work_order_bytes: self.max_work_order_bytes,
+            buffered_bytes: self.max_internal_buffered_bytes,
+        }
+    }
 }
 
 impl ClusterArgs {
-    fn runner(&self, data_dir: &std::path::Path) -> msq_controller::launcher::Runner {
+    fn runner(&self, data_dir: &std::path::Path) -> Result<msq_controller::launcher::Runner, String> {
         let mut r = msq_controller::launcher::Runner::embedded();
         r.kind = self.runner.clone();
-        r.auth = msq_engine::rpc::ClusterAuth::new(self.cluster_secret.clone());
+        r.auth = msq_engine::rpc::ClusterAuth::new(self.cluster_secret.clone()).map_err(|e| e.to_string())?;
+        r.limits = self.limits.limits();
         r.worker_command = self
             .worker_command
             .clone()
@@ -67,7 +103,7 @@ impl ClusterArgs {
         if let Some(d) = &self.deep_storage {
             r.deep_storage_uri = d.clone();
         }
-        r
+        Ok(r)
     }
 
     /// Opens the engine: embedded defaults under `data_dir` unless a metadata store or deep
@@ -140,9 +176,12 @@ enum Command {
         /// Scratch directory for spills.
         #[arg(long, default_value = "./var/worker-tmp")]
         tmp_dir: PathBuf,
-        /// Shared secret; work orders without it are refused.
+        /// Shared secret (required): every endpoint but /status/health refuses requests
+        /// without `Authorization: Bearer <secret>`, and the worker presents it to others.
         #[arg(long, env = "MSQ_CLUSTER_SECRET", hide_env_values = true)]
         cluster_secret: Option<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Benchmark msq-rs against DuckDB and DataFusion on generated wikipedia data.
     Bench {
@@ -234,6 +273,7 @@ fn main() -> ExitCode {
             deep_storage,
             tmp_dir,
             cluster_secret,
+            limits,
         } => rt.block_on(worker(
             bind,
             advertise_url,
@@ -241,6 +281,7 @@ fn main() -> ExitCode {
             deep_storage,
             tmp_dir,
             cluster_secret,
+            limits.limits(),
         )),
         Command::Bench {
             rows,
@@ -316,7 +357,11 @@ async fn run(
         Ok(e) => e,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = engine.use_runner(cluster.runner(&data_dir), None).await {
+    let runner = match cluster.runner(&data_dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot use the cluster secret: {e}")),
+    };
+    if let Err(e) = engine.use_runner(runner, None).await {
         return fail(&format!("cannot start the {} runner: {e}", cluster_name(&cluster)));
     }
     let statements = msq_sql::script::split_statements(&sql);
@@ -414,7 +459,18 @@ async fn worker(
     deep_storage: String,
     tmp_dir: PathBuf,
     cluster_secret: Option<String>,
+    limits: msq_engine::rpc::BodyLimits,
 ) -> ExitCode {
+    let Some(secret) = cluster_secret.filter(|s| !s.is_empty()) else {
+        return fail(
+            "msq worker needs the cluster secret its controller uses (--cluster-secret or MSQ_CLUSTER_SECRET): \
+             its endpoints accept nothing else",
+        );
+    };
+    let secret = match msq_engine::rpc::ClusterSecret::new(secret) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("cannot use the cluster secret: {e}")),
+    };
     let store = match msq_engine::storage::open_deep_storage(&deep_storage) {
         Ok(s) => s,
         Err(e) => return fail(&format!("cannot open deep storage {deep_storage}: {e}")),
@@ -428,10 +484,11 @@ async fn worker(
         Err(e) => return fail(&e.to_string()),
     };
     let url = advertise_url.unwrap_or_else(|| format!("http://{addr}"));
-    let auth = msq_engine::rpc::ClusterAuth::new(cluster_secret);
+    let auth = msq_engine::rpc::ClusterAuth::from(secret.clone());
     let config = msq_worker::server::WorkerServiceConfig {
         advertise_url: url.clone(),
-        auth: auth.clone(),
+        secret,
+        limits,
         deep_storage: store,
         tmp_dir,
         codec: msq_engine::wire::WireCodec::new(msq_sql::registry::function_registry()),
@@ -470,10 +527,11 @@ async fn serve(o: ServerOptions) -> ExitCode {
     };
     engine.host = addr.clone();
     let controller_url = o.advertise_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    if let Err(e) = engine
-        .use_runner(o.cluster.runner(&o.data_dir), Some(controller_url))
-        .await
-    {
+    let runner = match o.cluster.runner(&o.data_dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot use the cluster secret: {e}")),
+    };
+    if let Err(e) = engine.use_runner(runner, Some(controller_url)).await {
         return fail(&format!("cannot start the {} runner: {e}", cluster_name(&o.cluster)));
     }
     let tasks = match msq_controller::tasks::TaskManager::new(engine, o.worker_slots) {

@@ -21,7 +21,7 @@ const MSQ: &str = env!("CARGO_BIN_EXE_msq");
 fn runner(kind: RunnerKind, dir: &Path, secret: Option<&str>) -> Runner {
     let mut r = Runner::embedded();
     r.kind = kind;
-    r.auth = ClusterAuth::new(secret.map(str::to_string));
+    r.auth = ClusterAuth::new(secret.map(str::to_string)).unwrap();
     r.worker_command = MSQ.into();
     r.tmp_dir = dir.join("tmp").join("workers");
     r
@@ -155,9 +155,10 @@ async fn every_runner_gives_identical_results() {
             );
         }
 
-        let r = engine_with(RunnerKind::Remote, None).await;
-        let _w1 = start_remote_worker(&r.engine, None);
-        let _w2 = start_remote_worker(&r.engine, None);
+        // The remote runner requires a cluster secret (the process runner generates one).
+        let r = engine_with(RunnerKind::Remote, Some("suite-secret")).await;
+        let _w1 = start_remote_worker(&r.engine, Some("suite-secret"));
+        let _w2 = start_remote_worker(&r.engine, Some("suite-secret"));
         wait_registered(&r.engine, 2).await;
         let got = run_suite(&r.engine, context).await;
         assert_eq!(got, expected, "remote runner, durableShuffleStorage={durable}");

@@ -1,5 +1,6 @@
 //! The controller's endpoints for workers in other processes (Druid's `ControllerChatHandler`):
 //! worker messages are routed to the driver of the task they name; remote workers register.
+//! Mounted only by runners whose workers talk HTTP, always behind the cluster secret.
 
 use crate::events::{Event, EventKind};
 use crate::launcher::WorkerRegistry;
@@ -9,8 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use msq_engine::rpc::{controller_paths, ClusterAuth, ATTEMPT_HEADER};
+use msq_engine::rpc::{controller_paths, BodyLimits, ClusterAuth, ClusterSecret, ATTEMPT_HEADER};
 use msq_engine::{MsqError, Result};
+use msq_worker::internal_http::{internal_error, ClusterGuard};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::collections::HashMap;
@@ -63,25 +65,61 @@ impl ControllerHub {
 
 type Shared = Arc<ControllerHub>;
 
-/// The routes, to merge into a server's router.
-pub fn routes(hub: Arc<ControllerHub>) -> Router {
-    Router::new()
+/// What the controller's error bodies name as `error`.
+const ERROR: &str = "msq controller error";
+
+/// Worker → controller messages (Druid's `ControllerChatHandler`), each on its own route
+/// (`.../controller/{taskId}/{message}/{stage}/{worker}`) with its own body limit.
+const MESSAGES: [&str; 5] = [
+    "keyStatistics",
+    "doneReadingInput",
+    "resultsComplete",
+    "workerError",
+    "counters",
+];
+
+/// The routes, to merge into a server's router. Every one requires `secret`
+/// (`Authorization: Bearer <secret>`, checked before the body is read) and has a body limit
+/// from `limits` (key statistics get the large one); there is no way to mount them open.
+pub fn routes(hub: Arc<ControllerHub>, secret: ClusterSecret, limits: &BodyLimits) -> Router {
+    let guard = ClusterGuard::new(secret, limits, ERROR);
+    let mut router = Router::new();
+    for kind in MESSAGES {
+        let max = match kind {
+            "keyStatistics" => limits.key_statistics_bytes,
+            // An entry per segment written (up to 25,000), shard specs with boundary keys.
+            "resultsComplete" => limits.work_order_bytes,
+            _ => limits.message_bytes,
+        };
+        let path = format!("/druid/msq/v1/controller/{{task}}/{kind}/{{stage}}/{{worker}}");
+        let handler = move |state: State<Shared>,
+                            path: Path<(String, usize, usize)>,
+                            headers: HeaderMap,
+                            body: Bytes| { message(state, path, headers, body, kind) };
+        router = router.route(&path, guard.guard(post(handler), max));
+    }
+    router
         .route(
-            "/druid/msq/v1/controller/{task}/{message}/{stage}/{worker}",
-            post(message),
+            controller_paths::REGISTER,
+            guard.guard(post(register), limits.message_bytes),
         )
-        .route(controller_paths::REGISTER, post(register))
-        .route(controller_paths::WORKERS, get(workers))
-        .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
+        .route(
+            controller_paths::WORKERS,
+            guard.guard(get(workers), limits.message_bytes),
+        )
         .with_state(hub)
 }
 
 /// Serves the routes on their own listener at `bind` (for `msq run` with HTTP workers);
-/// returns the base URL.
+/// returns the base URL. The hub must have a cluster secret.
 pub async fn serve(hub: Arc<ControllerHub>, bind: &str) -> Result<String> {
+    let secret =
+        hub.auth.secret().cloned().ok_or_else(|| {
+            MsqError::Validation("the controller's endpoints for workers need a cluster secret".into())
+        })?;
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let app = routes(hub);
+    let app = routes(hub, secret, &BodyLimits::default());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -89,16 +127,7 @@ pub async fn serve(hub: Arc<ControllerHub>, bind: &str) -> Result<String> {
 }
 
 fn reject(status: StatusCode, message: String) -> Response {
-    (
-        status,
-        Json(json!({"error": "msq controller error", "errorMessage": message, "errorClass": "org.apache.druid.rpc.ServiceClosedException", "host": null})),
-    )
-        .into_response()
-}
-
-fn authorized(hub: &ControllerHub, headers: &HeaderMap) -> bool {
-    hub.auth
-        .accepts(headers.get("authorization").and_then(|v| v.to_str().ok()))
+    internal_error(ERROR, status, message)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
@@ -107,25 +136,22 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
 
 async fn message(
     State(hub): State<Shared>,
-    Path((task, message, stage, worker)): Path<(String, String, usize, usize)>,
+    Path((task, stage, worker)): Path<(String, usize, usize)>,
     headers: HeaderMap,
     body: Bytes,
+    message: &'static str,
 ) -> Response {
-    if !authorized(&hub, &headers) {
-        return reject(StatusCode::UNAUTHORIZED, "missing or wrong cluster secret".into());
-    }
     let attempt: u32 = headers
         .get(ATTEMPT_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let kind = match message.as_str() {
+    let kind = match message {
         "keyStatistics" => parse(&body).map(|s| EventKind::KeyStats(stage, s)),
         "doneReadingInput" => Ok(EventKind::DoneReading(stage)),
         "resultsComplete" => parse(&body).map(|r| EventKind::Complete(stage, r)),
         "workerError" => parse::<MsqError>(&body).map(|e| EventKind::Error(stage, e)),
-        "counters" => parse(&body).map(|c| EventKind::Counters(stage, Box::new(c))),
-        other => return reject(StatusCode::NOT_FOUND, format!("unknown controller message [{other}]")),
+        _ => parse(&body).map(|c| EventKind::Counters(stage, Box::new(c))),
     };
     let kind = match kind {
         Ok(k) => k,
@@ -141,13 +167,13 @@ async fn message(
     }
 }
 
-async fn register(State(hub): State<Shared>, headers: HeaderMap, Json(body): Json<serde_json::Value>) -> Response {
-    if !authorized(&hub, &headers) {
-        return reject(StatusCode::UNAUTHORIZED, "missing or wrong cluster secret".into());
-    }
-    match body.get("url").and_then(|u| u.as_str()) {
+async fn register(State(hub): State<Shared>, body: Bytes) -> Response {
+    let url = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_string));
+    match url {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            hub.registry.announce(url);
+            hub.registry.announce(&url);
             StatusCode::OK.into_response()
         }
         _ => reject(
@@ -157,9 +183,6 @@ async fn register(State(hub): State<Shared>, headers: HeaderMap, Json(body): Jso
     }
 }
 
-async fn workers(State(hub): State<Shared>, headers: HeaderMap) -> Response {
-    if !authorized(&hub, &headers) {
-        return reject(StatusCode::UNAUTHORIZED, "missing or wrong cluster secret".into());
-    }
+async fn workers(State(hub): State<Shared>) -> Response {
     Json(json!({"workers": hub.registry.live()})).into_response()
 }

@@ -57,6 +57,7 @@ impl Engine {
     /// Runs queries' workers with `runner`. HTTP workers post to `controller_url`; without
     /// one (`msq run`), the controller endpoints are served on an ephemeral loopback port.
     pub async fn use_runner(&mut self, mut runner: Runner, controller_url: Option<String>) -> Result<()> {
+        runner.ensure_cluster_secret()?;
         if runner.kind != RunnerKind::Embedded && runner.codec.is_none() {
             runner.codec = Some(WireCodec::new(msq_sql::registry::function_registry()));
         }

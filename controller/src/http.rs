@@ -25,9 +25,11 @@ struct AppState {
     auth: Option<Arc<Credentials>>,
 }
 
-/// HTTP basic-auth users (`user:password` per line). When set, every endpoint but
-/// `/status/health` needs valid credentials.
-#[derive(Debug, Default)]
+/// HTTP basic-auth users (`user:password` per line). When set, every endpoint of the public
+/// API but `/status/health` needs valid credentials (`Authorization: Basic ...`, the scheme
+/// in any case). The cluster secret is no substitute: it only opens the internal endpoints,
+/// and user credentials never open those.
+#[derive(Default)]
 pub struct Credentials {
     users: HashMap<String, String>,
 }
@@ -52,12 +54,16 @@ impl Credentials {
         Ok(Credentials { users })
     }
 
-    fn allows(&self, header: Option<&str>) -> bool {
+    /// Whether an `Authorization` header value names a user with the right password.
+    pub fn allows(&self, header: Option<&str>) -> bool {
         use base64::Engine as _;
-        let Some(b64) = header.and_then(|h| h.strip_prefix("Basic ")) else {
+        let Some((scheme, b64)) = header.and_then(msq_engine::rpc::split_credentials) else {
             return false;
         };
-        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return false;
+        }
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64) else {
             return false;
         };
         let Ok(text) = String::from_utf8(raw) else {
@@ -73,6 +79,16 @@ impl Credentials {
     }
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({} users)", self.users.len())
+    }
+}
+
+/// Paths of the internal endpoints (controller ↔ worker), which authenticate with the cluster
+/// secret instead of user credentials, and exist only when the runner needs them.
+const INTERNAL_PREFIX: &str = "/druid/msq/v1/";
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -83,7 +99,8 @@ async fn require_auth(
     next: axum::middleware::Next,
 ) -> Response {
     if let Some(auth) = &s.auth {
-        if req.uri().path() != "/status/health" {
+        let path = req.uri().path();
+        if path != "/status/health" && !path.starts_with(INTERNAL_PREFIX) {
             let header = req.headers().get("Authorization").and_then(|v| v.to_str().ok());
             if !auth.allows(header) {
                 let mut r = error_response(
@@ -134,9 +151,14 @@ fn not_found(what: &str, host: &str) -> Response {
     )
 }
 
-/// The axum router serving the API over `tasks`, with optional basic auth.
+/// The axum router serving the API over `tasks`, with optional basic auth (checked before
+/// any body is read). The controller's endpoints for workers are mounted only when the
+/// engine's runner has HTTP workers, behind its cluster secret.
 pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Credentials>) -> Router {
-    let hub = tasks.engine.hub.clone();
+    let runner = &tasks.engine.runner;
+    let internal = runner
+        .internal_secret()
+        .map(|secret| crate::controller_api::routes(tasks.engine.hub.clone(), secret, &runner.limits));
     let state = AppState {
         tasks,
         auth: auth.map(Arc::new),
@@ -176,10 +198,14 @@ pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Crede
         .route("/druid/indexer/v1/taskStatus", post(bulk_status))
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_auth))
-        .with_state(state);
+        .with_state(state.clone());
     // Worker endpoints authenticate with the cluster secret, not user credentials.
-    api.merge(crate::controller_api::routes(hub))
+    let app = match internal {
+        Some(internal) => api.merge(internal),
+        None => api,
+    };
+    // Outermost, so unknown paths and wrong methods need credentials too.
+    app.layer(axum::middleware::from_fn_with_state(state, require_auth))
 }
 
 /// Serves the API on `listener` until the process ends.

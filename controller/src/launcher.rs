@@ -6,7 +6,7 @@
 use crate::events::{ChannelClient, Event, EventKind};
 use crate::worker_client::HttpWorkerClient;
 use msq_engine::protocol::{OutputLocation, WorkerClient};
-use msq_engine::rpc::{worker_paths, ClusterAuth, RpcClient};
+use msq_engine::rpc::{worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
 use msq_engine::shuffle::InProcessShuffle;
 use msq_engine::wire::WireCodec;
 use msq_engine::{MsqError, Result};
@@ -83,7 +83,11 @@ impl WorkerRegistry {
 #[derive(Clone)]
 pub struct Runner {
     pub kind: RunnerKind,
+    /// The cluster secret: generated for the process runner when none is given
+    /// ([`Runner::ensure_cluster_secret`]), required by the remote runner.
     pub auth: ClusterAuth,
+    /// Body limits of the internal endpoints (this server's and its worker processes').
+    pub limits: BodyLimits,
     pub codec: Option<WireCodec>,
     /// The `msq` executable started as `msq worker` (process runner).
     pub worker_command: PathBuf,
@@ -149,11 +153,40 @@ impl Runner {
         Runner {
             kind: RunnerKind::Embedded,
             auth: ClusterAuth::default(),
+            limits: BodyLimits::default(),
             codec: None,
             worker_command: PathBuf::from("msq"),
             deep_storage_uri: String::new(),
             tmp_dir: std::env::temp_dir(),
             registry: Arc::new(WorkerRegistry::default()),
+        }
+    }
+
+    /// Makes sure a runner whose workers talk HTTP has a cluster secret: the process runner
+    /// generates a random one for its child processes when none is given; the remote runner
+    /// refuses to start without one (its workers must be given the same secret).
+    pub fn ensure_cluster_secret(&mut self) -> Result<()> {
+        match self.kind {
+            RunnerKind::Embedded => Ok(()),
+            _ if self.auth.secret().is_some() => Ok(()),
+            RunnerKind::Process => {
+                self.auth = ClusterAuth::from(ClusterSecret::generate());
+                Ok(())
+            }
+            RunnerKind::Remote => Err(MsqError::Validation(
+                "the remote runner needs a cluster secret: give the server and every `msq worker` the same \
+                 --cluster-secret (or MSQ_CLUSTER_SECRET)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The secret the internal endpoints must be mounted behind, when this runner needs them
+    /// (`None` for the embedded runner: its workers never talk HTTP, so nothing is mounted).
+    pub fn internal_secret(&self) -> Option<ClusterSecret> {
+        match self.kind {
+            RunnerKind::Embedded => None,
+            _ => self.auth.secret().cloned(),
         }
     }
 
@@ -245,13 +278,22 @@ impl Runner {
             .arg(&self.deep_storage_uri)
             .arg("--tmp-dir")
             .arg(&tmp)
+            .arg("--max-internal-message-bytes")
+            .arg(self.limits.message_bytes.to_string())
+            .arg("--max-key-statistics-bytes")
+            .arg(self.limits.key_statistics_bytes.to_string())
+            .arg("--max-work-order-bytes")
+            .arg(self.limits.work_order_bytes.to_string())
+            .arg("--max-internal-buffered-bytes")
+            .arg(self.limits.buffered_bytes.to_string())
             .env_remove("MSQ_CLUSTER_SECRET")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
-        if let Some(s) = &self.auth.secret {
-            cmd.env("MSQ_CLUSTER_SECRET", s);
+        // The secret goes by environment, not argv (which other local users can read).
+        if let Some(s) = self.auth.secret() {
+            cmd.env("MSQ_CLUSTER_SECRET", s.expose());
         }
         let task = crate::driver::worker_task_id(&ctx.task_id, worker, attempt);
         let mut child = cmd.spawn().map_err(|e| MsqError::WorkerFailed {

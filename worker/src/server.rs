@@ -3,6 +3,7 @@
 //! outputs to other workers as Arrow IPC streams.
 
 use crate::controller_client::HttpControllerClient;
+use crate::internal_http::{internal_error, ClusterGuard};
 use crate::worker::{Worker, WorkerEnv};
 use arrow::ipc::writer::StreamWriter;
 use axum::body::{Body, Bytes};
@@ -14,7 +15,7 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use msq_engine::keystats::RangePartitions;
 use msq_engine::protocol::{OutputLocation, WorkerClient};
-use msq_engine::rpc::{controller_paths, worker_paths, ClusterAuth, RpcClient};
+use msq_engine::rpc::{controller_paths, worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
 use msq_engine::shuffle::store::stream_runs;
 use msq_engine::shuffle::InProcessShuffle;
 use msq_engine::wire::WireCodec;
@@ -36,11 +37,21 @@ pub const TASK_ID_HEADER: &str = "x-msq-task-id";
 pub struct WorkerServiceConfig {
     /// The base URL other nodes reach this worker at.
     pub advertise_url: String,
-    pub auth: ClusterAuth,
+    /// Every endpoint but `/status/health` requires it; the worker presents it to others.
+    pub secret: ClusterSecret,
+    /// Largest bodies of each endpoint, and of all at once.
+    pub limits: BodyLimits,
     pub deep_storage: Arc<dyn ObjectStore>,
     /// Scratch space for spills and staged downloads.
     pub tmp_dir: PathBuf,
     pub codec: WireCodec,
+}
+
+impl WorkerServiceConfig {
+    /// What this worker presents to the controller and other workers.
+    pub fn auth(&self) -> ClusterAuth {
+        ClusterAuth::from(self.secret.clone())
+    }
 }
 
 /// The worker process: its running query workers and their kept outputs.
@@ -59,7 +70,7 @@ type WorkerKey = (String, usize);
 impl WorkerService {
     /// A service with no work yet.
     pub fn new(config: WorkerServiceConfig) -> Arc<Self> {
-        let rpc = RpcClient::new(config.auth.clone());
+        let rpc = RpcClient::new(config.auth());
         Arc::new(WorkerService {
             config,
             rpc,
@@ -101,48 +112,45 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The worker's HTTP routes.
+/// The worker's HTTP routes: every one behind the cluster secret (checked before the body
+/// is read) and a body limit, but `/status/health`, open as on every Druid node.
 pub fn router(service: Arc<WorkerService>) -> Router {
+    let limits = service.config.limits;
+    let guard = ClusterGuard::new(service.config.secret.clone(), &limits, ERROR);
     Router::new()
-        .route(worker_paths::WORK_ORDER, post(work_order))
+        .route(
+            worker_paths::WORK_ORDER,
+            guard.guard(post(work_order), limits.work_order_bytes),
+        )
         .route(
             "/druid/worker/v1/partitionBoundaries/{query}/{worker}/{stage}",
-            post(boundaries),
+            guard.guard(post(boundaries), limits.key_statistics_bytes),
         )
         .route(
             "/druid/worker/v1/cleanupStage/{query}/{worker}/{stage}",
-            post(cleanup_stage),
+            guard.guard(post(cleanup_stage), limits.message_bytes),
         )
-        .route("/druid/worker/v1/cancel/{query}/{worker}", post(cancel))
-        .route("/druid/worker/v1/finish/{query}/{worker}", post(finish))
+        .route(
+            "/druid/worker/v1/cancel/{query}/{worker}",
+            guard.guard(post(cancel), limits.message_bytes),
+        )
+        .route(
+            "/druid/worker/v1/finish/{query}/{worker}",
+            guard.guard(post(finish), limits.message_bytes),
+        )
         .route(
             "/druid/worker/v1/channels/{query}/{worker}/{stage}/{partition}",
-            get(channel),
+            guard.guard(get(channel), limits.message_bytes),
         )
         .route(worker_paths::HEALTH, get(health))
-        .layer(axum::extract::DefaultBodyLimit::max(256 << 20))
         .with_state(service)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let message = message.into();
-    (
-        status,
-        Json(json!({"error": "msq worker error", "errorMessage": message, "errorClass": "org.apache.druid.rpc.ServiceClosedException", "host": null})),
-    )
-        .into_response()
-}
+/// What the worker's error bodies name as `error`.
+const ERROR: &str = "msq worker error";
 
-fn authorized(svc: &WorkerService, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let value = headers.get("authorization").and_then(|v| v.to_str().ok());
-    if svc.config.auth.accepts(value) {
-        Ok(())
-    } else {
-        Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong cluster secret",
-        )))
-    }
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    internal_error(ERROR, status, message)
 }
 
 fn msq_error(e: MsqError) -> Response {
@@ -150,9 +158,6 @@ fn msq_error(e: MsqError) -> Response {
 }
 
 async fn work_order(State(svc): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = authorized(&svc, &headers) {
-        return *r;
-    }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (Some(controller_url), Some(task_id)) = (header(CONTROLLER_URL_HEADER), header(TASK_ID_HEADER)) else {
         return error(StatusCode::BAD_REQUEST, "work order without controller URL or task id");
@@ -174,7 +179,7 @@ async fn work_order(State(svc): State<Shared>, headers: HeaderMap, body: Bytes) 
                         url: svc.config.advertise_url.clone(),
                         worker: order.worker_number,
                     },
-                    auth: svc.config.auth.clone(),
+                    auth: svc.config.auth(),
                     spill_dir: Some(svc.config.tmp_dir.clone()),
                 };
                 let client = Arc::new(HttpControllerClient {
@@ -198,12 +203,8 @@ async fn work_order(State(svc): State<Shared>, headers: HeaderMap, body: Bytes) 
 async fn boundaries(
     State(svc): State<Shared>,
     Path((query, worker, stage)): Path<(String, usize, usize)>,
-    headers: HeaderMap,
     Json(b): Json<RangePartitions>,
 ) -> Response {
-    if let Err(r) = authorized(&svc, &headers) {
-        return *r;
-    }
     let Some(w) = svc.worker(&query, worker) else {
         return error(StatusCode::NOT_FOUND, format!("no worker {worker} of query {query}"));
     };
@@ -216,45 +217,28 @@ async fn boundaries(
 async fn cleanup_stage(
     State(svc): State<Shared>,
     Path((query, worker, stage)): Path<(String, usize, usize)>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorized(&svc, &headers) {
-        return *r;
-    }
     if let Some(w) = svc.worker(&query, worker) {
         let _ = w.post_cleanup_stage(stage).await;
     }
     StatusCode::ACCEPTED.into_response()
 }
 
-async fn cancel(
-    State(svc): State<Shared>,
-    Path((query, worker)): Path<(String, usize)>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authorized(&svc, &headers) {
-        return *r;
-    }
+async fn cancel(State(svc): State<Shared>, Path((query, worker)): Path<(String, usize)>) -> Response {
     if let Some(w) = svc.remove(&query, worker) {
         let _ = w.post_cancel().await;
     }
     StatusCode::OK.into_response()
 }
 
-async fn finish(
-    State(svc): State<Shared>,
-    Path((query, worker)): Path<(String, usize)>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = authorized(&svc, &headers) {
-        return *r;
-    }
+async fn finish(State(svc): State<Shared>, Path((query, worker)): Path<(String, usize)>) -> Response {
     svc.remove(&query, worker);
     StatusCode::OK.into_response()
 }
 
-async fn health(State(svc): State<Shared>) -> Response {
-    Json(json!({"status": "ok", "url": svc.config.advertise_url, "activeWorkers": svc.active()})).into_response()
+/// Liveness, open like Druid's `/status/health` (no details without the secret).
+async fn health() -> Response {
+    Json(json!(true)).into_response()
 }
 
 /// Serves one output partition of a kept stage output as an Arrow IPC stream (runs merged
@@ -262,11 +246,7 @@ async fn health(State(svc): State<Shared>) -> Response {
 async fn channel(
     State(svc): State<Shared>,
     Path((query, worker, stage, partition)): Path<(String, usize, usize, usize)>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorized(&svc, &headers) {
-        return *r;
-    }
     let Some(output) = svc.worker(&query, worker).and_then(|w| w.output(stage)) else {
         return error(
             StatusCode::NOT_FOUND,
