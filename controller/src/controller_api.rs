@@ -25,6 +25,8 @@ pub struct ControllerHub {
     tasks: Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>,
     pub registry: Arc<WorkerRegistry>,
     pub auth: ClusterAuth,
+    /// Body limits of the routes when served on their own ([`serve`]).
+    pub limits: BodyLimits,
 }
 
 /// Removes a task's route when the query ends.
@@ -46,6 +48,17 @@ impl ControllerHub {
             tasks: Mutex::new(HashMap::new()),
             registry,
             auth,
+            limits: BodyLimits::default(),
+        })
+    }
+
+    /// A hub for `runner`'s workers: its secret, registry and body limits.
+    pub fn for_runner(runner: &crate::launcher::Runner) -> Arc<Self> {
+        Arc::new(ControllerHub {
+            tasks: Mutex::new(HashMap::new()),
+            registry: runner.registry.clone(),
+            auth: runner.auth.clone(),
+            limits: runner.limits,
         })
     }
 
@@ -119,7 +132,8 @@ pub async fn serve(hub: Arc<ControllerHub>, bind: &str) -> Result<String> {
         })?;
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let app = routes(hub, secret, &BodyLimits::default());
+    let limits = hub.limits;
+    let app = routes(hub, secret, &limits);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

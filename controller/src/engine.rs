@@ -64,7 +64,7 @@ impl Engine {
         if runner.deep_storage_uri.is_empty() {
             runner.deep_storage_uri = self.data_dir.join("segments").display().to_string();
         }
-        self.hub = ControllerHub::new(runner.auth.clone(), runner.registry.clone());
+        self.hub = ControllerHub::for_runner(&runner);
         self.controller_url = match (controller_url, &runner.kind) {
             (Some(u), _) => Some(u),
             (None, RunnerKind::Embedded) => None,
