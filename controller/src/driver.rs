@@ -5,7 +5,7 @@
 use crate::events::{Event, EventKind};
 use crate::launcher::{LaunchContext, LaunchedWorker, Runner};
 use crate::publish::{
-    allocate_segments, bucket_interval, chunk_out_of_bounds, finalize_shard_specs, tombstones, ShardChoice,
+    assign_ids, bucket_interval, chunk_out_of_bounds, chunk_requests, finalize_shard_specs, tombstones, ShardChoice,
 };
 use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState, StageEntry, WorkerEntry};
 use arrow::record_batch::RecordBatch;
@@ -19,7 +19,7 @@ use msq_engine::input::assign_splits;
 use msq_engine::kernel::query::KernelAction;
 use msq_engine::kernel::{ControllerStagePhase, QueryKernel, StageShape};
 use msq_engine::keystats::RangePartitions;
-use msq_engine::metadata::{MetadataStore, SegmentId, SegmentPublish, SegmentRecord};
+use msq_engine::metadata::{AllocateRequest, LockType, MetadataStore, SegmentId, SegmentPublish, SegmentRecord};
 use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkOrder, WorkerClient, WorkerSettings};
 use msq_engine::shuffle::located::durable_query_prefix;
 use msq_engine::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher};
@@ -105,7 +105,14 @@ struct Driver<'a> {
     work_orders: u64,
     segments: Vec<SegmentRecord>,
     allocated: Vec<SegmentId>,
+    /// Version of new time chunks: the REPLACE lock's version, or the task's start time.
     version: String,
+    /// Flips to true when the query is cancelled (checked while waiting for locks).
+    cancel: watch::Receiver<bool>,
+    /// `taskLockTimeout`.
+    lock_timeout: std::time::Duration,
+    /// Whether the metadata store has (or may have) time-chunk locks of this task.
+    holds_locks: bool,
 }
 
 /// Runs a planned statement to completion (or failure), updating `report` as it goes.
@@ -193,11 +200,18 @@ pub async fn run_query(
         segments: Vec::new(),
         allocated: Vec::new(),
         version: format_millis(chrono::Utc::now().timestamp_millis()),
+        cancel: cancel.clone(),
+        lock_timeout: std::time::Duration::ZERO,
+        holds_locks: false,
     };
 
     let result: Result<QueryOutcome> = async {
+        d.lock_timeout = crate::locking::lock_timeout(ctx)?;
+        d.lock_replaced_intervals().await?;
         d.launch_workers(worker_count).await?;
         let last = query.stages.len() - 1;
+        let mut renew = tokio::time::interval(crate::locking::RENEW_EVERY);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             for n in d.kernel.ready_to_start() {
                 d.start_stage(n).await?;
@@ -219,6 +233,7 @@ pub async fn run_query(
                         return Err(MsqError::Canceled);
                     }
                 }
+                _ = renew.tick() => d.renew_locks().await,
             }
         }
         // Drain counter snapshots that arrived with the last completion.
@@ -245,6 +260,7 @@ pub async fn run_query(
     );
     match result {
         Ok(outcome) => {
+            d.release_locks().await;
             d.release_workers().await;
             let mut r = ReportState::lock(&report);
             let now = Instant::now();
@@ -264,6 +280,7 @@ pub async fn run_query(
             }
             d.release_workers().await;
             d.cleanup_failed().await;
+            d.release_locks().await;
             let now = Instant::now();
             let mut r = ReportState::lock(&report);
             d.kernel.fail_running();
@@ -530,27 +547,7 @@ impl Driver<'_> {
                     .partitions
                     .clone()
                     .unwrap_or(RangePartitions { ranges: vec![] });
-                let existing = {
-                    let md = self.env.metadata.clone();
-                    let ds = spec.data_source.clone();
-                    msq_engine::blocking(move || md.used_segments(&ds, None)).await?
-                };
-                let append = spec.replace.is_none();
-                let ids = allocate_segments(
-                    &spec.data_source,
-                    &ranges,
-                    spec.granularity,
-                    &existing,
-                    &self.version,
-                    append,
-                )?;
-                self.allocated = ids.iter().map(|(_, id)| id.clone()).collect();
-                if !self.allocated.is_empty() {
-                    let md = self.env.metadata.clone();
-                    let task = self.task_id.to_string();
-                    let pending = self.allocated.clone();
-                    msq_engine::blocking(move || md.insert_pending_segments(&task, &pending)).await?;
-                }
+                let ids = self.allocate(spec, &ranges).await?;
                 let wc = ids.len().min(total_workers);
                 let mut assign = vec![Vec::new(); wc];
                 for (k, (p, _)) in ids.iter().enumerate() {
@@ -823,6 +820,11 @@ impl Driver<'_> {
             task_id: self.task_id.to_string(),
             segments: segments.clone(),
             replace: spec.replace.clone(),
+            lock: Some(if spec.replace.is_some() {
+                LockType::Exclusive
+            } else {
+                LockType::Shared
+            }),
         };
         let md = self.env.metadata.clone();
         msq_engine::blocking(move || md.publish(&publish)).await?;
@@ -834,13 +836,32 @@ impl Driver<'_> {
         })
     }
 
-    /// After a failure: delete written segment files and pending allocations.
+    /// After a failure: delete the segment files this task wrote that were never published,
+    /// and its pending allocations. Files live under paths only this task writes
+    /// (`segment_path` names the query), so nothing of another task is touched.
     async fn cleanup_failed(&mut self) {
-        let mut paths: BTreeSet<String> = self.segments.iter().map(|s| s.path.clone()).collect();
+        let mut files: BTreeMap<String, SegmentId> =
+            self.segments.iter().map(|s| (s.path.clone(), s.id.clone())).collect();
         for id in &self.allocated {
-            paths.insert(msq_worker::segment_writer::segment_path(id));
+            files.insert(
+                msq_worker::segment_writer::segment_path(id, &self.query.query_id),
+                id.clone(),
+            );
         }
-        for p in paths.into_iter().filter(|p| !p.is_empty()) {
+        let md = self.env.metadata.clone();
+        let unpublished = msq_engine::blocking(move || {
+            let mut out = Vec::new();
+            for (path, id) in files {
+                let published = md.segment(&id.to_string())?.is_some_and(|s| s.path == path);
+                if !published && !path.is_empty() {
+                    out.push(path);
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap_or_default();
+        for p in unpublished {
             let _ = self
                 .env
                 .deep_storage
@@ -851,6 +872,85 @@ impl Driver<'_> {
         let task = self.task_id.to_string();
         let _ = tokio::task::spawn_blocking(move || md.delete_pending_segments_for_task(&task)).await;
         self.shuffle.clear();
+    }
+
+    /// The segment-generation stage's spec, when the query ingests.
+    fn ingestion_spec(&self) -> Option<msq_engine::stage::SegmentGeneratorSpec> {
+        self.query.stages.iter().find_map(|s| match &s.processor {
+            StageProcessor::SegmentGenerator(spec) => Some(spec.clone()),
+            _ => None,
+        })
+    }
+
+    /// A REPLACE holds an exclusive lock on its OVERWRITE intervals for its whole run (as
+    /// Druid's controller does), waiting for conflicting ingestions; its segments get the
+    /// lock's version.
+    async fn lock_replaced_intervals(&mut self) -> Result<()> {
+        let Some(spec) = self.ingestion_spec() else {
+            return Ok(());
+        };
+        let Some(replace) = &spec.replace else {
+            return Ok(());
+        };
+        self.holds_locks = true;
+        self.version = crate::locking::lock_for_replace(
+            &self.env.metadata,
+            self.task_id,
+            &spec.data_source,
+            replace,
+            &self.version,
+            self.lock_timeout,
+            &self.cancel,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Allocates the segment ids of the generation stage in one metadata transaction (an
+    /// INSERT takes shared locks on its chunks there), recording them as pending.
+    async fn allocate(
+        &mut self,
+        spec: &msq_engine::stage::SegmentGeneratorSpec,
+        ranges: &RangePartitions,
+    ) -> Result<Vec<(usize, SegmentId)>> {
+        let req = AllocateRequest {
+            data_source: spec.data_source.clone(),
+            task_id: self.task_id.to_string(),
+            chunks: chunk_requests(ranges, spec.granularity),
+            version: self.version.clone(),
+            append: spec.replace.is_none(),
+            lock_expires_ms: 0,
+        };
+        self.holds_locks = true;
+        let ids = crate::locking::allocate(&self.env.metadata, &req, self.lock_timeout, &self.cancel).await?;
+        self.allocated = ids.clone();
+        assign_ids(ranges, ids)
+    }
+
+    /// Extends this task's lock leases. A failure is only logged: a lease that lapses and is
+    /// taken over fails the publish with `InsertLockPreempted`.
+    async fn renew_locks(&self) {
+        if !self.holds_locks {
+            return;
+        }
+        let md = self.env.metadata.clone();
+        let task = self.task_id.to_string();
+        let until = crate::locking::lease_end();
+        if let Err(e) = msq_engine::blocking(move || md.renew_locks(&task, until)).await {
+            tracing::warn!(task_id = self.task_id, "cannot renew time-chunk locks: {e}");
+        }
+    }
+
+    /// Releases this task's locks (best effort: they lapse anyway once it stops running).
+    async fn release_locks(&mut self) {
+        if !std::mem::take(&mut self.holds_locks) {
+            return;
+        }
+        let md = self.env.metadata.clone();
+        let task = self.task_id.to_string();
+        if let Err(e) = msq_engine::blocking(move || md.release_locks(&task)).await {
+            tracing::warn!(task_id = self.task_id, "cannot release time-chunk locks: {e}");
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use msq_engine::granularity::{format_millis, Granularity, Interval};
 use msq_engine::keystats::RangePartitions;
-use msq_engine::metadata::{allocate, SegmentId, SegmentRecord};
+use msq_engine::metadata::{SegmentId, SegmentRecord};
 use msq_engine::signature::Signature;
 use msq_engine::stage::MAX_BUCKETS;
 use msq_engine::{MsqError, Result};
@@ -20,49 +20,30 @@ pub fn bucket_interval(granularity: Granularity, bucket: i64) -> Interval {
     }
 }
 
-/// Segment ids for every range partition: partitions of one time chunk get consecutive
-/// partition numbers after what the chunk already has (INSERT) or from 0 (REPLACE).
-pub fn allocate_segments(
-    data_source: &str,
-    partitions: &RangePartitions,
-    granularity: Granularity,
-    existing_used: &[SegmentRecord],
-    version: &str,
-    append: bool,
-) -> Result<Vec<(usize, SegmentId)>> {
-    let mut out = Vec::new();
-    // Several chunks may land in one coarser existing interval: keep numbering per interval.
-    let mut next: std::collections::BTreeMap<(Interval, String), u32> = Default::default();
-    let mut i = 0;
-    while i < partitions.ranges.len() {
-        let bucket = partitions.ranges[i].bucket;
-        let chunk = bucket_interval(granularity, bucket);
-        let alloc = allocate(existing_used, chunk, version, append).map_err(|e| match e {
-            MsqError::Validation(message) => MsqError::InsertCannotAllocateSegment {
-                data_source: data_source.to_string(),
-                interval: chunk.to_iso(),
-                message,
-            },
-            other => other,
-        })?;
-        let n = next
-            .entry((alloc.interval, alloc.version.clone()))
-            .or_insert(alloc.first_partition_num);
-        while i < partitions.ranges.len() && partitions.ranges[i].bucket == bucket {
-            out.push((
-                i,
-                SegmentId {
-                    data_source: data_source.to_string(),
-                    interval: alloc.interval,
-                    version: alloc.version.clone(),
-                    partition_num: *n,
-                },
-            ));
-            *n += 1;
-            i += 1;
+/// The time chunks the range partitions fall in, each with how many segments it needs, in
+/// partition order (partitions of one chunk are consecutive).
+pub fn chunk_requests(partitions: &RangePartitions, granularity: Granularity) -> Vec<(Interval, u32)> {
+    let mut out: Vec<(i64, u32)> = Vec::new();
+    for r in &partitions.ranges {
+        match out.last_mut() {
+            Some((b, n)) if *b == r.bucket => *n += 1,
+            _ => out.push((r.bucket, 1)),
         }
     }
-    Ok(out)
+    out.into_iter().map(|(b, n)| (bucket_interval(granularity, b), n)).collect()
+}
+
+/// Pairs each range partition with its allocated id (ids come in partition order, as
+/// [`chunk_requests`] asked for them).
+pub fn assign_ids(partitions: &RangePartitions, ids: Vec<SegmentId>) -> Result<Vec<(usize, SegmentId)>> {
+    if ids.len() != partitions.ranges.len() {
+        return Err(MsqError::Unknown(format!(
+            "allocated {} segment ids for {} partitions",
+            ids.len(),
+            partitions.ranges.len()
+        )));
+    }
+    Ok(ids.into_iter().enumerate().collect())
 }
 
 /// Whether every chunk lies inside the OVERWRITE intervals; the first that does not is

@@ -35,15 +35,18 @@ impl TaskManager {
             status: Some(vec!["RUNNING".into()]),
             ..Default::default()
         })?;
-        for mut t in stale {
-            t.status = "FAILED".into();
-            t.runner_status = "NONE".into();
-            t.error_msg = Some("Task was still running when the server stopped; nothing it wrote was published".into());
-            engine.metadata.update_task(&t)?;
-            let _ = engine.metadata.delete_pending_segments_for_task(&t.id);
-            let _ = engine
-                .metadata
-                .append_task_log(&t.id, "Task failed: server stopped while it ran");
+        let mut abandoned_files = Vec::new();
+        for t in stale {
+            abandoned_files.extend(crate::recovery::fail_abandoned_task(engine.metadata.as_ref(), t)?);
+        }
+        if !abandoned_files.is_empty() {
+            let store = engine.deep_storage.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn(crate::recovery::delete_files(store, abandoned_files));
+                }
+                Err(_) => tracing::warn!("{} abandoned segment files left in deep storage", abandoned_files.len()),
+            }
         }
         let total = worker_slots.max(1);
         Ok(Arc::new(TaskManager {

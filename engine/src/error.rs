@@ -58,6 +58,17 @@ pub enum MsqError {
         interval: String,
         message: String,
     },
+    /// Another task took the time-chunk lock this ingestion needs to publish.
+    #[error("Insert lock preempted while trying to ingest the data. This can occur if there are higher priority jobs like real-time ingestion running on same time chunks.")]
+    InsertLockPreempted,
+    /// Conflicting ingestions held the time chunks longer than `taskLockTimeout`.
+    #[error("Timed out after [{timeout_ms}] ms waiting for a lock on dataSource [{data_source}], interval(s) [{intervals}] held by task(s) [{holders}]; retry later or raise taskLockTimeout")]
+    LockTimeout {
+        data_source: String,
+        intervals: String,
+        holders: String,
+        timeout_ms: u64,
+    },
     /// A stage has more columns than Druid allows.
     #[error("Too many output columns (requested = {num_columns}, max = {max_columns})")]
     TooManyColumns { num_columns: usize, max_columns: usize },
@@ -152,6 +163,8 @@ impl MsqError {
             MsqError::TooManyWorkers { .. } => "TooManyWorkers",
             MsqError::RowTooLarge { .. } => "RowTooLarge",
             MsqError::InsertCannotAllocateSegment { .. } => "InsertCannotAllocateSegment",
+            MsqError::InsertLockPreempted => "InsertLockPreempted",
+            MsqError::LockTimeout { .. } => "UnknownError",
             MsqError::TooManyColumns { .. } => "TooManyColumns",
             MsqError::TooManyClusteredByColumns { .. } => "TooManyClusteredByColumns",
             MsqError::TooManyInputFiles { .. } => "TooManyInputFiles",

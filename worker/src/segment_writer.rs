@@ -23,10 +23,16 @@ use parquet::schema::types::ColumnPath;
 use serde_json::json;
 use std::sync::Arc;
 
-/// Deep-storage path of a segment file: `<dataSource>/<start>_<end>/<version>/<partitionNum>.parquet`.
-pub fn segment_path(id: &SegmentId) -> String {
+/// Deep-storage path of a segment file written by query `query_id`:
+/// `<dataSource>/<start>_<end>/<version>/<partitionNum>_<queryId>.parquet`. Naming the query
+/// makes the path one only that task writes, so cleaning up after it can never remove a file
+/// of another task (as Druid's unique segment paths do).
+pub fn segment_path(id: &SegmentId, query_id: &str) -> String {
     let iv = id.interval.to_iso().replace('/', "_");
-    format!("{}/{}/{}/{}.parquet", id.data_source, iv, id.version, id.partition_num)
+    format!(
+        "{}/{}/{}/{}_{}.parquet",
+        id.data_source, iv, id.version, id.partition_num, query_id
+    )
 }
 
 /// Writes every partition assigned in `order` as a segment; returns the segment records.
@@ -43,7 +49,7 @@ pub async fn generate_segments(
     for (partition, id) in &order.segments {
         exec.check_cancelled()?;
         let mut stream = exec.fetcher.read_partition(input_stage, *partition, exec.batch_size)?;
-        let path = segment_path(id);
+        let path = segment_path(id, &order.query_id);
         let object_path = ObjectPath::from(path.as_str());
         let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
         let mut rows = 0u64;
