@@ -231,6 +231,10 @@ enum Command {
         /// Delete completed tasks (status, report, log) older than this many hours.
         #[arg(long)]
         task_retention_hours: Option<u64>,
+        /// Temporary (spill) storage per task, e.g. 512MiB or 20GiB (0: no limit); past it a
+        /// task fails with NotEnoughTemporaryStorage (Druid's tmpStorageBytesPerTask).
+        #[arg(long, default_value = "20GiB", env = "MSQ_MAX_TEMP_STORAGE", value_parser = msq_engine::scratch::parse_bytes)]
+        max_temp_storage: u64,
         #[command(flatten)]
         cluster: ClusterArgs,
         /// URL workers reach this server at (default: http://<bound address>).
@@ -317,6 +321,7 @@ fn main() -> ExitCode {
             max_body_bytes,
             auth_file,
             task_retention_hours,
+            max_temp_storage,
             cluster,
             advertise_url,
         } => rt.block_on(serve(ServerOptions {
@@ -326,6 +331,7 @@ fn main() -> ExitCode {
             max_body_bytes,
             auth_file,
             task_retention_hours,
+            max_temp_storage,
             cluster,
             advertise_url,
         })),
@@ -439,6 +445,7 @@ struct ServerOptions {
     max_body_bytes: usize,
     auth_file: Option<PathBuf>,
     task_retention_hours: Option<u64>,
+    max_temp_storage: u64,
     cluster: ClusterArgs,
     advertise_url: Option<String>,
 }
@@ -526,6 +533,7 @@ async fn serve(o: ServerOptions) -> ExitCode {
         Err(e) => return fail(&e),
     };
     engine.host = addr.clone();
+    engine.max_temp_storage_bytes = o.max_temp_storage;
     let controller_url = o.advertise_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let runner = match o.cluster.runner(&o.data_dir) {
         Ok(r) => r,

@@ -213,6 +213,7 @@ fn work_orders(query: &PlannedStatement, stage: &Arc<StageDefinition>, workers: 
                     max_parse_exceptions: 10,
                     spill_dir: "/tmp/msq-wire".into(),
                     durable_shuffle: false,
+                    max_temp_storage_bytes: 0,
                 },
                 inputs: inputs.clone(),
                 attempt: 0,

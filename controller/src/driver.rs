@@ -3,7 +3,7 @@
 //! results, and keeps the live report current. Decisions live in the pure `QueryKernel`.
 
 use crate::events::{Event, EventKind};
-use crate::launcher::{LaunchContext, LaunchedWorker, Runner};
+use crate::launcher::{LaunchContext, LaunchedWorker, Runner, RunnerKind};
 use crate::publish::{
     assign_ids, bucket_interval, chunk_out_of_bounds, chunk_requests, finalize_shard_specs, tombstones, ShardChoice,
 };
@@ -21,6 +21,7 @@ use msq_engine::kernel::{ControllerStagePhase, QueryKernel, StageShape};
 use msq_engine::keystats::RangePartitions;
 use msq_engine::metadata::{AllocateRequest, LockType, MetadataStore, SegmentId, SegmentPublish, SegmentRecord};
 use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkOrder, WorkerClient, WorkerSettings};
+use msq_engine::scratch::TaskScratch;
 use msq_engine::shuffle::located::durable_query_prefix;
 use msq_engine::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher};
 use msq_engine::stage::{QueryDefinition, ShuffleSpec, StageDefinition, StageProcessor};
@@ -40,6 +41,12 @@ pub struct QueryEnv {
     pub metadata: Arc<dyn MetadataStore>,
     pub deep_storage: Arc<dyn ObjectStore>,
     pub spill_dir: PathBuf,
+    /// Temporary storage per task in bytes (0: no limit): spill files past it fail the task
+    /// with `NotEnoughTemporaryStorage`.
+    pub max_temp_storage_bytes: u64,
+    /// Most SELECT result rows the controller keeps (none: all). The server keeps one more
+    /// than its report shows, so the report knows it was truncated.
+    pub max_result_rows: Option<usize>,
     /// How workers are started.
     pub runner: Runner,
     /// Routes HTTP workers' messages to the driver.
@@ -105,6 +112,8 @@ struct Driver<'a> {
     work_orders: u64,
     segments: Vec<SegmentRecord>,
     allocated: Vec<SegmentId>,
+    /// The task's scratch directory (spill files of embedded workers, staged results).
+    scratch_dir: PathBuf,
     /// Version of new time chunks: the REPLACE lock's version, or the task's start time.
     version: String,
     /// Flips to true when the query is cancelled (checked while waiting for locks).
@@ -127,6 +136,16 @@ pub async fn run_query(
 ) -> Result<QueryOutcome> {
     let query = &planned.query;
     let worker_count = ctx.worker_count();
+    // The task's scratch directory `<spill_dir>/<taskId>` and its temporary-storage account;
+    // both guards remove what they cover when dropped at the end of this function, whatever
+    // the outcome (after workers are released).
+    let scratch = TaskScratch::acquire(&env.spill_dir, task_id, env.max_temp_storage_bytes);
+    let scratch_dir = scratch.as_ref().map(|s| s.dir().to_path_buf()).unwrap_or_default();
+    let _worker_dirs = WorkerDirs {
+        base: (env.runner.kind == RunnerKind::Process).then(|| env.runner.tmp_dir.clone()),
+        task_id,
+        workers: worker_count,
+    };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _route = env.hub.register(task_id, tx.clone());
     let shuffle = InProcessShuffle::new();
@@ -199,6 +218,7 @@ pub async fn run_query(
         work_orders: 0,
         segments: Vec::new(),
         allocated: Vec::new(),
+        scratch_dir,
         version: format_millis(chrono::Utc::now().timestamp_millis()),
         cancel: cancel.clone(),
         lock_timeout: std::time::Duration::ZERO,
@@ -206,6 +226,7 @@ pub async fn run_query(
     };
 
     let result: Result<QueryOutcome> = async {
+        scratch.as_ref().map_err(Clone::clone)?;
         d.lock_timeout = crate::locking::lock_timeout(ctx)?;
         d.lock_replaced_intervals().await?;
         d.launch_workers(worker_count).await?;
@@ -248,7 +269,6 @@ pub async fn run_query(
     }
     .await;
 
-    let _ = std::fs::remove_dir_all(env.spill_dir.join(task_id));
     tracing::info!(
         task_id,
         workers = d.slots.len(),
@@ -472,8 +492,9 @@ impl Driver<'_> {
             memory_budget: self.ctx.worker_memory_bytes,
             batch_size: self.ctx.rows_per_frame,
             max_parse_exceptions: self.ctx.max_parse_exceptions,
-            spill_dir: self.env.spill_dir.join(self.task_id),
+            spill_dir: self.scratch_dir.clone(),
             durable_shuffle: self.ctx.durable_shuffle_storage,
+            max_temp_storage_bytes: self.env.max_temp_storage_bytes,
         }
     }
 
@@ -754,14 +775,23 @@ impl Driver<'_> {
                     local: self.shuffle.clone(),
                     durable: Some(self.env.deep_storage.clone()),
                     auth: self.env.runner.auth.clone(),
-                    scratch: self.env.spill_dir.join(self.task_id).join("results"),
+                    scratch: self.scratch_dir.join("results"),
                 };
                 let mut batches = Vec::new();
-                for p in 0..parts {
+                let mut kept = 0usize;
+                'read: for p in 0..parts {
                     let mut stream = fetcher.read_partition(last, p, self.ctx.rows_per_frame)?;
                     while let Some(b) = stream.next().await {
-                        let b = b.map_err(MsqError::from)?;
+                        let mut b = b.map_err(MsqError::from)?;
+                        if let Some(cap) = self.env.max_result_rows {
+                            // Past the cap nothing more is read (Druid truncates reports the same way).
+                            if kept >= cap {
+                                break 'read;
+                            }
+                            b = b.slice(0, b.num_rows().min(cap - kept));
+                        }
                         if b.num_rows() > 0 {
+                            kept += b.num_rows();
                             batches.push(b);
                         }
                     }
@@ -950,6 +980,25 @@ impl Driver<'_> {
         let task = self.task_id.to_string();
         if let Err(e) = msq_engine::blocking(move || md.release_locks(&task)).await {
             tracing::warn!(task_id = self.task_id, "cannot release time-chunk locks: {e}");
+        }
+    }
+}
+
+/// Removes the scratch directories of a task's worker processes (process runner:
+/// `<tmp>/<workerTaskId>`, marked by the worker) when dropped.
+struct WorkerDirs<'a> {
+    base: Option<PathBuf>,
+    task_id: &'a str,
+    workers: usize,
+}
+
+impl Drop for WorkerDirs<'_> {
+    fn drop(&mut self) {
+        let Some(base) = &self.base else { return };
+        for w in 0..self.workers {
+            for attempt in 0..=MAX_RELAUNCHES_PER_WORKER {
+                msq_engine::scratch::remove_marked(base, &worker_task_id(self.task_id, w, attempt));
+            }
         }
     }
 }

@@ -34,6 +34,12 @@ pub struct Engine {
     pub hub: Arc<ControllerHub>,
     /// Base URL of the controller endpoints HTTP workers post to.
     pub controller_url: Option<String>,
+    /// Temporary storage per task in bytes (0: no limit; default
+    /// [`msq_engine::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES`]).
+    pub max_temp_storage_bytes: u64,
+    /// Most SELECT result rows a task keeps in memory (none: all; the server keeps what its
+    /// reports show).
+    pub max_result_rows: Option<usize>,
 }
 
 /// A statement that passed validation and is ready to run as a task.
@@ -91,6 +97,8 @@ impl Engine {
             runner: Runner::embedded(),
             hub: ControllerHub::new(ClusterAuth::default(), Default::default()),
             controller_url: None,
+            max_temp_storage_bytes: msq_engine::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES,
+            max_result_rows: None,
         })
     }
 
@@ -99,6 +107,8 @@ impl Engine {
             metadata: self.metadata.clone(),
             deep_storage: self.deep_storage.clone(),
             spill_dir: self.data_dir.join("tmp"),
+            max_temp_storage_bytes: self.max_temp_storage_bytes,
+            max_result_rows: self.max_result_rows,
             runner: self.runner.clone(),
             hub: self.hub.clone(),
             controller_url: self.controller_url.clone(),

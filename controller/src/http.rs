@@ -504,7 +504,13 @@ fn list_impl(s: &AppState, q: &HashMap<String, String>, state: Option<&str>) -> 
 }
 
 fn get_task(s: &AppState, id: &str) -> Result<TaskRecord, Box<Response>> {
-    match s.tasks.task(id) {
+    // An id no task can have (Druid's id rules) is not looked up.
+    let found = if msq_engine::ids::is_valid_task_id(id) {
+        s.tasks.task(id)
+    } else {
+        Ok(None)
+    };
+    match found {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(Box::new(not_found(
             &format!("Cannot find any task with id: [{id}]"),
@@ -611,6 +617,9 @@ async fn task_shutdown(State(s): State<AppState>, Path(id): Path<String>) -> Res
 }
 
 async fn shutdown_all(State(s): State<AppState>, Path(ds): Path<String>) -> Response {
+    if let Err(e) = msq_engine::ids::validate_id("dataSource", &ds) {
+        return msq_error_response(&e, &s.tasks.engine.host);
+    }
     let n = s.tasks.shutdown_data_source(&ds);
     if n == 0 {
         return not_found(&format!("No active tasks for dataSource [{ds}]"), &s.tasks.engine.host);
@@ -644,6 +653,9 @@ async fn bulk_status(State(s): State<AppState>, body: Result<Json<Vec<String>>, 
 }
 
 async fn delete_pending(State(s): State<AppState>, Path(ds): Path<String>) -> Response {
+    if let Err(e) = msq_engine::ids::validate_id("dataSource", &ds) {
+        return msq_error_response(&e, &s.tasks.engine.host);
+    }
     match s.tasks.engine.metadata.delete_pending_segments(&ds) {
         Ok(n) => Json(json!({"numDeleted": n})).into_response(),
         Err(e) => msq_error_response(&e, &s.tasks.engine.host),

@@ -30,7 +30,7 @@ pub struct TaskManager {
 impl TaskManager {
     /// A manager with `worker_slots` workers shared by all running tasks. Tasks left RUNNING
     /// by a previous server process are marked FAILED.
-    pub fn new(engine: Engine, worker_slots: usize) -> Result<Arc<Self>> {
+    pub fn new(mut engine: Engine, worker_slots: usize) -> Result<Arc<Self>> {
         let stale = engine.metadata.list_tasks(&TaskFilter {
             status: Some(vec!["RUNNING".into()]),
             ..Default::default()
@@ -48,6 +48,9 @@ impl TaskManager {
                 Err(_) => tracing::warn!("{} abandoned segment files left in deep storage", abandoned_files.len()),
             }
         }
+        sweep_scratch(&engine);
+        // The server shows SELECT results only in reports: keep one row more than they hold.
+        engine.max_result_rows = Some(crate::report::MAX_REPORT_ROWS + 1);
         let total = worker_slots.max(1);
         Ok(Arc::new(TaskManager {
             engine,
@@ -172,5 +175,27 @@ impl TaskManager {
     /// A task's record.
     pub fn task(&self, task_id: &str) -> Result<Option<TaskRecord>> {
         self.engine.metadata.get_task(task_id)
+    }
+}
+
+/// Removes scratch directories a killed server left behind: task directories under
+/// `<data-dir>/tmp`, and worker processes' directories under the process runner's scratch root
+/// when that lies inside it (never a shared directory such as `/tmp`).
+fn sweep_scratch(engine: &Engine) {
+    let tmp = engine.data_dir.join("tmp");
+    let mut roots = vec![tmp.clone()];
+    if engine.runner.tmp_dir.starts_with(&tmp) && engine.runner.tmp_dir != tmp {
+        roots.push(engine.runner.tmp_dir.clone());
+    }
+    for root in roots {
+        let swept = msq_engine::scratch::sweep(&root, true);
+        if !swept.removed.is_empty() {
+            tracing::info!(
+                "removed {} leftover scratch directories ({} bytes) under {}",
+                swept.removed.len(),
+                swept.bytes,
+                root.display()
+            );
+        }
     }
 }

@@ -105,7 +105,15 @@ impl QueryContext {
                 None | Some(Value::Null) => None,
                 Some(_) => Some(boolean("failOnEmptyInsert", false)?),
             },
-            sql_query_id: raw.get("sqlQueryId").and_then(|v| v.as_str()).map(str::to_string),
+            // It names the task (`query-<id>`), its scratch directories and durable shuffle
+            // files: Druid's id rules apply (see `ids`).
+            sql_query_id: match raw.get("sqlQueryId").and_then(|v| v.as_str()) {
+                Some(id) => {
+                    crate::ids::validate_sql_query_id(id)?;
+                    Some(id.to_string())
+                }
+                None => None,
+            },
             segment_sort_order,
             sql,
             worker_memory_bytes: int("workerMemoryBytes", 256 << 20, 1024)? as usize,

@@ -135,6 +135,14 @@ pub enum MsqError {
         task_id: String,
         root_error_message: String,
     },
+    /// A task's spill files would pass its temporary storage limit (Druid's
+    /// `NotEnoughTemporaryStorageFault`, against `tmpStorageBytesPerTask`; msq-rs's limit is
+    /// `msq server --max-temp-storage`).
+    #[error("Not enough temporary storage space for intermediate files. Requires at least {} bytes. (configured = {} bytes). Increase the limit by increasing tmpStorageBytesPerTask (msq server --max-temp-storage).", thousands(.suggested_minimum_storage), thousands(.configured_temporary_storage))]
+    NotEnoughTemporaryStorage {
+        suggested_minimum_storage: u64,
+        configured_temporary_storage: u64,
+    },
     /// A metadata store failure.
     #[error("metadata store error: {0}")]
     Metadata(String),
@@ -176,6 +184,8 @@ impl MsqError {
             MsqError::WorkerRpcFailed { .. } => "WorkerRpcFailed",
             MsqError::TooManyAttemptsForWorker { .. } => "TooManyAttemptsForWorker",
             MsqError::TooManyAttemptsForJob { .. } => "TooManyAttemptsForJob",
+            // Druid's code for this fault keeps the `Fault` suffix (its docs list it without).
+            MsqError::NotEnoughTemporaryStorage { .. } => "NotEnoughTemporaryStorageFault",
             MsqError::Metadata(_) | MsqError::Io(_) | MsqError::Unknown(_) => "UnknownError",
         }
     }
@@ -313,6 +323,13 @@ impl MsqError {
                 m.insert("value".into(), json!(value));
                 m.insert("position".into(), json!(position));
             }
+            MsqError::NotEnoughTemporaryStorage {
+                suggested_minimum_storage,
+                configured_temporary_storage,
+            } => {
+                m.insert("suggestedMinimumStorage".into(), json!(suggested_minimum_storage));
+                m.insert("configuredTemporaryStorage".into(), json!(configured_temporary_storage));
+            }
             MsqError::Unknown(message) | MsqError::Io(message) | MsqError::Metadata(message) => {
                 m.insert("message".into(), json!(message));
             }
@@ -348,6 +365,10 @@ fn thousands(n: &u64) -> String {
 
 impl From<std::io::Error> for MsqError {
     fn from(e: std::io::Error) -> Self {
+        // Our own errors travel through writers as `io::Error::other(MsqError)`.
+        if let Some(m) = e.get_ref().and_then(|i| i.downcast_ref::<MsqError>()) {
+            return m.clone();
+        }
         MsqError::Io(e.to_string())
     }
 }
@@ -371,6 +392,9 @@ impl From<arrow::error::ArrowError> for MsqError {
                 Ok(m) => *m,
                 Err(other) => MsqError::Unknown(other.to_string()),
             },
+            arrow::error::ArrowError::IoError(_, io) if msq_in_io(&io).is_some() => {
+                msq_in_io(&io).unwrap_or_else(|| MsqError::Unknown(io.to_string()))
+            }
             other => MsqError::Unknown(other.to_string()),
         }
     }
@@ -401,6 +425,11 @@ impl From<datafusion::error::DataFusionError> for MsqError {
     }
 }
 
+/// An `MsqError` carried inside an `io::Error` (see `scratch::Charged`).
+fn msq_in_io(e: &std::io::Error) -> Option<MsqError> {
+    e.get_ref().and_then(|i| i.downcast_ref::<MsqError>()).cloned()
+}
+
 /// Looks for an `MsqError` wrapped anywhere inside a DataFusion error chain.
 fn find_msq_error(e: &datafusion::error::DataFusionError) -> Option<MsqError> {
     use datafusion::error::DataFusionError as D;
@@ -411,8 +440,10 @@ fn find_msq_error(e: &datafusion::error::DataFusionError) -> Option<MsqError> {
         D::Collection(errors) => errors.iter().find_map(find_msq_error),
         D::ArrowError(a, _) => match a.as_ref() {
             arrow::error::ArrowError::ExternalError(inner) => inner.downcast_ref::<MsqError>().cloned(),
+            arrow::error::ArrowError::IoError(_, io) => msq_in_io(io),
             _ => None,
         },
+        D::IoError(io) => msq_in_io(io),
         _ => None,
     }
 }

@@ -26,6 +26,9 @@ pub struct WorkerSettings {
     /// `shuffle/<queryId>/` instead of staying with the worker.
     #[serde(default)]
     pub durable_shuffle: bool,
+    /// The task's temporary storage limit in bytes (0: none), applied to `spill_dir`.
+    #[serde(default)]
+    pub max_temp_storage_bytes: u64,
 }
 
 /// Where one worker's output of a finished stage can be read.

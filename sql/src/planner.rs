@@ -125,6 +125,12 @@ pub async fn plan_statement(
         if stmt.externs.iter().any(|e| e.table_name == name) {
             continue;
         }
+        // Datasources live in the default schema only, and a name that breaks Druid's id
+        // rules cannot be one (it never reaches the metadata store).
+        let qualified = r.catalog().is_some() || r.schema().is_some_and(|s| s != "druid");
+        if qualified || msq_engine::ids::validate_id("dataSource", &name).is_err() {
+            return Err(MsqError::Validation(format!("Object '{r}' not found")));
+        }
         let segments = {
             let md = metadata.clone();
             let n = name.clone();

@@ -533,6 +533,9 @@ fn parse_table_name(toks: &[Tok], from: usize, op: &str) -> Result<(String, usiz
             "Cannot {op} into a datasource with an empty name."
         )));
     }
+    // The name becomes a deep-storage directory and a metadata key: Druid's id rules
+    // (`IdUtils.validateId("table", ...)`) plus msq-rs's reserved names.
+    msq_engine::ids::validate_datasource("table", &name)?;
     Ok((name, next))
 }
 
@@ -1733,6 +1736,22 @@ PARTITIONED BY DAY"#;
         let s = parse_statement("insert into druid.Wiki select 1 as x partitioned by all").unwrap();
         assert_eq!(s.target.as_deref(), Some("Wiki"));
         validation("INSERT INTO sys.segments SELECT 1 PARTITIONED BY ALL");
+        for bad in [
+            "\".\"",
+            "\"..\"",
+            "\"a/b\"",
+            "sys",
+            "\"__time\"",
+            "\"a\u{0}b\"",
+            "\".hidden\"",
+        ] {
+            validation(&format!("INSERT INTO {bad} SELECT 1 AS x PARTITIONED BY ALL"));
+            validation(&format!(
+                "REPLACE INTO {bad} OVERWRITE ALL SELECT 1 AS x PARTITIONED BY ALL"
+            ));
+        }
+        let s = parse_statement("INSERT INTO \"wiki-2024_v1\" SELECT 1 AS x PARTITIONED BY ALL").unwrap();
+        assert_eq!(s.target.as_deref(), Some("wiki-2024_v1"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Runs a plan fragment's partitions and writes their output through the shuffle writer.
 
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::TaskContext;
@@ -21,9 +22,15 @@ use tokio::sync::oneshot;
 pub fn task_context(order: &WorkOrder, exec: Arc<ExecContext>) -> Result<Arc<TaskContext>> {
     // DataFusion creates a missing spill root with `create_dir`, which races between workers.
     std::fs::create_dir_all(&order.settings.spill_dir)?;
+    let mut disk =
+        DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![order.settings.spill_dir.clone()]));
+    // DataFusion's own spills (sorts, aggregations, joins) count against the task's limit too.
+    if order.settings.max_temp_storage_bytes > 0 {
+        disk = disk.with_max_temp_directory_size(order.settings.max_temp_storage_bytes);
+    }
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(order.settings.memory_budget.max(16 << 20))))
-        .with_temp_file_path(order.settings.spill_dir.clone())
+        .with_disk_manager_builder(disk)
         .build_arc()?;
     let config = SessionConfig::new()
         .with_batch_size(order.settings.batch_size)
@@ -36,6 +43,20 @@ pub fn task_context(order: &WorkOrder, exec: Arc<ExecContext>) -> Result<Arc<Tas
 /// Runs the fragment of `order`, returning the finished shuffle output. `boundaries` yields
 /// the controller's partition boundaries for range shuffles.
 pub async fn run_fragment(
+    order: &WorkOrder,
+    plan: Arc<dyn ExecutionPlan>,
+    exec: Arc<ExecContext>,
+    controller: Arc<dyn ControllerClient>,
+    boundaries: oneshot::Receiver<msq_engine::keystats::RangePartitions>,
+    phase: &mut WorkerStagePhase,
+) -> Result<(WorkerStageOutput, WorkerResult)> {
+    let limit = order.settings.max_temp_storage_bytes;
+    run_fragment_inner(order, plan, exec, controller, boundaries, phase)
+        .await
+        .map_err(|e| msq_engine::scratch::from_datafusion_disk_limit(e, limit))
+}
+
+async fn run_fragment_inner(
     order: &WorkOrder,
     plan: Arc<dyn ExecutionPlan>,
     exec: Arc<ExecContext>,

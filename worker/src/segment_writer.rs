@@ -47,6 +47,8 @@ pub async fn generate_segments(
         c.segment_generation = Some(SegmentGenerationProgress::default())
     });
     for (partition, id) in &order.segments {
+        // The datasource names a deep-storage directory: never write under an invalid one.
+        msq_engine::ids::validate_id("dataSource", &id.data_source)?;
         exec.check_cancelled()?;
         let mut stream = exec.fetcher.read_partition(input_stage, *partition, exec.batch_size)?;
         let path = segment_path(id, &order.query_id);

@@ -16,6 +16,7 @@ use futures::StreamExt;
 use msq_engine::keystats::RangePartitions;
 use msq_engine::protocol::{OutputLocation, WorkerClient};
 use msq_engine::rpc::{controller_paths, worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
+use msq_engine::scratch::TaskScratch;
 use msq_engine::shuffle::store::stream_runs;
 use msq_engine::shuffle::InProcessShuffle;
 use msq_engine::wire::WireCodec;
@@ -62,6 +63,8 @@ pub struct WorkerService {
     workers: Mutex<HashMap<WorkerKey, (u32, Arc<Worker>)>>,
     /// Query id → outputs kept by this process.
     shuffles: Mutex<HashMap<String, Arc<InProcessShuffle>>>,
+    /// Query id → its scratch directory under `tmp_dir` (removed when the entry goes).
+    scratches: Mutex<HashMap<String, Arc<TaskScratch>>>,
 }
 
 type Shared = Arc<WorkerService>;
@@ -70,12 +73,25 @@ type WorkerKey = (String, usize);
 impl WorkerService {
     /// A service with no work yet.
     pub fn new(config: WorkerServiceConfig) -> Arc<Self> {
+        // Scratch directories of queries a killed worker process left behind.
+        if let Err(e) = msq_engine::scratch::claim_root(&config.tmp_dir) {
+            tracing::warn!("cannot use scratch directory {}: {e}", config.tmp_dir.display());
+        }
+        let swept = msq_engine::scratch::sweep(&config.tmp_dir, false);
+        if !swept.removed.is_empty() {
+            tracing::info!(
+                "removed {} leftover scratch directories ({} bytes)",
+                swept.removed.len(),
+                swept.bytes
+            );
+        }
         let rpc = RpcClient::new(config.auth());
         Arc::new(WorkerService {
             config,
             rpc,
             workers: Mutex::new(HashMap::new()),
             shuffles: Mutex::new(HashMap::new()),
+            scratches: Mutex::new(HashMap::new()),
         })
     }
 
@@ -97,9 +113,26 @@ impl WorkerService {
             if let Some(s) = lock(&self.shuffles).remove(query) {
                 s.clear();
             }
-            let _ = std::fs::remove_dir_all(self.config.tmp_dir.join(query));
+            lock(&self.scratches).remove(query);
         }
         removed
+    }
+
+    /// The scratch directory of a work order's query: `tmp_dir/<queryId>`, created on its
+    /// first work order with the task's temporary storage limit. An id that is not a single
+    /// valid path component is refused.
+    fn scratch(&self, order: &msq_engine::protocol::WorkOrder) -> msq_engine::Result<Arc<TaskScratch>> {
+        let mut scratches = lock(&self.scratches);
+        if let Some(s) = scratches.get(&order.query_id) {
+            return Ok(s.clone());
+        }
+        let s = TaskScratch::acquire(
+            &self.config.tmp_dir,
+            &order.query_id,
+            order.settings.max_temp_storage_bytes,
+        )?;
+        scratches.insert(order.query_id.clone(), s.clone());
+        Ok(s)
     }
 
     /// Number of query workers running here.
@@ -166,6 +199,10 @@ async fn work_order(State(svc): State<Shared>, headers: HeaderMap, body: Bytes) 
         Ok(o) => o,
         Err(e) => return msq_error(e),
     };
+    let scratch = match svc.scratch(&order) {
+        Ok(s) => s,
+        Err(e) => return msq_error(e),
+    };
     let key = (order.query_id.clone(), order.worker_number);
     let worker = {
         let existing = lock(&svc.workers).get(&key).cloned();
@@ -180,7 +217,7 @@ async fn work_order(State(svc): State<Shared>, headers: HeaderMap, body: Bytes) 
                         worker: order.worker_number,
                     },
                     auth: svc.config.auth(),
-                    spill_dir: Some(svc.config.tmp_dir.clone()),
+                    spill_dir: Some(scratch.dir().to_path_buf()),
                 };
                 let client = Arc::new(HttpControllerClient {
                     rpc: svc.rpc.clone(),

@@ -33,7 +33,8 @@ pub struct WorkerEnv {
     pub location: OutputLocation,
     /// Credentials for reading other workers' channels.
     pub auth: ClusterAuth,
-    /// Overrides the work order's scratch directory (workers in their own process).
+    /// Overrides the work order's scratch directory (workers in their own process: the
+    /// query's directory under the process's `--tmp-dir`, already validated and created).
     pub spill_dir: Option<std::path::PathBuf>,
 }
 
@@ -116,7 +117,7 @@ impl Worker {
 
     async fn run(self: Arc<Self>, mut order: WorkOrder, boundaries: oneshot::Receiver<RangePartitions>) {
         if let Some(dir) = &self.env.spill_dir {
-            order.settings.spill_dir = dir.join(&order.query_id);
+            order.settings.spill_dir = dir.clone();
         }
         let stage = order.stage.stage_number;
         let worker = order.worker_number;

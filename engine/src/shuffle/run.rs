@@ -1,6 +1,7 @@
 //! A run: a sequence of batches, in memory or spilled to an Arrow IPC file.
 
 use crate::merge::BatchIter;
+use crate::scratch::Charged;
 use crate::{MsqError, Result};
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
@@ -151,7 +152,7 @@ fn spill_iter(path: &Path, schema: &SchemaRef, iter: impl IntoIterator<Item = Re
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let f = File::create(path)?;
+    let f = Charged::for_path(File::create(path)?, path);
     let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema)?;
     let mut rows = 0u64;
     for b in iter {
@@ -173,7 +174,7 @@ fn spill_iter(path: &Path, schema: &SchemaRef, iter: impl IntoIterator<Item = Re
 /// `None` when the object does not exist. Must run on a blocking thread.
 fn download(store: Arc<dyn ObjectStore>, path: &str, scratch: &Path) -> Result<Option<File>> {
     std::fs::create_dir_all(scratch)?;
-    let mut file = tempfile::tempfile_in(scratch)?;
+    let mut file = Charged::for_path(tempfile::tempfile_in(scratch)?, scratch);
     let location = object_store::path::Path::from(path);
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|_| MsqError::Unknown("durable shuffle reads need a tokio runtime".into()))?;
@@ -192,6 +193,7 @@ fn download(store: Arc<dyn ObjectStore>, path: &str, scratch: &Path) -> Result<O
         return Ok(None);
     }
     use std::io::Seek;
+    let mut file = file.into_inner();
     file.seek(std::io::SeekFrom::Start(0))?;
     Ok(Some(file))
 }
@@ -213,7 +215,7 @@ pub fn upload_merged(
         _ => Box::new(iters.into_iter().flatten()),
     };
     std::fs::create_dir_all(scratch)?;
-    let mut tmp = tempfile::tempfile_in(scratch)?;
+    let mut tmp = Charged::for_path(tempfile::tempfile_in(scratch)?, scratch);
     let mut rows = 0u64;
     {
         let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, &mut tmp), schema)?;
@@ -228,6 +230,7 @@ pub fn upload_merged(
         return Ok(0);
     }
     use std::io::{Read, Seek};
+    let mut tmp = tmp.into_inner();
     tmp.seek(std::io::SeekFrom::Start(0))?;
     let location = object_store::path::Path::from(path);
     let handle = tokio::runtime::Handle::try_current()

@@ -388,6 +388,7 @@ fn settings() -> WorkerSettings {
         max_parse_exceptions: -1,
         spill_dir: "/tmp/msq-spill".into(),
         durable_shuffle: true,
+        max_temp_storage_bytes: 1 << 30,
     }
 }
 
