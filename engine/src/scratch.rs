@@ -256,13 +256,20 @@ pub struct SweepReport {
     pub bytes: u64,
 }
 
-/// Whether process `pid` is running (Linux `/proc`; elsewhere only this process counts).
+/// Whether process `pid` is running (Linux `/proc`; elsewhere only this process counts). A
+/// killed process that is not yet reaped (a zombie) is not running.
 fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }
-    let proc = Path::new("/proc");
-    proc.join("self").exists() && proc.join(pid.to_string()).exists()
+    let Ok(stat) = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) else {
+        return false;
+    };
+    // `<pid> (<comm>) <state> ...`: the state follows the last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z') | Some('X') | None)
 }
 
 /// The process id in a directory's marker: `Some(None)` when it is marked but unreadable.
@@ -441,6 +448,21 @@ mod tests {
         // Without task-directory names (a worker's --tmp-dir), unmarked directories stay.
         std::fs::create_dir(b.join("query-other")).unwrap();
         assert!(sweep(b, false).removed.is_empty());
+    }
+
+    #[test]
+    fn killed_processes_are_gone_even_before_they_are_reaped() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(0));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        // Exited but not waited for: a zombie until `wait`.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!process_alive(child.id()));
+        child.wait().unwrap();
+        let mut sleeper = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(process_alive(sleeper.id()));
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
     }
 
     #[test]
