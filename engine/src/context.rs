@@ -39,6 +39,23 @@ impl Default for QueryContext {
     }
 }
 
+/// Accepted range of `rowsPerSegment` (a Java `int` in Druid).
+pub const ROWS_PER_SEGMENT: (i64, i64) = (1, i32::MAX as i64);
+/// Accepted range of `maxRowsInMemory` (a Java `int` in Druid).
+pub const MAX_ROWS_IN_MEMORY: (i64, i64) = (1, i32::MAX as i64);
+/// Accepted range of `maxParseExceptions` (-1: unlimited).
+pub const MAX_PARSE_EXCEPTIONS: (i64, i64) = (-1, i64::MAX);
+/// Accepted range of `workerMemoryBytes`: 1 KiB to 1 TiB.
+pub const WORKER_MEMORY_BYTES: (i64, i64) = (1024, 1 << 40);
+/// Accepted range of `rowsPerFrame`: a frame is at most 1 MB in Druid, so more than a
+/// million rows never fit one; larger values only make allocations fail.
+pub const ROWS_PER_FRAME: (i64, i64) = (1, 1_000_000);
+/// Accepted range of `rowsPerPage` (a Java `int` in Druid).
+pub const ROWS_PER_PAGE: (i64, i64) = (1, i32::MAX as i64);
+/// Largest `maxNumTasks` accepted (a Java `int` in Druid); more than Druid's 1,000 workers
+/// fails with `TooManyWorkers` at planning.
+pub const MAX_NUM_TASKS_LIMIT: i64 = i32::MAX as i64;
+
 fn as_i64(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -58,13 +75,13 @@ fn as_bool(v: &Value) -> Option<bool> {
 impl QueryContext {
     /// Parses a context map; bad values of known keys are errors naming the key.
     pub fn parse(raw: &Map<String, Value>) -> Result<Self> {
-        let int = |key: &str, default: i64, min: i64| -> Result<i64> {
+        let int = |key: &str, default: i64, (min, max): (i64, i64)| -> Result<i64> {
             match raw.get(key) {
                 None | Some(Value::Null) => Ok(default),
                 Some(v) => match as_i64(v) {
-                    Some(n) if n >= min => Ok(n),
+                    Some(n) if (min..=max).contains(&n) => Ok(n),
                     _ => Err(MsqError::Validation(format!(
-                        "Invalid value [{v}] for query context parameter [{key}]: expected an integer >= {min}"
+                        "Invalid value [{v}] for query context parameter [{key}]: expected an integer between {min} and {max}"
                     ))),
                 },
             }
@@ -97,9 +114,9 @@ impl QueryContext {
         let sql = SqlSettings::parse(raw)?;
         Ok(QueryContext {
             max_num_tasks: sql.max_num_tasks,
-            rows_per_segment: int("rowsPerSegment", 3_000_000, 1)? as u64,
-            max_rows_in_memory: int("maxRowsInMemory", 100_000, 1)? as u64,
-            max_parse_exceptions: int("maxParseExceptions", 0, -1)?,
+            rows_per_segment: int("rowsPerSegment", 3_000_000, ROWS_PER_SEGMENT)? as u64,
+            max_rows_in_memory: int("maxRowsInMemory", 100_000, MAX_ROWS_IN_MEMORY)? as u64,
+            max_parse_exceptions: int("maxParseExceptions", 0, MAX_PARSE_EXCEPTIONS)?,
             finalize_aggregations: boolean("finalizeAggregations", true)?,
             fail_on_empty_insert: match raw.get("failOnEmptyInsert") {
                 None | Some(Value::Null) => None,
@@ -116,8 +133,8 @@ impl QueryContext {
             },
             segment_sort_order,
             sql,
-            worker_memory_bytes: int("workerMemoryBytes", 256 << 20, 1024)? as usize,
-            rows_per_frame: int("rowsPerFrame", 8192, 1)? as usize,
+            worker_memory_bytes: int("workerMemoryBytes", 256 << 20, WORKER_MEMORY_BYTES)? as usize,
+            rows_per_frame: int("rowsPerFrame", 8192, ROWS_PER_FRAME)? as usize,
             durable_shuffle_storage: boolean("durableShuffleStorage", false)? || boolean("faultTolerance", false)?,
             fault_tolerance: boolean("faultTolerance", false)?,
             raw: raw.clone(),
@@ -234,14 +251,25 @@ impl SqlSettings {
                         "MSQ context maxNumTasks [{n}] cannot be less than 2, since at least 1 controller and 1 worker is necessary"
                     )));
                 }
+                if n > MAX_NUM_TASKS_LIMIT {
+                    return Err(bad(
+                        tasks_key,
+                        v,
+                        &format!("an integer between 2 and {MAX_NUM_TASKS_LIMIT}"),
+                    ));
+                }
                 usize::try_from(n).unwrap_or(usize::MAX)
             }
         };
         let rows_per_page = match get("rowsPerPage") {
             None => 100_000,
-            Some(v) => as_i64(v)
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| bad("rowsPerPage", v, "an integer >= 1"))? as u64,
+            Some(v) => {
+                let (min, max) = ROWS_PER_PAGE;
+                as_i64(v)
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| bad("rowsPerPage", v, &format!("an integer between {min} and {max}")))?
+                    as u64
+            }
         };
         Ok(SqlSettings {
             max_num_tasks,
@@ -312,6 +340,28 @@ mod tests {
     }
 
     #[test]
+    fn values_out_of_range_are_invalid_input() {
+        for (key, bad, good) in [
+            ("rowsPerFrame", json!(2147483648_i64), json!(1_000_000)),
+            ("rowsPerFrame", json!(0), json!(1)),
+            ("rowsPerSegment", json!(0), json!(1)),
+            ("rowsPerSegment", json!(1_i64 << 40), json!(i32::MAX)),
+            ("maxRowsInMemory", json!(-5), json!(1)),
+            ("maxParseExceptions", json!(-2), json!(-1)),
+            ("workerMemoryBytes", json!(10), json!(1024)),
+            ("workerMemoryBytes", json!(1_i64 << 50), json!(1_i64 << 40)),
+            ("workerMemoryBytes", json!("lots"), json!("65536")),
+        ] {
+            let raw = json!({ key: bad });
+            let e = QueryContext::parse(raw.as_object().unwrap()).unwrap_err();
+            assert_eq!(e.error_code(), "InvalidInput", "{raw}");
+            assert!(e.to_string().contains(key), "{e}");
+            let raw = json!({ key: good });
+            QueryContext::parse(raw.as_object().unwrap()).unwrap_or_else(|e| panic!("{raw}: {e}"));
+        }
+    }
+
+    #[test]
     fn sql_settings() {
         let parse = |v: serde_json::Value| SqlSettings::parse(v.as_object().unwrap());
         let d = parse(json!({})).unwrap();
@@ -348,6 +398,8 @@ mod tests {
             json!({"groupByEnableMultiValueUnnesting": "maybe"}),
             json!({"maxNumTasks": "x"}),
             json!({"sqlTimeZone": 5}),
+            json!({"maxNumTasks": 2147483648_i64}),
+            json!({"rowsPerPage": 0}),
         ] {
             let e = parse(bad.clone()).unwrap_err();
             assert_eq!(e.error_code(), "InvalidInput", "{bad}");

@@ -104,6 +104,11 @@ pub enum MsqError {
     /// A stage would run on more workers than Druid allows (1,000).
     #[error("Too many workers (current = {workers}; max = {max_workers})")]
     TooManyWorkers { workers: usize, max_workers: usize },
+    /// A worker's operators needed more memory than its budget (`workerMemoryBytes`).
+    #[error(
+        "Not enough memory: {message}. Raise workerMemoryBytes in the query context or make the query need less memory"
+    )]
+    NotEnoughMemory { message: String },
     /// A row does not fit in one frame (Druid's 1 MB `maxFrameSize`).
     #[error("Encountered row that cannot fit in a single frame (max frame size = {})", thousands(.max_frame_size))]
     RowTooLarge { max_frame_size: u64 },
@@ -155,6 +160,17 @@ pub enum MsqError {
 }
 
 impl MsqError {
+    /// An `UnknownError` for a panic caught while `what` ran (planning, a task, a worker),
+    /// carrying the panic message.
+    pub fn from_panic(what: &str, payload: Box<dyn std::any::Any + Send>) -> MsqError {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_string());
+        MsqError::Unknown(format!("{what} panicked: {message}"))
+    }
+
     /// The Druid MSQ error code (`errorReport.error.errorCode`).
     pub fn error_code(&self) -> &'static str {
         match self {
@@ -170,6 +186,7 @@ impl MsqError {
             MsqError::ColumnNameRestricted { .. } => "ColumnNameRestricted",
             MsqError::TooManyWorkers { .. } => "TooManyWorkers",
             MsqError::RowTooLarge { .. } => "RowTooLarge",
+            MsqError::NotEnoughMemory { .. } => "NotEnoughMemory",
             MsqError::InsertCannotAllocateSegment { .. } => "InsertCannotAllocateSegment",
             MsqError::InsertLockPreempted => "InsertLockPreempted",
             MsqError::LockTimeout { .. } => "UnknownError",
@@ -330,6 +347,9 @@ impl MsqError {
                 m.insert("suggestedMinimumStorage".into(), json!(suggested_minimum_storage));
                 m.insert("configuredTemporaryStorage".into(), json!(configured_temporary_storage));
             }
+            MsqError::NotEnoughMemory { message } => {
+                m.insert("message".into(), json!(message));
+            }
             MsqError::Unknown(message) | MsqError::Io(message) | MsqError::Metadata(message) => {
                 m.insert("message".into(), json!(message));
             }
@@ -419,7 +439,7 @@ impl From<datafusion::error::DataFusionError> for MsqError {
                 Ok(e) => MsqError::from(e),
                 Err(shared) => MsqError::Unknown(shared.to_string()),
             },
-            D::ResourcesExhausted(m) => MsqError::Unknown(format!("Resources exhausted: {m}")),
+            D::ResourcesExhausted(m) => MsqError::NotEnoughMemory { message: m },
             other => MsqError::Unknown(other.to_string()),
         }
     }
