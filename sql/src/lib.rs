@@ -1,6 +1,7 @@
 //! Druid SQL dialect for msq-rs: statement parsing, Druid functions, planning to a stage DAG.
 
 pub mod functions;
+pub mod guard;
 pub mod planner;
 pub mod registry;
 pub mod rewrite;

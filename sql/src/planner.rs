@@ -2,6 +2,7 @@
 //! with DataFusion, validate ingestion rules, then cut the physical plan into stages.
 
 use crate::functions::time::{parse_iso, Zone};
+use crate::guard;
 use crate::rewrite::RewriteOptions;
 use crate::stages::StageBuilder;
 use crate::statement::{parse_statement_in_zone, ClusterKey, DruidStatement, Overwrite, StatementKind};
@@ -9,10 +10,11 @@ use crate::tables::{DatasourceTable, ExternTable};
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{cast, col, lit, Expr};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::DFParserBuilder;
 use msq_engine::context::{ArrayIngestMode, JoinAlgorithm, QueryContext};
 use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::input::{InputFormat, InputSource};
@@ -21,7 +23,7 @@ use msq_engine::metadata::MetadataStore;
 use msq_engine::signature::{time_data_type, TIME_COLUMN};
 use msq_engine::stage::{
     PartitionTarget, QueryDefinition, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput,
-    StageProcessor, TimeBucket,
+    StageProcessor, TimeBucket, MAX_COLUMNS,
 };
 use msq_engine::{MsqError, Result};
 use std::sync::Arc;
@@ -77,7 +79,87 @@ fn parse_json_arg<T: serde::de::DeserializeOwned>(v: &serde_json::Value, what: &
 }
 
 /// Plans `sql` with `context` for query `query_id`, reading table metadata from `metadata`.
+///
+/// Planning runs on a planner thread with a large stack ([`crate::guard`]): statements past
+/// the depth limits are refused with `QueryNotSupported`, and a panic while planning comes
+/// back as `UnknownError`.
 pub async fn plan_statement(
+    sql: &str,
+    context: &QueryContext,
+    query_id: &str,
+    metadata: Arc<dyn MetadataStore>,
+) -> Result<PlannedStatement> {
+    let (sql, context, query_id) = (sql.to_string(), context.clone(), query_id.to_string());
+    guard::on_planner_stack(async move { plan_on_this_thread(&sql, &context, &query_id, metadata).await }).await
+}
+
+/// The error for a DataFusion failure while planning: failures to read or allocate stay the
+/// system's (`UnknownError`), DataFusion's internal errors mean the statement cannot be planned
+/// (`QueryNotSupported`), and everything else (a constant that fails to cast or divides by
+/// zero while being folded, ...) is the statement's (`InvalidInput`).
+fn planning_error(e: DataFusionError) -> MsqError {
+    use DataFusionError as D;
+    let internal = matches!(e.find_root(), D::Internal(_));
+    let system = matches!(
+        e.find_root(),
+        D::IoError(_) | D::ObjectStore(_) | D::ParquetError(_) | D::ResourcesExhausted(_) | D::ExecutionJoin(_)
+    );
+    match MsqError::from(e) {
+        MsqError::SqlParse(m) if guard::is_recursion_limit(&m) => guard::too_deep_for_parser(),
+        MsqError::Unknown(m) if internal => {
+            MsqError::QueryNotSupported(format!("msq-rs cannot plan this statement: {m}"))
+        }
+        MsqError::Unknown(m) if !system => MsqError::Validation(m),
+        other => other,
+    }
+}
+
+/// The widest SELECT list of a parsed statement (cheap: no planning), for Druid's
+/// `TooManyColumns` limit before a huge projection is planned.
+fn widest_select_list(stmt: &datafusion::sql::parser::Statement) -> usize {
+    use datafusion::sql::sqlparser::ast::{Query, SetExpr, Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Widest(usize);
+    impl Visitor for Widest {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+            let mut todo: Vec<&SetExpr> = vec![q.body.as_ref()];
+            while let Some(body) = todo.pop() {
+                match body {
+                    SetExpr::Select(s) => self.0 = self.0.max(s.projection.len()),
+                    SetExpr::SetOperation { left, right, .. } => {
+                        todo.push(left.as_ref());
+                        todo.push(right.as_ref());
+                    }
+                    SetExpr::Values(v) => {
+                        self.0 = self.0.max(v.rows.iter().map(|r| r.content.len()).max().unwrap_or(0))
+                    }
+                    _ => {}
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let datafusion::sql::parser::Statement::Statement(inner) = stmt else {
+        return 0;
+    };
+    let mut v = Widest(0);
+    let _ = inner.visit(&mut v);
+    v.0
+}
+
+/// Fails with `TooManyColumns` past Druid's 2,000 columns.
+fn check_columns(n: usize) -> Result<()> {
+    if n > MAX_COLUMNS {
+        return Err(MsqError::TooManyColumns {
+            num_columns: n,
+            max_columns: MAX_COLUMNS,
+        });
+    }
+    Ok(())
+}
+
+async fn plan_on_this_thread(
     sql: &str,
     context: &QueryContext,
     query_id: &str,
@@ -109,18 +191,32 @@ pub async fn plan_statement(
         )?;
     }
 
-    let mut statements = DFParser::parse_sql(&stmt.query_sql).map_err(|e| MsqError::SqlParse(e.to_string()))?;
+    let mut statements = DFParserBuilder::new(stmt.query_sql.as_str())
+        .with_recursion_limit(guard::MAX_PARSER_RECURSION)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| {
+            let m = e.to_string();
+            if guard::is_recursion_limit(&m) {
+                guard::too_deep_for_parser()
+            } else {
+                MsqError::SqlParse(m)
+            }
+        })?;
     if statements.len() != 1 {
         return Err(MsqError::SqlParse(format!(
             "Expected exactly one statement, found {}",
             statements.len()
         )));
     }
-    let mut parsed = statements.pop_front().expect("one statement");
+    let Some(mut parsed) = statements.pop_front() else {
+        return Err(MsqError::SqlParse("Received an empty statement".into()));
+    };
+    check_columns(widest_select_list(&parsed))?;
     let select_list = crate::rewrite::output_expressions(&parsed);
     crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
     let state = sc.state();
-    for r in state.resolve_table_references(&parsed)? {
+    for r in state.resolve_table_references(&parsed).map_err(planning_error)? {
         let name = r.table().to_string();
         if stmt.externs.iter().any(|e| e.table_name == name) {
             continue;
@@ -144,7 +240,8 @@ pub async fn plan_statement(
             Arc::new(DatasourceTable::new(name.clone(), segments, workers)),
         )?;
     }
-    let logical = state.statement_to_plan(parsed).await.map_err(MsqError::from)?;
+    let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
+    check_columns(logical.schema().fields().len())?;
     let mut df = DataFrame::new(state.clone(), logical);
 
     let mut builder = StageBuilder::new(query_id, workers);
@@ -152,7 +249,7 @@ pub async fn plan_statement(
         StatementKind::Select => {
             df = check_row_size(df)?;
             let output_schema = Arc::new(df.schema().as_arrow().clone());
-            let physical = df.create_physical_plan().await?;
+            let physical = df.create_physical_plan().await.map_err(planning_error)?;
             builder.plan_select(physical)?;
             Ok(PlannedStatement {
                 kind: stmt.kind,
@@ -205,7 +302,7 @@ pub async fn plan_statement(
                 }
                 _ => None,
             };
-            let physical = df.create_physical_plan().await?;
+            let physical = df.create_physical_plan().await.map_err(planning_error)?;
             let rows = builder.cut_ingest_root(physical)?;
             let data_source = stmt.target.clone().expect("validated");
             let pre = builder.add_plan_stage(
@@ -304,7 +401,7 @@ fn check_row_size(df: DataFrame) -> Result<DataFrame> {
         return Ok(df);
     }
     let udf = Arc::new(crate::functions::limits::row_fits_udf());
-    Ok(df.filter(udf.call(wide))?)
+    df.filter(udf.call(wide)).map_err(planning_error)
 }
 
 /// `arrayIngestMode`: `none` stores no arrays, `mvd` only string arrays (multi-value strings).
@@ -492,7 +589,7 @@ fn shape_ingest_columns(df: DataFrame, granularity: Granularity) -> Result<DataF
         };
         exprs.push(e.alias(f.name()));
     }
-    Ok(df.select(exprs)?)
+    df.select(exprs).map_err(planning_error)
 }
 
 /// CLUSTERED BY items as output column names; an expression names the SELECT item it repeats

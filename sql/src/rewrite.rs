@@ -422,17 +422,26 @@ fn rewrite_expr(e: &mut Expr, opts: &RewriteOptions) -> Result<()> {
     let zoned = !opts.zone.is_utc();
     let zone = || string_lit(&opts.zone.name());
     match e {
-        Expr::TypedString(ts) if zoned => {
+        Expr::TypedString(ts) => {
             let Value::SingleQuotedString(text) = &ts.value.value else {
                 return Ok(());
             };
-            if matches!(
-                ts.data_type,
-                SqlDataType::Timestamp(..) | SqlDataType::Date | SqlDataType::Datetime(_)
-            ) {
-                if let Some(ms) = parse_iso(text, &opts.zone) {
-                    *e = timestamp_lit(ms);
-                }
+            let (kind, format) = match ts.data_type {
+                SqlDataType::Timestamp(..) => ("TIMESTAMP", "yyyy-MM-dd HH:mm:ss"),
+                SqlDataType::Datetime(_) => ("DATETIME", "yyyy-MM-dd HH:mm:ss"),
+                SqlDataType::Date => ("DATE", "yyyy-MM-dd"),
+                _ => return Ok(()),
+            };
+            let Some(ms) = parse_iso(text, &opts.zone) else {
+                return Err(MsqError::Validation(format!(
+                    "Illegal {kind} literal '{text}': not in format '{format}'"
+                )));
+            };
+            // Outside 1677-2262 a timestamp does not fit DataFusion's nanosecond literals;
+            // as epoch millis (Druid's own unit) it does.
+            let fits_nanos = (NANOS_MIN_MILLIS..=NANOS_MAX_MILLIS).contains(&ms);
+            if zoned || (kind != "DATE" && !fits_nanos) {
+                *e = timestamp_lit(ms);
             }
         }
         Expr::Extract { field, expr, .. } => {
@@ -461,9 +470,42 @@ fn rewrite_expr(e: &mut Expr, opts: &RewriteOptions) -> Result<()> {
     Ok(())
 }
 
+/// Earliest and latest instants (epoch millis) of DataFusion's nanosecond timestamps.
+const NANOS_MIN_MILLIS: i64 = i64::MIN / 1_000_000 + 1;
+const NANOS_MAX_MILLIS: i64 = i64::MAX / 1_000_000 - 1;
+
+/// Functions whose second argument is a regular expression.
+const REGEX_FUNCTIONS: [&str; 7] = [
+    "REGEXP_LIKE",
+    "REGEXP_EXTRACT",
+    "REGEXP_REPLACE",
+    "REGEXP_MATCH",
+    "REGEXP_COUNT",
+    "REGEXP_INSTR",
+    "REGEXP_SUBSTR",
+];
+
+/// A literal pattern of a regular-expression function must compile (an invalid one is the
+/// user's mistake, found before any task runs).
+fn check_regex_literal(name: &str, f: &Function) -> Result<()> {
+    if !REGEX_FUNCTIONS.contains(&name) {
+        return Ok(());
+    }
+    let Some(pattern) = plain_args(f).and_then(|a| a.get(1).and_then(|p| as_string_lit(p))) else {
+        return Ok(());
+    };
+    regex::Regex::new(pattern).map(|_| ()).map_err(|e| {
+        MsqError::Validation(format!(
+            "Function [{name}] has an invalid regular expression [{pattern}]: {}",
+            e.to_string().lines().last().unwrap_or_default().trim()
+        ))
+    })
+}
+
 /// Rewrites one call; returns a replacement expression when the call is replaced whole.
 fn rewrite_call(f: &mut Function, opts: &RewriteOptions) -> Result<Option<Expr>> {
     let name = ident_name(&f.name);
+    check_regex_literal(&name, f)?;
     let zoned = !opts.zone.is_utc();
     let zone = || string_lit(&opts.zone.name());
     let push = |f: &mut Function, extra: Vec<Expr>| {
@@ -847,11 +889,23 @@ mod tests {
             rewrite_with("SELECT EXTRACT(HOUR FROM __time) AS h FROM t", &o).unwrap(),
             "SELECT TIME_EXTRACT(__time, 'HOUR', 'America/Los_Angeles') AS h FROM t"
         );
-        // UTC leaves literals alone.
+        // UTC leaves literals alone, unless they do not fit nanoseconds.
         assert_eq!(
             rewrite("SELECT x FROM t WHERE __time >= TIMESTAMP '2015-09-12 00:00:00'"),
             "SELECT x FROM t WHERE __time >= TIMESTAMP '2015-09-12 00:00:00'"
         );
+        assert_eq!(
+            rewrite("SELECT TIMESTAMP '9999-12-31 23:59:59' AS __time"),
+            "SELECT MILLIS_TO_TIMESTAMP(253402300799000) AS __time"
+        );
+        let e = rewrite_with("SELECT TIMESTAMP 'not a time' AS t", &o).unwrap_err();
+        assert_eq!(e.error_code(), "InvalidInput");
+        assert_eq!(
+            e.to_string(),
+            "Illegal TIMESTAMP literal 'not a time': not in format 'yyyy-MM-dd HH:mm:ss'"
+        );
+        let e = rewrite_with("SELECT DATE '2020-13-45' AS t", &RewriteOptions::default()).unwrap_err();
+        assert_eq!(e.error_code(), "InvalidInput");
     }
 
     #[test]
@@ -884,6 +938,14 @@ mod tests {
             rewrite("SELECT REGEXP_EXTRACT(page, 'a(b+)', 1) AS r FROM t"),
             "SELECT array_element(regexp_match(page, '(a(b+))'), 2) AS r FROM t"
         );
+        let e = rewrite_with("SELECT REGEXP_LIKE(page, '((') FROM t", &o).unwrap_err();
+        assert_eq!(e.error_code(), "InvalidInput");
+        assert!(
+            e.to_string()
+                .starts_with("Function [REGEXP_LIKE] has an invalid regular expression [((]"),
+            "{e}"
+        );
+        rewrite_with("SELECT REGEXP_LIKE(page, '^a(b|c)$') FROM t", &o).unwrap();
         let e = rewrite_with("SELECT TIME_IN_INTERVAL(__time, x) FROM t", &o).unwrap_err();
         assert_eq!(e.error_code(), "InvalidInput");
         let e = rewrite_with("SELECT TIMESTAMPADD(FORTNIGHT, 1, __time) FROM t", &o).unwrap_err();

@@ -6,6 +6,7 @@
 //! remaining query body is handed on as SQL text that a stock SQL planner understands.
 
 use crate::functions::time::{parse_iso, Zone};
+use crate::guard::{too_deep, DepthEstimator, DepthToken, MAX_EXPRESSION_DEPTH, MAX_PARSER_RECURSION};
 use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::signature::{ColumnSignature, ColumnType, Signature, TIME_COLUMN};
 use msq_engine::{MsqError, Result};
@@ -166,18 +167,25 @@ fn tokenize(sql: &str) -> Result<Vec<Tok>> {
     let raw = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| MsqError::SqlParse(format!("Unable to parse the SQL: {e}")))?;
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let offset = |loc: Location| -> Option<usize> {
-        let ls = *line_starts.get(usize::try_from(loc.line).ok()?.checked_sub(1)?)?;
-        let col = usize::try_from(loc.column).ok()?.checked_sub(1)?;
-        let rest = &sql[ls..];
-        match rest.char_indices().nth(col) {
-            Some((i, _)) => Some(ls + i),
-            None if rest.chars().count() == col => Some(sql.len()),
-            None => None,
+    // Token positions only move forward: find each one's byte offset with a cursor that
+    // walks the text once (linear even for a statement on one very long line).
+    let mut cursor = (0usize, 1u64, 1u64); // (byte, line, column)
+    let mut offset = |loc: Location| -> Option<usize> {
+        let (byte, line, col) = &mut cursor;
+        if (loc.line, loc.column) < (*line, *col) {
+            return None;
         }
+        while (*line, *col) < (loc.line, loc.column) {
+            let c = sql.get(*byte..)?.chars().next()?;
+            *byte += c.len_utf8();
+            if c == '\n' {
+                *line += 1;
+                *col = 1;
+            } else {
+                *col += 1;
+            }
+        }
+        Some(*byte)
     };
     // Slice each token's exact source text; fall back to token Display if spans are unusable.
     let mut out = Vec::with_capacity(raw.len());
@@ -320,6 +328,7 @@ pub fn parse_statement(sql: &str) -> Result<DruidStatement> {
 /// [`parse_statement`] with the `sqlTimeZone` that `OVERWRITE WHERE` time literals are in.
 pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement> {
     let mut toks = tokenize(sql)?;
+    check_depth(&toks)?;
     // Strip trailing whitespace and semicolons.
     loop {
         while toks.last().is_some_and(Tok::is_ws) {
@@ -476,6 +485,59 @@ pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement>
         has_limit,
         has_offset,
     })
+}
+
+/// Refuses statements whose expression trees would nest deeper than
+/// [`MAX_EXPRESSION_DEPTH`], estimated from the tokens before anything recursive runs.
+fn check_depth(toks: &[Tok]) -> Result<()> {
+    let mut depth = DepthEstimator::new();
+    for t in toks {
+        let class = match &t.token {
+            Token::LParen | Token::LBracket => DepthToken::Open,
+            Token::RParen | Token::RBracket => DepthToken::Close,
+            Token::Comma => DepthToken::Separator,
+            Token::Word(w) if w.quote_style.is_none() => {
+                const OPERATORS: [&str; 8] = ["AND", "OR", "NOT", "LIKE", "ILIKE", "IS", "BETWEEN", "IN"];
+                const CHAINS: [&str; 4] = ["UNION", "INTERSECT", "EXCEPT", "JOIN"];
+                const SEPARATORS: [&str; 15] = [
+                    "SELECT", "FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "ON", "USING", "WHEN",
+                    "THEN", "ELSE", "END", "WITH",
+                ];
+                let is = |list: &[&str]| list.iter().any(|k| w.value.eq_ignore_ascii_case(k));
+                if is(&OPERATORS) {
+                    DepthToken::Operator
+                } else if is(&CHAINS) {
+                    DepthToken::Chain
+                } else if is(&SEPARATORS) {
+                    DepthToken::Separator
+                } else {
+                    DepthToken::Other
+                }
+            }
+            Token::Word(_)
+            | Token::Whitespace(_)
+            | Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::Period
+            | Token::SemiColon
+            | Token::Colon
+            | Token::DoubleColon
+            | Token::Placeholder(_)
+            | Token::EOF => DepthToken::Other,
+            // Every other token is an operator of some kind.
+            _ => DepthToken::Operator,
+        };
+        let d = depth.push(class);
+        if d > MAX_EXPRESSION_DEPTH {
+            return Err(too_deep(d));
+        }
+    }
+    Ok(())
 }
 
 fn is_query_start(t: &Tok) -> bool {
@@ -1062,6 +1124,7 @@ pub fn parse_overwrite_where(condition: &str) -> Result<Vec<Interval>> {
 pub fn parse_overwrite_where_in_zone(condition: &str, zone: &Zone) -> Result<Vec<Interval>> {
     let dialect = GenericDialect {};
     let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(MAX_PARSER_RECURSION)
         .try_with_sql(condition)
         .map_err(|e| MsqError::SqlParse(format!("Invalid OVERWRITE WHERE clause: {e}")))?;
     let expr = parser

@@ -10,6 +10,7 @@
 
 pub mod latest;
 pub mod limits;
+pub mod size;
 pub mod string;
 pub mod time;
 
@@ -29,6 +30,7 @@ use time::{JodaPattern, Period, Unit, Zone};
 
 /// Registers every Druid function with `ctx`.
 pub fn register_druid_functions(ctx: &SessionContext) {
+    size::register_size_guards(ctx);
     for udf in druid_functions() {
         ctx.register_udf(udf);
     }
@@ -264,6 +266,22 @@ fn invoke_on_arrays(
 ) -> Result<ColumnarValue> {
     let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
     let len = if all_scalar { 1 } else { args.number_rows };
+    // Scalars are expanded to the batch: a large literal times many rows must stay bounded.
+    let expanded: u64 = args
+        .args
+        .iter()
+        .map(|a| match a {
+            ColumnarValue::Scalar(s) => (s.size() as u64).saturating_mul(len as u64),
+            ColumnarValue::Array(_) => 0,
+        })
+        .sum();
+    if expanded > size::MAX_CALL_OUTPUT_BYTES {
+        return Err(MsqError::Unknown(format!(
+            "A function's constant arguments would take {expanded} bytes over one frame of {len} rows; \
+             lower rowsPerFrame in the query context"
+        ))
+        .into());
+    }
     let arrays = args.args.iter().map(|a| a.to_array(len)).collect::<Result<Vec<_>>>()?;
     let out = eval(&arrays, len)?;
     if all_scalar {

@@ -138,6 +138,8 @@ fn evaluate(func: StrFunc, a: &[ArrayRef], len: usize) -> Result<ArrayRef> {
     Ok(match func {
         StrFunc::Concat => {
             let parts = a.iter().map(string_array).collect::<Result<Vec<_>>>()?;
+            let sizes = (0..len).map(|i| parts.iter().map(|p| p.value_length(i).max(0) as u64).sum::<u64>());
+            super::size::check_output_sizes("druid_concat", sizes, len)?;
             let mut out = StringBuilder::with_capacity(len, len * 16);
             let mut buf = String::new();
             for i in 0..len {
@@ -299,6 +301,9 @@ pub fn java_format(pattern: &str, args: &[ScalarValue]) -> std::result::Result<S
             }
             precision = Some(p.parse().map_err(|_| "bad precision")?);
         }
+        if precision.unwrap_or(0) as u64 > super::size::MAX_VALUE_BYTES {
+            return Err(format!("Format precision in [{pattern}] is larger than a value may be"));
+        }
         let Some(&conv) = chars.get(i) else {
             return Err(format!(
                 "Format specifier '%{}' in [{pattern}] has no conversion",
@@ -326,7 +331,15 @@ pub fn java_format(pattern: &str, args: &[ScalarValue]) -> std::result::Result<S
             .ok_or_else(|| format!("Format specifier '%{conv}' in [{pattern}] has no argument"))?;
         let body = format_one(conv, &flags, precision, arg)
             .ok_or_else(|| format!("Conversion '%{conv}' in [{pattern}] cannot format [{arg}]"))?;
-        let width: usize = width.parse().unwrap_or(0);
+        let width: usize = match width.parse() {
+            Ok(w) if w as u64 <= super::size::MAX_VALUE_BYTES => w,
+            Ok(_) | Err(_) if !width.is_empty() => {
+                return Err(format!(
+                    "Format width [{width}] in [{pattern}] is larger than a value may be"
+                ))
+            }
+            _ => 0,
+        };
         let n = body.chars().count();
         if n >= width {
             out.push_str(&body);
@@ -344,6 +357,11 @@ pub fn java_format(pattern: &str, args: &[ScalarValue]) -> std::result::Result<S
         } else {
             out.extend(std::iter::repeat_n(' ', width - n));
             out.push_str(&body);
+        }
+        if out.len() as u64 > super::size::MAX_VALUE_BYTES {
+            return Err(format!(
+                "The result of formatting [{pattern}] is larger than a value may be"
+            ));
         }
     }
     Ok(out)
