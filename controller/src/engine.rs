@@ -132,6 +132,46 @@ impl Engine {
         })
     }
 
+    /// Records a task that failed while it was being planned (a panic caught in planning:
+    /// a bug, not a mistake in the request) as FAILED with `error`, so the submitter sees a
+    /// failed task with the message instead of an HTTP error.
+    pub fn record_failed_planning(
+        &self,
+        task_id: &str,
+        sql: &str,
+        context: &Map<String, Value>,
+        opaque_id: Option<String>,
+        error: MsqError,
+    ) -> Result<()> {
+        let now = format_millis(chrono::Utc::now().timestamp_millis());
+        self.metadata.insert_task(&TaskRecord {
+            id: task_id.to_string(),
+            group_id: task_id.to_string(),
+            task_type: "query_controller".into(),
+            data_source: "__query_select".into(),
+            created_time: now.clone(),
+            queue_insertion_time: now,
+            status: "RUNNING".into(),
+            runner_status: "NONE".into(),
+            duration_ms: 0,
+            error_msg: None,
+            location: self.location(),
+            payload: json!({
+                "type": "query_controller",
+                "id": task_id,
+                "sqlQuery": sql,
+                "sqlQueryContext": context,
+                "context": context,
+                "groupId": task_id,
+                "dataSource": "__query_select",
+            }),
+            report: None,
+            opaque_id,
+        })?;
+        let report: LiveReport = Arc::new(Mutex::new(ReportState::new(task_id, &self.host)));
+        self.fail_task(task_id, &report, error, "Task failed while planning")
+    }
+
     /// The task payload Druid shows for a `query_controller` task.
     pub fn payload(task: &PreparedTask) -> Value {
         let ds = task.planned.data_source.clone();
@@ -209,24 +249,38 @@ impl Engine {
 
     /// Marks a task that never started as FAILED with `error` (e.g. cancelled while waiting).
     pub fn finish_unstarted(&self, task: &PreparedTask, error: MsqError) -> Result<()> {
-        let mut report = ReportState::new(&task.task_id, &self.host);
-        report.status = crate::report::QueryStatus::Failed;
-        report.finished = Some(std::time::Instant::now());
-        report.error = Some(crate::report::ErrorEntry {
-            error: error.clone(),
-            task_id: task.task_id.clone(),
-            stage_number: None,
-        });
-        if let Some(mut rec) = self.metadata.get_task(&task.task_id)? {
+        let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&task.task_id, &self.host)));
+        self.fail_task(&task.task_id, &report, error, "Task failed before starting")
+    }
+
+    /// Marks a task FAILED with `error` outside the normal end of [`Engine::run`] (it never
+    /// started, or it panicked): the error goes into its `report` and status, its log gets
+    /// `what: error`, and its pending segments are released.
+    pub fn fail_task(&self, task_id: &str, report: &LiveReport, error: MsqError, what: &str) -> Result<()> {
+        let report_json = {
+            let mut r = ReportState::lock(report);
+            r.status = crate::report::QueryStatus::Failed;
+            r.finished.get_or_insert_with(std::time::Instant::now);
+            if r.error.is_none() {
+                r.error = Some(crate::report::ErrorEntry {
+                    error: error.clone(),
+                    task_id: task_id.to_string(),
+                    stage_number: None,
+                });
+            }
+            r.to_json()
+        };
+        if let Some(mut rec) = self.metadata.get_task(task_id)? {
             rec.status = "FAILED".into();
             rec.runner_status = "NONE".into();
-            rec.duration_ms = 0;
+            rec.duration_ms = rec.duration_ms.max(0);
             rec.error_msg = Some(format!("{}: {}", error.error_code(), error));
             self.metadata.update_task(&rec)?;
         }
-        self.metadata.set_task_report(&task.task_id, &report.to_json())?;
+        let _ = self.metadata.delete_pending_segments_for_task(task_id);
+        self.metadata.set_task_report(task_id, &report_json)?;
         self.metadata
-            .append_task_log(&task.task_id, &format!("Task failed before starting: {error}"))
+            .append_task_log(task_id, &format!("{what}: {}: {error}", error.error_code()))
     }
 
     /// Runs a prepared task to the end, storing its final status and report.

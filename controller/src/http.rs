@@ -470,13 +470,14 @@ fn list_impl(s: &AppState, q: &HashMap<String, String>, state: Option<&str>) -> 
     }
     if state == Some("complete") {
         if let Some(m) = q.get("max") {
-            match m.parse::<usize>() {
-                Ok(n) => filter.max = Some(n),
-                Err(_) => {
+            // Druid's `max` is a Java int.
+            match m.trim().parse::<i32>().ok().and_then(|n| usize::try_from(n).ok()) {
+                Some(n) => filter.max = Some(n),
+                None => {
                     return error_response(
                         StatusCode::BAD_REQUEST,
                         "Invalid input",
-                        &format!("Invalid max [{m}]"),
+                        &format!("Invalid max [{m}]: expected an integer between 0 and {}", i32::MAX),
                         "org.apache.druid.error.DruidException",
                         host,
                     )

@@ -4,10 +4,12 @@
 
 use crate::engine::{Engine, PreparedTask};
 use crate::report::{LiveReport, ReportState};
+use futures::FutureExt;
 use msq_engine::metadata::{TaskFilter, TaskRecord};
 use msq_engine::{MsqError, Result};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Semaphore};
 
@@ -72,7 +74,23 @@ impl TaskManager {
         context: &Map<String, Value>,
         opaque_id: Option<String>,
     ) -> Result<String> {
-        let task = self.engine.prepare(sql, context).await?;
+        let task = match self.engine.prepare(sql, context).await {
+            Ok(t) => t,
+            // A panic while planning is a bug met by this statement: it becomes a failed task
+            // (UnknownError with the panic message), as a panic while running does.
+            Err(e) if msq_sql::guard::is_planning_panic(&e) => {
+                let query_id = msq_engine::context::QueryContext::parse(context)?
+                    .sql_query_id
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let id = format!("query-{query_id}");
+                if self.engine.metadata.get_task(&id)?.is_some() {
+                    return Err(e);
+                }
+                self.engine.record_failed_planning(&id, sql, context, opaque_id, e)?;
+                return Ok(id);
+            }
+            Err(e) => return Err(e),
+        };
         if self.engine.metadata.get_task(&task.task_id)?.is_some() {
             return Err(MsqError::Validation(format!(
                 "Task [{}] already exists; use another sqlQueryId",
@@ -96,7 +114,14 @@ impl TaskManager {
         let me = self.clone();
         let ret = id.clone();
         tokio::spawn(async move {
-            me.run(task, report, cancel_rx).await;
+            // A panic anywhere in the task fails this task only, never the server, and never
+            // leaves it RUNNING.
+            let run = AssertUnwindSafe(me.run(task, report.clone(), cancel_rx)).catch_unwind();
+            if let Err(payload) = run.await {
+                let error = MsqError::from_panic("Task", payload);
+                tracing::error!("task [{id}] panicked: {error}");
+                let _ = me.engine.fail_task(&id, &report, error, "Task failed");
+            }
             me.active().remove(&id);
             let _ = done_tx.send(true);
         });

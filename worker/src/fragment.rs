@@ -119,6 +119,14 @@ async fn run_fragment_inner(
             }
         }
         result?;
+        // A producer that panicked ended its partition early: fail rather than lose rows.
+        for p in producers {
+            if let Err(e) = p.await {
+                if e.is_panic() {
+                    return Err(MsqError::from_panic("Worker", e.into_panic()));
+                }
+            }
+        }
     }
     let stats = tokio::task::block_in_place(|| writer.finish_reading())?;
     if let Some(stats) = stats {

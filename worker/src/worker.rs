@@ -5,6 +5,7 @@
 use crate::fragment::run_fragment;
 use crate::segment_writer::generate_segments;
 use async_trait::async_trait;
+use futures::FutureExt;
 use msq_engine::counters::{SharedCounters, StageCounters};
 use msq_engine::exec::ExecContext;
 use msq_engine::kernel::WorkerStagePhase;
@@ -17,6 +18,7 @@ use msq_engine::stage::StageProcessor;
 use msq_engine::{MsqError, Result};
 use object_store::ObjectStore;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -213,7 +215,17 @@ impl WorkerClient for Worker {
             .me
             .upgrade()
             .ok_or_else(|| MsqError::Unknown(format!("worker {} is shutting down", self.worker_number)))?;
-        let handle = tokio::spawn(async move { me.run(order, rx).await });
+        let (stage, controller) = (order.stage.stage_number, self.controller.clone());
+        let worker = self.worker_number;
+        let handle = tokio::spawn(async move {
+            // A panic while running the work order fails the query with its message rather
+            // than leaving the controller waiting for a worker that is gone.
+            if let Err(payload) = AssertUnwindSafe(me.run(order, rx)).catch_unwind().await {
+                let error = MsqError::from_panic("Worker", payload);
+                tracing::error!("worker {worker}, stage {stage}: {error}");
+                let _ = controller.post_worker_error(stage, worker, error).await;
+            }
+        });
         self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
         Ok(())
     }
