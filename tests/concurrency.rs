@@ -199,7 +199,12 @@ async fn check(s: &Server, run: &str) {
     let rows = msq_controller::values::rows_json(outcome.results.as_ref().unwrap(), usize::MAX);
     let got: BTreeMap<(i64, String), i64> = rows
         .iter()
-        .map(|r| ((r[0].as_i64().unwrap(), r[1].as_str().unwrap().to_string()), r[2].as_i64().unwrap()))
+        .map(|r| {
+            (
+                (r[0].as_i64().unwrap(), r[1].as_str().unwrap().to_string()),
+                r[2].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(got, expected(&versions));
     let total: i64 = got.values().sum();
@@ -243,7 +248,9 @@ async fn concurrent_ingestion_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_ingestion_on_postgres() {
     let Ok(url) = std::env::var("MSQ_TEST_POSTGRES_URL") else {
-        println!("PostgreSQL not available (MSQ_TEST_POSTGRES_URL not set; scripts/ci-services.sh starts one): skipped");
+        println!(
+            "PostgreSQL not available (MSQ_TEST_POSTGRES_URL not set; scripts/ci-services.sh starts one): skipped"
+        );
         return;
     };
     let schema = format!("msq_conc_{}", uuid::Uuid::new_v4().simple());

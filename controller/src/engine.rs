@@ -255,7 +255,8 @@ impl Engine {
 
     /// Marks a task FAILED with `error` outside the normal end of [`Engine::run`] (it never
     /// started, or it panicked): the error goes into its `report` and status, its log gets
-    /// `what: error`, and its pending segments are released.
+    /// `what: error`, its pending segments and locks are released, and the segment files it
+    /// wrote but never published are deleted.
     pub fn fail_task(&self, task_id: &str, report: &LiveReport, error: MsqError, what: &str) -> Result<()> {
         let report_json = {
             let mut r = ReportState::lock(report);
@@ -277,7 +278,15 @@ impl Engine {
             rec.error_msg = Some(format!("{}: {}", error.error_code(), error));
             self.metadata.update_task(&rec)?;
         }
+        // What it wrote and never published goes, as after a crash (paths name the query).
+        let files = crate::recovery::unpublished_files(self.metadata.as_ref(), task_id).unwrap_or_default();
         let _ = self.metadata.delete_pending_segments_for_task(task_id);
+        let _ = self.metadata.release_locks(task_id);
+        if !files.is_empty() {
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn(crate::recovery::delete_files(self.deep_storage.clone(), files));
+            }
+        }
         self.metadata.set_task_report(task_id, &report_json)?;
         self.metadata
             .append_task_log(task_id, &format!("{what}: {}: {error}", error.error_code()))

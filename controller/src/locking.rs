@@ -3,9 +3,11 @@
 //! hold conflicting locks, until `taskLockTimeout` or cancellation.
 
 use msq_engine::context::QueryContext;
-use msq_engine::metadata::allocation::{LOCK_LEASE_MS, LOCK_RENEW_MS};
-use msq_engine::metadata::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, MetadataStore, SegmentId, TaskLock};
 use msq_engine::granularity::Interval;
+use msq_engine::metadata::allocation::{LOCK_LEASE_MS, LOCK_RENEW_MS};
+use msq_engine::metadata::{
+    AllocateOutcome, AllocateRequest, LockOutcome, LockType, MetadataStore, SegmentId, TaskLock,
+};
 use msq_engine::{MsqError, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,8 +77,16 @@ where
         }
         if !logged {
             logged = true;
-            let who: Vec<String> = holders.iter().map(|l| format!("{} ({})", l.task_id, l.lock_type.name())).collect();
-            tracing::info!(task_id, data_source, "waiting for time-chunk locks held by {}", who.join(", "));
+            let who: Vec<String> = holders
+                .iter()
+                .map(|l| format!("{} ({})", l.task_id, l.lock_type.name()))
+                .collect();
+            tracing::info!(
+                task_id,
+                data_source,
+                "waiting for time-chunk locks held by {}",
+                who.join(", ")
+            );
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(500));
@@ -95,7 +105,13 @@ pub async fn lock_for_replace(
     cancel: &watch::Receiver<bool>,
 ) -> Result<String> {
     wait_for(data_source, task_id, timeout, cancel, || {
-        let (md, t, ds, iv, v) = (md.clone(), task_id.to_string(), data_source.to_string(), intervals.to_vec(), now_version.to_string());
+        let (md, t, ds, iv, v) = (
+            md.clone(),
+            task_id.to_string(),
+            data_source.to_string(),
+            intervals.to_vec(),
+            now_version.to_string(),
+        );
         async move {
             let o = msq_engine::blocking(move || md.lock_intervals(&t, &ds, &iv, LockType::Exclusive, &v, lease_end()))
                 .await?;
@@ -138,8 +154,19 @@ mod tests {
     fn lock_timeout_from_context() {
         let ctx = |v: serde_json::Value| QueryContext::parse(v.as_object().unwrap()).unwrap();
         assert_eq!(lock_timeout(&ctx(json!({}))).unwrap(), Duration::from_millis(300_000));
-        assert_eq!(lock_timeout(&ctx(json!({"taskLockTimeout": 1500}))).unwrap(), Duration::from_millis(1500));
-        assert_eq!(lock_timeout(&ctx(json!({"taskLockTimeout": "20"}))).unwrap(), Duration::from_millis(20));
-        assert_eq!(lock_timeout(&ctx(json!({"taskLockTimeout": -1}))).unwrap_err().error_code(), "InvalidInput");
+        assert_eq!(
+            lock_timeout(&ctx(json!({"taskLockTimeout": 1500}))).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            lock_timeout(&ctx(json!({"taskLockTimeout": "20"}))).unwrap(),
+            Duration::from_millis(20)
+        );
+        assert_eq!(
+            lock_timeout(&ctx(json!({"taskLockTimeout": -1})))
+                .unwrap_err()
+                .error_code(),
+            "InvalidInput"
+        );
     }
 }

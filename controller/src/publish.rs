@@ -30,7 +30,9 @@ pub fn chunk_requests(partitions: &RangePartitions, granularity: Granularity) ->
             _ => out.push((r.bucket, 1)),
         }
     }
-    out.into_iter().map(|(b, n)| (bucket_interval(granularity, b), n)).collect()
+    out.into_iter()
+        .map(|(b, n)| (bucket_interval(granularity, b), n))
+        .collect()
 }
 
 /// Pairs each range partition with its allocated id (ids come in partition order, as
