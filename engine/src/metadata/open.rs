@@ -126,7 +126,7 @@ mod tests {
             )
             .unwrap()
             .get(0);
-        assert_eq!(n, 4);
+        assert_eq!(n, 5); // segments, pendingSegments, tasks, tasklogs, tasklocks
         admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
     }
 }
