@@ -437,6 +437,7 @@ async fn statements_that_used_to_crash_the_server() {
     eprintln!("all quoted statements in {:?}", started.elapsed());
     assert!(!s.handle.is_finished(), "the server stopped");
     s.handle.abort();
+    assert_peak_memory_bounded();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -858,4 +859,23 @@ async fn fuzzed_statements_and_bodies_never_take_the_server_down() {
     );
     assert!(!s.handle.is_finished(), "the server stopped");
     s.handle.abort();
+    assert_peak_memory_bounded();
+}
+
+/// The server runs inside this test process: its peak resident memory (`VmHWM`) must stay
+/// far below what the hostile statements used to take (`REPEAT('x', 1000000000)` alone went
+/// past 8 GiB), whatever else the process ran.
+const MAX_PEAK_RSS_MIB: u64 = 2048;
+
+fn assert_peak_memory_bounded() {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return; // not Linux
+    };
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    eprintln!("peak RSS of the test process (server included): {} MiB", kib / 1024);
+    assert!(kib / 1024 < MAX_PEAK_RSS_MIB, "peak RSS {} MiB", kib / 1024);
 }
