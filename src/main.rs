@@ -1,7 +1,5 @@
 //! `msq`: run Druid SQL ingestion and queries locally (`msq run`) or serve Druid's API (`msq server`).
 
-mod bench;
-
 use arrow::record_batch::RecordBatch;
 use clap::{Parser, Subcommand, ValueEnum};
 use msq_controller::report::{LiveReport, ReportState};
@@ -266,7 +264,7 @@ fn main() -> ExitCode {
         } => {
             let code = rt.block_on(run(sql, file, context, report, format, data_dir, cluster));
             if let Some(path) = peak_rss_to {
-                let _ = std::fs::write(path, bench::own_peak_rss_kib().to_string());
+                let _ = std::fs::write(path, msq_benches::suite::own_peak_rss_kib().to_string());
             }
             code
         }
@@ -298,7 +296,7 @@ fn main() -> ExitCode {
             out,
         } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let opts = bench::BenchOptions {
+            let opts = msq_benches::suite::BenchOptions {
                 rows,
                 runs,
                 seed,
@@ -309,7 +307,7 @@ fn main() -> ExitCode {
                 out,
                 command,
             };
-            match rt.block_on(bench::run(opts)) {
+            match rt.block_on(msq_benches::suite::run(opts)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }

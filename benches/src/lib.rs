@@ -3,11 +3,13 @@
 //! * [`generate`] — scales Druid's 39,244-row wikipedia sample to N rows over consecutive days,
 //!   written as newline-delimited JSON (optionally gzipped) and as Parquet, streaming.
 //! * [`sql`] — the exact statements of each measure, for msq-rs and as the peers ask them.
+//! * [`suite`] — `msq bench`: runs the measures on msq-rs and the peers and writes the report.
 //! * [`PEER_SCRIPT`], [`SETUP_SCRIPT`] — where the Python peer script and its setup live.
 
 pub mod generate;
 pub mod prng;
 pub mod sql;
+pub mod suite;
 
 pub use generate::{generate, generate_parts, GeneratedData, SAMPLE_DATE, SAMPLE_ROWS};
 

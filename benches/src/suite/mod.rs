@@ -1,0 +1,195 @@
+//! `msq bench`: the benchmark suite over generated wikipedia data, measured side by side with
+//! DuckDB and DataFusion (Python peers from `benches/peers/peer.py`), written to
+//! `BENCHMARKS.md` and `bench-results.json`.
+//!
+//! What one run measures (all in the same process, release build, same files):
+//! * the INSERT from JSON at each `--workers` count, REPLACE of one day, the six SELECTs;
+//!   each `--runs` times (median, min, max), with the peak RSS of each measure (the
+//!   high-water mark is reset before it) and rows/s, bytes/s;
+//! * a tiny SELECT submitted through the HTTP API (an in-process server on 127.0.0.1:0):
+//!   client-observed submit → SUCCESS latency over `--http-runs` runs, polling the status
+//!   endpoint and with `?wait_for_completion=true`;
+//! * the INSERT with `workerMemoryBytes` at a tenth of the JSON text: peak RSS and spilled
+//!   files against the default budget;
+//! * the scale table: stages, work orders, shuffle and read counters of the INSERT and the
+//!   GROUP BY channel query at each worker count, from the task report;
+//! * the same suite on DuckDB and DataFusion over the same files, ratio msq-rs / peer per line.
+
+mod http;
+mod memory;
+mod msq;
+mod peers;
+mod report;
+mod stats;
+
+pub use memory::{own_peak_rss_kib, peak_rss_mb, reset_peak_rss};
+
+use http::*;
+use memory::*;
+use msq::*;
+use peers::*;
+use report::*;
+use stats::*;
+
+use msq_controller::report::{LiveReport, ReportState};
+use msq_controller::Engine;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Options of `msq bench`.
+pub struct BenchOptions {
+    pub rows: usize,
+    pub runs: usize,
+    pub seed: u64,
+    pub workers: Vec<usize>,
+    pub json_files: usize,
+    pub http_runs: usize,
+    pub peers: bool,
+    pub out: PathBuf,
+    pub command: String,
+}
+
+/// Generates data, runs msq-rs and the peers, prints the table and writes BENCHMARKS.md and
+/// `bench-results.json` into `out`.
+pub async fn run(o: BenchOptions) -> Result<(), String> {
+    if o.workers.is_empty() || o.workers.contains(&0) {
+        return Err("--workers needs worker counts of at least 1".into());
+    }
+    let data_dir = crate::benches_dir().join("data");
+    std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+    let source = crate::default_source(Path::new(env!("CARGO_MANIFEST_DIR")));
+    eprintln!(
+        "generating {} rows (seed {}, {} JSON parts) in {}",
+        o.rows,
+        o.seed,
+        o.json_files,
+        data_dir.display()
+    );
+    let data =
+        crate::generate_parts(&source, o.rows, o.seed, &data_dir, true, o.json_files).map_err(|e| e.to_string())?;
+    // A quarter of the rows in as many files: the memory-bound line compares the two.
+    let quarter = crate::generate_parts(&source, (o.rows / 4).max(1), o.seed, &data_dir, true, o.json_files)
+        .map_err(|e| e.to_string())?;
+    let work = data_dir.join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    eprintln!("running msq-rs");
+    let input = MsqInput {
+        json_files: &data.json_parts,
+        quarter_files: &quarter.json_parts,
+        quarter_raw_bytes: quarter.json_raw_bytes,
+        rows: data.rows as u64,
+        json_raw_bytes: data.json_raw_bytes,
+        runs: o.runs,
+        workers: &o.workers,
+        http_runs: o.http_runs,
+    };
+    let msq = run_msq(&work, &input).await?;
+    let mut all = msq.measures.clone();
+    let mut versions = Vec::new();
+    if o.peers {
+        let setup = std::process::Command::new("bash")
+            .arg(crate::setup_script())
+            .output()
+            .map_err(|e| format!("cannot run the peer setup: {e}"))?;
+        if !setup.status.success() {
+            return Err(format!("peer setup failed: {}", String::from_utf8_lossy(&setup.stderr)));
+        }
+        let python = String::from_utf8_lossy(&setup.stdout)
+            .lines()
+            .last()
+            .unwrap_or("python3")
+            .trim()
+            .to_string();
+        for engine in ["duckdb", "datafusion"] {
+            eprintln!("running {engine}");
+            let peers_dir = work.join("peers");
+            let (mut measures, version) = run_peer(
+                Path::new(&python),
+                &crate::peer_script(),
+                engine,
+                &data.json,
+                &data.parquet,
+                &peers_dir,
+                o.runs,
+            )?;
+            let dataset = dir_bytes(&peers_dir.join(engine).join("wikipedia"));
+            for m in &mut measures {
+                m.bytes = match m.measure.as_str() {
+                    "insert" => data.json_raw_bytes,
+                    "insert_from_parquet" => data.parquet_bytes,
+                    _ => dataset,
+                };
+            }
+            all.extend(measures);
+            versions.push(version);
+        }
+    }
+    let header = ReportHeader {
+        command: &o.command,
+        machine: machine(),
+        rows: data.rows as u64,
+        days: data.days,
+        json_files: data.json_parts.len(),
+        json_bytes: data.json_bytes,
+        json_raw_bytes: data.json_raw_bytes,
+        parquet_bytes: data.parquet_bytes,
+        runs: o.runs,
+        peer_versions: versions,
+    };
+    let md = render_markdown(&header, &all, &msq);
+    println!("{md}");
+    std::fs::create_dir_all(&o.out).map_err(|e| e.to_string())?;
+    std::fs::write(o.out.join("BENCHMARKS.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(
+        o.out.join("bench-results.json"),
+        serde_json::to_string_pretty(&results_json(&header, &all, &msq)).unwrap_or_default() + "\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_and_medians() {
+        let v: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 100.0);
+        assert_eq!(quantile(&v, 0.99), 198.0);
+        assert_eq!(quantile(&v, 1.0), 200.0);
+        assert_eq!(median(&[1.0, 2.0, 10.0]), 2.0);
+        assert_eq!(median(&[1.0, 3.0]), 2.0);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn peer_lines_match_by_measure() {
+        let m = |e: &str, n: &str, s: f64| Measure::from_times(e, n, 10, 100, vec![s], 1.0);
+        let all = vec![
+            m("msq-rs", "insert_2_workers", 2.0),
+            m("msq-rs", "select_count", 0.02),
+            m("duckdb", "insert", 1.0),
+            m("duckdb", "select_count", 0.01),
+        ];
+        assert_eq!(peer_of(&all, "duckdb", "insert_2_workers").unwrap().median_s, 1.0);
+        assert!(peer_of(&all, "datafusion", "select_count").is_none());
+        let t = targets(&all, &MsqResults::default());
+        assert_eq!(t[0].2, Some(false));
+        assert!(t[1].1.starts_with("0 of 1"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_client_talks_to_the_api() {
+        let dir = std::env::temp_dir().join(format!("msq-bench-http-{}", std::process::id()));
+        let lat = http_latency(&dir, 3).await.unwrap();
+        assert_eq!(lat.len(), 2);
+        assert!(lat
+            .iter()
+            .all(|l| l.runs == 3 && l.p50_ms > 0.0 && l.p99_ms >= l.p50_ms));
+    }
+}

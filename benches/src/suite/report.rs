@@ -1,0 +1,335 @@
+//! `BENCHMARKS.md` and `bench-results.json` from the measures.
+
+use super::*;
+
+/// What the report says about the data and the run.
+pub struct ReportHeader<'a> {
+    pub command: &'a str,
+    pub machine: String,
+    pub rows: u64,
+    pub days: usize,
+    pub json_files: usize,
+    pub json_bytes: u64,
+    pub json_raw_bytes: u64,
+    pub parquet_bytes: u64,
+    pub runs: usize,
+    pub peer_versions: Vec<String>,
+}
+
+/// BENCHMARKS.md.
+pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> String {
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str(&format!(
+        "Produced by `{}` (release build) on this machine: {}.\n\n",
+        h.command, h.machine
+    ));
+    md.push_str(&format!(
+        "Data: {} generated wikipedia rows over {} days (`crate::generate_parts`), as newline-delimited JSON in \
+         {} gzipped parts ({:.1} MB stored, {:.1} MB of JSON text) and one Parquet file ({:.1} MB). \
+         Every engine reads the same files in the same run. Peers: {}.\n\n",
+        h.rows,
+        h.days,
+        h.json_files,
+        mb(h.json_bytes),
+        mb(h.json_raw_bytes),
+        mb(h.parquet_bytes),
+        if h.peer_versions.is_empty() {
+            "none (not run)".to_string()
+        } else {
+            h.peer_versions.join(", ")
+        }
+    ));
+    md.push_str(&format!(
+        "Each line: median of {} runs (min–max). Ratio = msq-rs / peer (below 1.0: msq-rs is faster). \
+         MB/s: the JSON text for INSERTs, the datasource on disk for REPLACE and SELECTs. Peak RSS: the process's \
+         high-water mark during that measure only (reset through `/proc/self/clear_refs` before it; msq-rs runs \
+         in the bench process, the peers in their Python process). msq-rs times are whole tasks: planning, \
+         metadata, stages, workers, shuffle and publishing included. REPLACE and SELECTs run with 1 worker \
+         (`maxNumTasks` 2, the default); peers use both cores.\n\n",
+        h.runs
+    ));
+    md.push_str("## Results\n\n");
+    md.push_str(
+        "| measure | msq-rs s (min–max) | rows/s | MB/s | peak RSS MB | DuckDB s | ratio | DuckDB MB | DataFusion s | ratio | DataFusion MB |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let fmt_peer = |m: &Measure, p: Option<&Measure>| match p {
+        Some(p) => (
+            format!("{:.3}", p.median_s),
+            format!("{:.2}", m.median_s / p.median_s),
+            format!("{:.0}", p.peak_rss_mb),
+        ),
+        None => ("–".into(), "–".into(), "–".into()),
+    };
+    for m in all.iter().filter(|m| m.engine == "msq-rs") {
+        let (d, dr, dm) = fmt_peer(m, peer_of(all, "duckdb", &m.measure));
+        let (f, fr, fm) = fmt_peer(m, peer_of(all, "datafusion", &m.measure));
+        md.push_str(&format!(
+            "| {} | {:.3} ({:.3}–{:.3}) | {:.0} | {:.1} | {:.0} | {d} | {dr} | {dm} | {f} | {fr} | {fm} |\n",
+            m.measure,
+            m.median_s,
+            m.min_s,
+            m.max_s,
+            m.rows as f64 / m.median_s,
+            mb(m.bytes) / m.median_s,
+            m.peak_rss_mb
+        ));
+    }
+    let peer_only: Vec<&Measure> = all.iter().filter(|m| m.measure == "insert_from_parquet").collect();
+    if !peer_only.is_empty() {
+        md.push_str("\nPeers only (msq-rs has no counterpart yet): `insert_from_parquet`, the same COPY reading the Parquet file: ");
+        let parts: Vec<String> = peer_only
+            .iter()
+            .map(|m| format!("{} {:.3} s ({:.0} MB)", m.engine, m.median_s, m.peak_rss_mb))
+            .collect();
+        md.push_str(&parts.join(", "));
+        md.push_str(".\n");
+    }
+
+    if !msq.http.is_empty() {
+        md.push_str(&format!(
+            "\n## HTTP API: tiny SELECT, submit → SUCCESS\n\n\
+             An in-process server (`msq_controller::http::serve` on 127.0.0.1:0, embedded workers, 4 worker slots); \
+             the client (HTTP/1.1, one keep-alive connection) POSTs `/druid/v2/sql/task` with \
+             `{}` (context `maxNumTasks` 2) and stops the clock when it sees SUCCESS. \
+             3 warm-up runs are not counted.\n\n\
+             | mode | runs | p50 ms | p90 ms | p99 ms | max ms | mean ms |\n|---|---|---|---|---|---|---|\n",
+            crate::sql::TINY_SELECT.replace('|', "\\|")
+        ));
+        for l in &msq.http {
+            md.push_str(&format!(
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+                l.mode, l.runs, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms
+            ));
+        }
+    }
+
+    if let Some(mem) = &msq.memory {
+        md.push_str(&format!(
+            "\n## Memory stays bounded: data 10× the memory budget\n\n\
+             The INSERT at {} worker(s) with the context `workerMemoryBytes` = {} ({:.1} MB, a tenth of the {:.1} MB of JSON \
+             text), against the default budget (256 MiB). Spilled files: sorted runs and output partitions the \
+             shuffle wrote to disk (task report counters, summed over workers, of the last run).\n\n\
+             | INSERT | workerMemoryBytes | s (min–max) | peak RSS MB | spilled files | shuffle MB |\n|---|---|---|---|---|---|\n",
+            mem.workers,
+            mem.budget_bytes,
+            mb(mem.budget_bytes),
+            mb(mem.input_bytes)
+        ));
+        for (label, budget, (m, f)) in [
+            ("default", "268435456 (default)".to_string(), &mem.default),
+            ("bounded", mem.budget_bytes.to_string(), &mem.bounded),
+        ] {
+            md.push_str(&format!(
+                "| {label} | {budget} | {:.3} ({:.3}–{:.3}) | {:.0} | {} | {:.1} |\n",
+                m.median_s,
+                m.min_s,
+                m.max_s,
+                m.peak_rss_mb,
+                f.spilled_files,
+                mb(f.shuffle_bytes)
+            ));
+        }
+        if let Some(p) = &mem.process_peaks {
+            md.push_str(&format!(
+                "\nThe bench process's own high-water mark above includes what earlier measures left in its heap. \
+                 Whole `msq run` processes, one fresh process per line (peak RSS: the child's own `VmHWM`):\n\n\
+                 | `msq run` | JSON text MB | workerMemoryBytes | peak RSS MB |\n|---|---|---|---|\n\
+                 | `SELECT 1` (fixed cost: code, runtime, metadata) | 0 | – | {:.0} |\n\
+                 | INSERT, all parts | {:.1} | default (256 MiB) | {:.0} |\n\
+                 | INSERT, a quarter of the rows (as many files) | {:.1} | {} | {:.0} |\n\
+                 | INSERT, all parts | {:.1} | {} | {:.0} |\n",
+                p.idle_mb,
+                mb(mem.input_bytes),
+                p.default_mb,
+                mb(p.part_bytes),
+                mem.budget_bytes,
+                p.bounded_part_mb,
+                mb(mem.input_bytes),
+                mem.budget_bytes,
+                p.bounded_mb
+            ));
+        }
+    }
+
+    if !msq.scale.is_empty() {
+        md.push_str(
+            "\n## Scale\n\n\
+             From the task report of one run per line (the INSERT's last run; the GROUP BY channel query's \
+             fastest): stages, work orders (the sum of every stage's `workerCount`), what the stages' shuffles \
+             wrote (`shuffle` counters: bytes, frames), what stage 0 read (its input counters: rows, bytes as \
+             stored), and the wall time of the task.\n\n\
+             | query | workers | stages | work orders | shuffle MB | shuffle frames | rows read | MB read | wall s | speed-up |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for r in &msq.scale {
+            let base = msq
+                .scale
+                .iter()
+                .find(|b| b.measure == r.measure)
+                .map(|b| b.facts.wall_s)
+                .unwrap_or(f64::NAN);
+            let f = &r.facts;
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {:.1} | {} | {} | {:.1} | {:.3} | {:.2}× |\n",
+                r.measure,
+                r.workers,
+                f.stages,
+                f.work_orders,
+                mb(f.shuffle_bytes),
+                f.shuffle_frames,
+                f.read_rows,
+                mb(f.read_bytes),
+                f.wall_s,
+                base / f.wall_s
+            ));
+        }
+    }
+
+    md.push_str("\n## Targets\n\n| target | this run | met |\n|---|---|---|\n");
+    for (target, result, met) in targets(all, msq) {
+        md.push_str(&format!(
+            "| {target} | {result} | {} |\n",
+            match met {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "–",
+            }
+        ));
+    }
+    // The hand-kept history of performance changes and what each bought.
+    if let Ok(changes) = std::fs::read_to_string(crate::benches_dir().join("CHANGES.md")) {
+        md.push('\n');
+        md.push_str(changes.trim_end());
+        md.push('\n');
+    }
+    md
+}
+
+/// Each target: what it asks, where this run stands, whether it is met.
+pub(crate) fn targets(all: &[Measure], msq: &MsqResults) -> Vec<(String, String, Option<bool>)> {
+    let mut out = Vec::new();
+    let find = |name: &str| all.iter().find(|m| m.engine == "msq-rs" && m.measure == name);
+    let inserts: Vec<&Measure> = all
+        .iter()
+        .filter(|m| m.engine == "msq-rs" && m.measure.starts_with("insert_") && m.measure.ends_with("_workers"))
+        .collect();
+    let duck = |m: &Measure| ratio(m, peer_of(all, "duckdb", &m.measure));
+    let parts: Vec<String> = inserts
+        .iter()
+        .filter_map(|m| duck(m).map(|r| format!("{}: {r:.2}", m.measure)))
+        .collect();
+    let best = inserts.iter().filter_map(|m| duck(m)).fold(f64::INFINITY, f64::min);
+    out.push((
+        "INSERT / DuckDB ≤ 1.0".to_string(),
+        if parts.is_empty() {
+            "no DuckDB line".into()
+        } else {
+            parts.join(", ")
+        },
+        best.is_finite().then_some(best <= 1.0),
+    ));
+    let selects: Vec<(String, f64)> = all
+        .iter()
+        .filter(|m| m.engine == "msq-rs" && m.measure.starts_with("select_"))
+        .filter_map(|m| duck(m).map(|r| (m.measure.clone(), r)))
+        .collect();
+    let ok = selects.iter().filter(|(_, r)| *r <= 1.0).count();
+    out.push((
+        "SELECTs / DuckDB ≤ 1.0".to_string(),
+        format!(
+            "{ok} of {} lines; ratios {}",
+            selects.len(),
+            selects
+                .iter()
+                .map(|(n, r)| format!("{}: {r:.1}", n.trim_start_matches("select_")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (!selects.is_empty()).then_some(ok == selects.len()),
+    ));
+    let poll = msq.http.first();
+    out.push((
+        "HTTP tiny SELECT submit → SUCCESS p50 < 50 ms".to_string(),
+        msq.http
+            .iter()
+            .map(|h| format!("{}: p50 {:.1} ms, p99 {:.1} ms", h.mode, h.p50_ms, h.p99_ms))
+            .collect::<Vec<_>>()
+            .join("; "),
+        poll.map(|h| msq.http.iter().all(|x| x.p50_ms < 50.0) && h.p50_ms < 50.0),
+    ));
+    match (find("insert_1_workers"), find("insert_2_workers")) {
+        (Some(a), Some(b)) => {
+            let s = a.median_s / b.median_s;
+            out.push((
+                "INSERT: 2 workers ≥ 1.7× 1 worker (2 cores)".to_string(),
+                format!("{s:.2}× ({:.3} s → {:.3} s)", a.median_s, b.median_s),
+                Some(s >= 1.7),
+            ));
+        }
+        _ => out.push((
+            "INSERT: 2 workers ≥ 1.7× 1 worker (2 cores)".to_string(),
+            "not measured".into(),
+            None,
+        )),
+    }
+    if let Some(mem) = &msq.memory {
+        let (d, b) = (&mem.default, &mem.bounded);
+        match &mem.process_peaks {
+            // Bounded: with the small budget, 4× the data costs at most 25% more peak memory
+            // (it does not grow with the data), and less than the default budget.
+            Some(p) => out.push((
+                "Peak memory bounded at 10× data / budget".to_string(),
+                format!(
+                    "`msq run` peak RSS with a {:.0} MB budget: {:.0} MB over {:.0} MB of JSON, {:.0} MB over {:.0} MB \
+                     ({} spilled files); {:.0} MB with the default budget; {:.0} MB for `SELECT 1`",
+                    mb(mem.budget_bytes),
+                    p.bounded_part_mb,
+                    mb(p.part_bytes),
+                    p.bounded_mb,
+                    mb(mem.input_bytes),
+                    b.1.spilled_files,
+                    p.default_mb,
+                    p.idle_mb
+                ),
+                Some(p.bounded_mb <= p.bounded_part_mb * 1.25 && p.bounded_mb < p.default_mb),
+            )),
+            None => out.push((
+                "Peak memory bounded at 10× data / budget".to_string(),
+                format!(
+                    "peak RSS {:.0} MB with a {:.0} MB budget ({} spilled files) vs {:.0} MB by default",
+                    b.0.peak_rss_mb,
+                    mb(mem.budget_bytes),
+                    b.1.spilled_files,
+                    d.0.peak_rss_mb
+                ),
+                Some(b.0.peak_rss_mb <= d.0.peak_rss_mb),
+            )),
+        }
+    }
+    out
+}
+
+/// bench-results.json.
+pub(crate) fn results_json(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> Value {
+    json!({
+        "command": h.command,
+        "machine": h.machine,
+        "data": {"rows": h.rows, "days": h.days, "json_files": h.json_files, "json_bytes": h.json_bytes,
+                 "json_raw_bytes": h.json_raw_bytes, "parquet_bytes": h.parquet_bytes},
+        "peers": h.peer_versions,
+        "measures": all.iter().map(|m| m.to_json()).collect::<Vec<_>>(),
+        "http": msq.http.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
+        "memory": msq.memory.as_ref().map(|m| json!({
+            "workers": m.workers, "input_bytes": m.input_bytes, "budget_bytes": m.budget_bytes,
+            "default": {"measure": m.default.0.to_json(), "facts": m.default.1.to_json()},
+            "bounded": {"measure": m.bounded.0.to_json(), "facts": m.bounded.1.to_json()},
+            "process_peak_rss_mb": m.process_peaks.as_ref().map(|p| json!({
+                "select_1": p.idle_mb, "insert_default": p.default_mb, "insert_bounded": p.bounded_mb,
+                "insert_bounded_quarter_rows": p.bounded_part_mb, "quarter_rows_json_bytes": p.part_bytes})),
+        })),
+        "scale": msq.scale.iter().map(|r| json!({"measure": r.measure, "workers": r.workers, "facts": r.facts.to_json()})).collect::<Vec<_>>(),
+        "targets": targets(all, msq).into_iter().map(|(t, r, m)| json!({"target": t, "result": r, "met": m})).collect::<Vec<_>>(),
+    })
+}
