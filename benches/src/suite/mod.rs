@@ -59,7 +59,9 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
     }
     let data_dir = crate::benches_dir().join("data");
     std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
-    let source = crate::default_source(Path::new(env!("CARGO_MANIFEST_DIR")));
+    // The workspace root is the parent of this crate (`benches/`).
+    let root = crate::benches_dir().parent().map(Path::to_path_buf).unwrap_or_default();
+    let source = crate::default_source(&root);
     eprintln!(
         "generating {} rows (seed {}, {} JSON parts) in {}",
         o.rows,

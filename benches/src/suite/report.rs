@@ -25,7 +25,7 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
         h.command, h.machine
     ));
     md.push_str(&format!(
-        "Data: {} generated wikipedia rows over {} days (`crate::generate_parts`), as newline-delimited JSON in \
+        "Data: {} generated wikipedia rows over {} days (`msq_benches::generate_parts`), as newline-delimited JSON in \
          {} gzipped parts ({:.1} MB stored, {:.1} MB of JSON text) and one Parquet file ({:.1} MB). \
          Every engine reads the same files in the same run. Peers: {}.\n\n",
         h.rows,
