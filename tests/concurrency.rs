@@ -317,11 +317,11 @@ async fn restart_cleans_up_after_a_killed_ingestion() {
         panic!("no conflict expected")
     };
     let root = dir.path().join("segments");
-    let dead_file = root.join(msq_worker::segment_writer::segment_path(&ids[0], "dead"));
+    let dead_file = root.join(ids[0].path("dead"));
     std::fs::create_dir_all(dead_file.parent().unwrap()).unwrap();
     std::fs::write(&dead_file, b"half a segment").unwrap();
     // A file of the same segment id written by another (live) query stays.
-    let other_file = root.join(msq_worker::segment_writer::segment_path(&ids[0], "alive"));
+    let other_file = root.join(ids[0].path("alive"));
     std::fs::write(&other_file, b"someone else's").unwrap();
     assert_eq!(md.task_locks(DS).unwrap().len(), 1);
 

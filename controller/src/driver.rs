@@ -15,6 +15,7 @@ use msq_engine::context::QueryContext;
 use msq_engine::counters::StageCounters;
 use msq_engine::exec::ExternalScanExec;
 use msq_engine::granularity::{format_millis, Interval};
+pub use msq_engine::ids::worker_task_id;
 use msq_engine::input::assign_splits;
 use msq_engine::kernel::query::KernelAction;
 use msq_engine::kernel::{ControllerStagePhase, QueryKernel, StageShape};
@@ -63,11 +64,6 @@ pub struct QueryOutcome {
     /// Segments published (tombstones included).
     pub segments: Vec<SegmentRecord>,
     pub rows_written: u64,
-}
-
-/// The worker task id Druid uses: `<controllerId>-worker<N>_<attempt>`.
-pub fn worker_task_id(task_id: &str, worker: usize, attempt: u32) -> String {
-    format!("{task_id}-worker{worker}_{attempt}")
 }
 
 /// Druid's relaunch limits under fault tolerance.
@@ -873,10 +869,7 @@ impl Driver<'_> {
         let mut files: BTreeMap<String, SegmentId> =
             self.segments.iter().map(|s| (s.path.clone(), s.id.clone())).collect();
         for id in &self.allocated {
-            files.insert(
-                msq_worker::segment_writer::segment_path(id, &self.query.query_id),
-                id.clone(),
-            );
+            files.insert(id.path(&self.query.query_id), id.clone());
         }
         let md = self.env.metadata.clone();
         let unpublished = msq_engine::blocking(move || {

@@ -73,7 +73,7 @@ impl Credentials {
             Some((u, p)) => self
                 .users
                 .get(u)
-                .is_some_and(|want| constant_time_eq(want.as_bytes(), p.as_bytes())),
+                .is_some_and(|want| msq_engine::rpc::constant_time_eq(want.as_bytes(), p.as_bytes())),
             None => false,
         }
     }
@@ -88,10 +88,6 @@ impl std::fmt::Debug for Credentials {
 /// Paths of the internal endpoints (controller ↔ worker), which authenticate with the cluster
 /// secret instead of user credentials, and exist only when the runner needs them.
 const INTERNAL_PREFIX: &str = "/druid/msq/v1/";
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 async fn require_auth(
     State(s): State<AppState>,

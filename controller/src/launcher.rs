@@ -222,7 +222,7 @@ impl Runner {
                 let live = self.registry.live();
                 if live.is_empty() {
                     return Err(MsqError::WorkerFailed {
-                        worker_task_id: crate::driver::worker_task_id(&ctx.task_id, worker, attempt),
+                        worker_task_id: msq_engine::ids::worker_task_id(&ctx.task_id, worker, attempt),
                         message: "no remote workers are registered with this server (start `msq worker --controller-url ...`)"
                             .into(),
                     });
@@ -295,7 +295,7 @@ impl Runner {
         if let Some(s) = self.auth.secret() {
             cmd.env("MSQ_CLUSTER_SECRET", s.expose());
         }
-        let task = crate::driver::worker_task_id(&ctx.task_id, worker, attempt);
+        let task = msq_engine::ids::worker_task_id(&ctx.task_id, worker, attempt);
         let mut child = cmd.spawn().map_err(|e| MsqError::WorkerFailed {
             worker_task_id: task.clone(),
             message: format!("cannot start worker process {}: {e}", self.worker_command.display()),

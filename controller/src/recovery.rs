@@ -18,7 +18,7 @@ pub fn unpublished_files(md: &dyn MetadataStore, task_id: &str) -> Result<Vec<St
     let query_id = query_id_of_task(task_id);
     let mut out = Vec::new();
     for id in md.pending_segments_for_task(task_id)? {
-        let path = msq_worker::segment_writer::segment_path(&id, query_id);
+        let path = id.path(query_id);
         let published = md.segment(&id.to_string())?.is_some_and(|s| s.path == path);
         if !published {
             out.push(path);

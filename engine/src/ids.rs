@@ -48,6 +48,12 @@ fn illegal_whitespace(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r')
 }
 
+/// The worker task id Druid uses, `<controllerTaskId>-worker<N>_<attempt>`: shared by the
+/// controller (which names its workers) and the launchers and workers that use the name.
+pub fn worker_task_id(task_id: &str, worker: usize, attempt: u32) -> String {
+    format!("{task_id}-worker{worker}_{attempt}")
+}
+
 /// Druid's `IdUtils.validateId(field, value)`, with its messages, plus the length limit.
 pub fn validate_id(field: &str, value: &str) -> Result<()> {
     if value.is_empty() {

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use msq_engine::counters::{update, SegmentGenerationProgress};
 use msq_engine::exec::ExecContext;
 use msq_engine::granularity::format_millis;
-use msq_engine::metadata::{SegmentId, SegmentRecord};
+use msq_engine::metadata::SegmentRecord;
 use msq_engine::protocol::WorkOrder;
 use msq_engine::signature::{Signature, TIME_COLUMN};
 use msq_engine::stage::SegmentGeneratorSpec;
@@ -22,18 +22,6 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use serde_json::json;
 use std::sync::Arc;
-
-/// Deep-storage path of a segment file written by query `query_id`:
-/// `<dataSource>/<start>_<end>/<version>/<partitionNum>_<queryId>.parquet`. Naming the query
-/// makes the path one only that task writes, so cleaning up after it can never remove a file
-/// of another task (as Druid's unique segment paths do).
-pub fn segment_path(id: &SegmentId, query_id: &str) -> String {
-    let iv = id.interval.to_iso().replace('/', "_");
-    format!(
-        "{}/{}/{}/{}_{}.parquet",
-        id.data_source, iv, id.version, id.partition_num, query_id
-    )
-}
 
 /// Writes every partition assigned in `order` as a segment; returns the segment records.
 pub async fn generate_segments(
@@ -51,7 +39,7 @@ pub async fn generate_segments(
         msq_engine::ids::validate_id("dataSource", &id.data_source)?;
         exec.check_cancelled()?;
         let mut stream = exec.fetcher.read_partition(input_stage, *partition, exec.batch_size)?;
-        let path = segment_path(id, &order.query_id);
+        let path = id.path(&order.query_id);
         let object_path = ObjectPath::from(path.as_str());
         let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
         let mut rows = 0u64;

@@ -31,6 +31,18 @@ impl SegmentId {
         }
     }
 
+    /// Deep-storage path of the segment's file as written by query `query_id`:
+    /// `<dataSource>/<start>_<end>/<version>/<partitionNum>_<queryId>.parquet`. Naming the
+    /// query makes the path one only that task writes, so cleaning up after it can never
+    /// remove a file of another task (as Druid's unique segment paths do).
+    pub fn path(&self, query_id: &str) -> String {
+        let iv = self.interval.to_iso().replace('/', "_");
+        format!(
+            "{}/{}/{}/{}_{}.parquet",
+            self.data_source, iv, self.version, self.partition_num, query_id
+        )
+    }
+
     /// Druid's ISO text of the interval start and end (ETERNITY bounds as Druid prints them).
     fn bounds_iso(&self) -> (String, String) {
         let iso = self.interval.to_iso();
@@ -144,6 +156,16 @@ mod tests {
         assert_eq!(SegmentId::parse("wiki", &id.to_string()), Some(id));
         assert_eq!(SegmentId::parse("wiki", &id1.to_string()), Some(id1));
         assert_eq!(SegmentId::parse("wik", "wiki_x"), None);
+    }
+
+    #[test]
+    fn paths_name_the_writing_query() {
+        let id = SegmentId::new("wiki", iv("2015-09-12", "2015-09-13"), "2024-01-01T00:00:00.000Z", 3);
+        assert_eq!(
+            id.path("q1"),
+            "wiki/2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z/2024-01-01T00:00:00.000Z/3_q1.parquet"
+        );
+        assert_ne!(id.path("q1"), id.path("q2"));
     }
 
     #[test]
