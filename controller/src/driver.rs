@@ -107,7 +107,6 @@ struct Driver<'a> {
     messages: u64,
     work_orders: u64,
     segments: Vec<SegmentRecord>,
-    allocated: Vec<SegmentId>,
     /// The task's scratch directory (spill files of embedded workers, staged results).
     scratch_dir: PathBuf,
     /// Version of new time chunks: the REPLACE lock's version, or the task's start time.
@@ -213,7 +212,6 @@ pub async fn run_query(
         messages: 0,
         work_orders: 0,
         segments: Vec::new(),
-        allocated: Vec::new(),
         scratch_dir,
         version: format_millis(chrono::Utc::now().timestamp_millis()),
         cancel: cancel.clone(),
@@ -296,7 +294,6 @@ pub async fn run_query(
             }
             d.release_workers().await;
             d.cleanup_failed().await;
-            d.release_locks().await;
             let now = Instant::now();
             let mut r = ReportState::lock(&report);
             d.kernel.fail_running();
@@ -862,38 +859,19 @@ impl Driver<'_> {
         })
     }
 
-    /// After a failure: delete the segment files this task wrote that were never published,
-    /// and its pending allocations. Files live under paths only this task writes
-    /// (`segment_path` names the query), so nothing of another task is touched.
+    /// After a failure: drop the task's pending segments and locks and delete the segment
+    /// files it wrote and never published. Paths name the query, so nothing of another task
+    /// is touched.
     async fn cleanup_failed(&mut self) {
-        let mut files: BTreeMap<String, SegmentId> =
-            self.segments.iter().map(|s| (s.path.clone(), s.id.clone())).collect();
-        for id in &self.allocated {
-            files.insert(id.path(&self.query.query_id), id.clone());
-        }
-        let md = self.env.metadata.clone();
-        let unpublished = msq_engine::blocking(move || {
-            let mut out = Vec::new();
-            for (path, id) in files {
-                let published = md.segment(&id.to_string())?.is_some_and(|s| s.path == path);
-                if !published && !path.is_empty() {
-                    out.push(path);
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .unwrap_or_default();
-        for p in unpublished {
-            let _ = self
-                .env
-                .deep_storage
-                .delete(&object_store::path::Path::from(p.as_str()))
-                .await;
-        }
         let md = self.env.metadata.clone();
         let task = self.task_id.to_string();
-        let _ = tokio::task::spawn_blocking(move || md.delete_pending_segments_for_task(&task)).await;
+        match msq_engine::blocking(move || crate::recovery::forget_unpublished(md.as_ref(), &task)).await {
+            Ok(files) => {
+                crate::recovery::delete_files(self.env.deep_storage.clone(), files).await;
+            }
+            Err(e) => tracing::warn!(task_id = self.task_id, "cannot clean up after the failed task: {e}"),
+        }
+        self.holds_locks = false; // released above (and they lapse once the task has failed)
         self.shuffle.clear();
     }
 
@@ -946,7 +924,6 @@ impl Driver<'_> {
         };
         self.holds_locks = true;
         let ids = crate::locking::allocate(&self.env.metadata, &req, self.lock_timeout, &self.cancel).await?;
-        self.allocated = ids.clone();
         assign_ids(ranges, ids)
     }
 

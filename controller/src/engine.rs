@@ -279,9 +279,7 @@ impl Engine {
             self.metadata.update_task(&rec)?;
         }
         // What it wrote and never published goes, as after a crash (paths name the query).
-        let files = crate::recovery::unpublished_files(self.metadata.as_ref(), task_id).unwrap_or_default();
-        let _ = self.metadata.delete_pending_segments_for_task(task_id);
-        let _ = self.metadata.release_locks(task_id);
+        let files = crate::recovery::forget_unpublished(self.metadata.as_ref(), task_id).unwrap_or_default();
         if !files.is_empty() {
             if let Ok(h) = tokio::runtime::Handle::try_current() {
                 h.spawn(crate::recovery::delete_files(self.deep_storage.clone(), files));

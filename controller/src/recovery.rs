@@ -27,16 +27,26 @@ pub fn unpublished_files(md: &dyn MetadataStore, task_id: &str) -> Result<Vec<St
     Ok(out)
 }
 
+/// For a task that will never publish (failed, cancelled, abandoned): drops its pending
+/// segments and locks, and returns the files it wrote and never published, to delete with
+/// [`delete_files`]. Pending segments and locks go even when the files cannot be listed.
+pub fn forget_unpublished(md: &dyn MetadataStore, task_id: &str) -> Result<Vec<String>> {
+    let files = unpublished_files(md, task_id);
+    let pending = md.delete_pending_segments_for_task(task_id);
+    let locks = md.release_locks(task_id);
+    pending?;
+    locks?;
+    files
+}
+
 /// Marks a task a stopped process left RUNNING as FAILED, releases its locks and pending
 /// segments, and returns the files it wrote that must be deleted.
 pub fn fail_abandoned_task(md: &dyn MetadataStore, mut t: TaskRecord) -> Result<Vec<String>> {
-    let files = unpublished_files(md, &t.id)?;
+    let files = forget_unpublished(md, &t.id)?;
     t.status = "FAILED".into();
     t.runner_status = "NONE".into();
     t.error_msg = Some("Task was still running when the server stopped; nothing it wrote was published".into());
     md.update_task(&t)?;
-    md.delete_pending_segments_for_task(&t.id)?;
-    md.release_locks(&t.id)?;
     let _ = md.append_task_log(&t.id, "Task failed: server stopped while it ran");
     Ok(files)
 }
@@ -48,7 +58,7 @@ pub async fn delete_files(store: Arc<dyn ObjectStore>, paths: Vec<String>) -> us
         match store.delete(&object_store::path::Path::from(p.as_str())).await {
             Ok(()) => n += 1,
             Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => tracing::warn!("cannot delete abandoned segment file {p}: {e}"),
+            Err(e) => tracing::warn!("cannot delete unpublished segment file {p}: {e}"),
         }
     }
     n
