@@ -6,7 +6,7 @@ use msq_engine::context::QueryContext;
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{LOCK_LEASE_MS, LOCK_RENEW_MS};
 use msq_engine::metadata::{
-    AllocateOutcome, AllocateRequest, LockOutcome, LockType, MetadataStore, SegmentId, TaskLock,
+    AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, MetadataStore, SegmentId, TaskLock,
 };
 use msq_engine::{MsqError, Result};
 use std::sync::Arc;
@@ -105,16 +105,17 @@ pub async fn lock_for_replace(
     cancel: &watch::Receiver<bool>,
 ) -> Result<String> {
     wait_for(data_source, task_id, timeout, cancel, || {
-        let (md, t, ds, iv, v) = (
-            md.clone(),
-            task_id.to_string(),
-            data_source.to_string(),
-            intervals.to_vec(),
-            now_version.to_string(),
-        );
+        let md = md.clone();
+        let req = LockRequest {
+            task_id: task_id.to_string(),
+            data_source: data_source.to_string(),
+            intervals: intervals.to_vec(),
+            lock_type: LockType::Exclusive,
+            now_version: now_version.to_string(),
+            expires_ms: lease_end(),
+        };
         async move {
-            let o = msq_engine::blocking(move || md.lock_intervals(&t, &ds, &iv, LockType::Exclusive, &v, lease_end()))
-                .await?;
+            let o = msq_engine::blocking(move || md.lock_intervals(&req)).await?;
             Ok(match o {
                 LockOutcome::Acquired { version } => Ok(version),
                 LockOutcome::Conflict(h) => Err(h),

@@ -86,6 +86,19 @@ pub enum AllocateOutcome {
     Conflict(Vec<TaskLock>),
 }
 
+/// Locks one task asks for on intervals of a dataSource, all or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRequest {
+    pub task_id: String,
+    pub data_source: String,
+    pub intervals: Vec<Interval>,
+    pub lock_type: LockType,
+    /// The version an exclusive lock gets unless something already there sorts higher.
+    pub now_version: String,
+    /// Until when the locks last unless renewed (epoch millis).
+    pub expires_ms: i64,
+}
+
 /// Segment ids wanted by one ingestion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllocateRequest {

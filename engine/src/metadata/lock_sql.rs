@@ -5,7 +5,7 @@
 
 use super::allocation::{
     allocate_ids, lock_conflicts, locks_cover, replace_version, AllocateOutcome, AllocateRequest, LockOutcome,
-    LockType, TaskLock,
+    LockRequest, LockType, TaskLock,
 };
 use super::segment::{SegmentId, SegmentRecord};
 use crate::error::{MsqError, Result};
@@ -174,17 +174,17 @@ fn insert_lock_row(tx: &mut dyn LockTx, l: &TaskLock) -> Result<()> {
 }
 
 /// [`super::MetadataStore::lock_intervals`] inside a transaction.
-pub(crate) fn lock_in(
-    tx: &mut dyn LockTx,
-    task_id: &str,
-    data_source: &str,
-    intervals: &[Interval],
-    lock_type: LockType,
-    now_version: &str,
-    expires_ms: i64,
-) -> Result<LockOutcome> {
+pub(crate) fn lock_in(tx: &mut dyn LockTx, req: &LockRequest) -> Result<LockOutcome> {
+    let LockRequest {
+        task_id,
+        data_source,
+        intervals,
+        lock_type,
+        now_version,
+        expires_ms,
+    } = req;
     let live = live_locks(tx, data_source)?;
-    let conflicts = lock_conflicts(&live, task_id, intervals, lock_type);
+    let conflicts = lock_conflicts(&live, task_id, intervals, *lock_type);
     if !conflicts.is_empty() {
         return Ok(LockOutcome::Conflict(conflicts));
     }
@@ -195,7 +195,12 @@ pub(crate) fn lock_in(
             let segs = tx.segments(data_source, whole)?;
             let pending = tx.query_ids(
                 &pending_of_others(),
-                &[data_source.into(), task_id.into(), whole.end.into(), whole.start.into()],
+                &[
+                    data_source.as_str().into(),
+                    task_id.as_str().into(),
+                    whole.end.into(),
+                    whole.start.into(),
+                ],
             )?;
             let versions = segs
                 .iter()
@@ -208,12 +213,12 @@ pub(crate) fn lock_in(
         insert_lock_row(
             tx,
             &TaskLock {
-                task_id: task_id.to_string(),
-                data_source: data_source.to_string(),
+                task_id: task_id.clone(),
+                data_source: data_source.clone(),
                 interval: *interval,
-                lock_type,
+                lock_type: *lock_type,
                 version: version.clone(),
-                expires_ms,
+                expires_ms: *expires_ms,
             },
         )?;
     }

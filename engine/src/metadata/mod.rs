@@ -23,7 +23,7 @@ mod store_tests;
 pub mod timeline;
 
 pub use self::postgres::PostgresMetadataStore;
-pub use allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
+pub use allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, TaskLock};
 pub use open::open_store;
 pub use segment::{SegmentId, SegmentRecord};
 pub use sqlite::SqliteMetadataStore;

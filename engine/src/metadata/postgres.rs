@@ -12,7 +12,7 @@
 //! * Tables are created on connect, in the connection's `search_path` schema (choose one with
 //!   `?options=-c%20search_path%3Dname` in the URL).
 
-use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, TaskLock};
 use super::lock_sql::{self, allocate_in, check_publish_locks, lock_in, pg, Arg, LockTx};
 use super::segment::{SegmentId, SegmentRecord};
 use super::store::{
@@ -425,6 +425,30 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
+/// A `dataSource, start, end, version, partition_num` row.
+fn id_from_row(r: &Row) -> Result<SegmentId> {
+    Ok(SegmentId {
+        data_source: r.try_get(0).db()?,
+        interval: Interval::new(r.try_get(1).db()?, r.try_get(2).db()?),
+        version: r.try_get(3).db()?,
+        partition_num: col_u32(r, 4)?,
+    })
+}
+
+/// A `druid_tasklocks` row.
+fn lock_from_row(r: &Row) -> Result<TaskLock> {
+    let kind: String = r.try_get(4).db()?;
+    Ok(TaskLock {
+        task_id: r.try_get(0).db()?,
+        data_source: r.try_get(1).db()?,
+        interval: Interval::new(r.try_get(2).db()?, r.try_get(3).db()?),
+        lock_type: LockType::from_name(&kind)
+            .ok_or_else(|| MsqError::Metadata(format!("unknown lock type [{kind}]")))?,
+        version: r.try_get(5).db()?,
+        expires_ms: r.try_get(6).db()?,
+    })
+}
+
 /// The shared lock and allocation logic over a PostgreSQL transaction.
 struct PgTx<'a, C: GenericClient>(&'a mut C);
 
@@ -453,35 +477,11 @@ impl<C: GenericClient> LockTx for PgTx<'_, C> {
     }
 
     fn query_locks(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<TaskLock>> {
-        pg_query(self.0, sql, args)?
-            .iter()
-            .map(|r| {
-                let kind: String = r.try_get(4).db()?;
-                Ok(TaskLock {
-                    task_id: r.try_get(0).db()?,
-                    data_source: r.try_get(1).db()?,
-                    interval: Interval::new(r.try_get(2).db()?, r.try_get(3).db()?),
-                    lock_type: LockType::from_name(&kind)
-                        .ok_or_else(|| MsqError::Metadata(format!("unknown lock type [{kind}]")))?,
-                    version: r.try_get(5).db()?,
-                    expires_ms: r.try_get(6).db()?,
-                })
-            })
-            .collect()
+        pg_query(self.0, sql, args)?.iter().map(lock_from_row).collect()
     }
 
     fn query_ids(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<SegmentId>> {
-        pg_query(self.0, sql, args)?
-            .iter()
-            .map(|r| {
-                Ok(SegmentId {
-                    data_source: r.try_get(0).db()?,
-                    interval: Interval::new(r.try_get(1).db()?, r.try_get(2).db()?),
-                    version: r.try_get(3).db()?,
-                    partition_num: col_u32(r, 4)?,
-                })
-            })
-            .collect()
+        pg_query(self.0, sql, args)?.iter().map(id_from_row).collect()
     }
 
     fn segments(&mut self, data_source: &str, interval: Interval) -> Result<Vec<SegmentRecord>> {
@@ -506,32 +506,9 @@ impl PostgresMetadataStore {
 }
 
 impl MetadataStore for PostgresMetadataStore {
-    fn lock_intervals(
-        &self,
-        task_id: &str,
-        data_source: &str,
-        intervals: &[Interval],
-        lock_type: LockType,
-        now_version: &str,
-        expires_ms: i64,
-    ) -> Result<LockOutcome> {
-        let (task_id, data_source, intervals, now_version) = (
-            task_id.to_string(),
-            data_source.to_string(),
-            intervals.to_vec(),
-            now_version.to_string(),
-        );
-        self.in_lock_tx(move |tx| {
-            lock_in(
-                tx,
-                &task_id,
-                &data_source,
-                &intervals,
-                lock_type,
-                &now_version,
-                expires_ms,
-            )
-        })
+    fn lock_intervals(&self, req: &LockRequest) -> Result<LockOutcome> {
+        let req = req.clone();
+        self.in_lock_tx(move |tx| lock_in(tx, &req))
     }
 
     fn allocate_segments(&self, req: &AllocateRequest) -> Result<AllocateOutcome> {
@@ -684,14 +661,7 @@ impl MetadataStore for PostgresMetadataStore {
             )
             .db()?
             .iter()
-            .map(|r| {
-                Ok(SegmentId {
-                    data_source: r.try_get(0).db()?,
-                    interval: Interval::new(r.try_get(1).db()?, r.try_get(2).db()?),
-                    version: r.try_get(3).db()?,
-                    partition_num: col_u32(r, 4)?,
-                })
-            })
+            .map(id_from_row)
             .collect()
         })
     }

@@ -3,7 +3,7 @@
 //! SQL is kept close to what PostgreSQL also accepts (quoted `"start"`/`"end"`, `TRUE`/`FALSE`,
 //! `ON CONFLICT ... DO NOTHING`, `BIGINT`/`TEXT` columns, JSON stored as text).
 
-use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, TaskLock};
 use super::lock_sql::{self, allocate_in, check_publish_locks, lock_in, Arg, LockTx};
 use super::segment::{SegmentId, SegmentRecord};
 use super::store::{
@@ -367,16 +367,8 @@ impl SqliteMetadataStore {
 }
 
 impl MetadataStore for SqliteMetadataStore {
-    fn lock_intervals(
-        &self,
-        task_id: &str,
-        data_source: &str,
-        intervals: &[Interval],
-        lock_type: LockType,
-        now_version: &str,
-        expires_ms: i64,
-    ) -> Result<LockOutcome> {
-        self.in_write_tx(|tx| lock_in(tx, task_id, data_source, intervals, lock_type, now_version, expires_ms))
+    fn lock_intervals(&self, req: &LockRequest) -> Result<LockOutcome> {
+        self.in_write_tx(|tx| lock_in(tx, req))
     }
 
     fn allocate_segments(&self, req: &AllocateRequest) -> Result<AllocateOutcome> {
@@ -494,14 +486,7 @@ impl MetadataStore for SqliteMetadataStore {
             r#"SELECT DISTINCT dataSource, "start", "end", version, partition_num FROM "druid_pendingSegments"
                WHERE dataSource = ?1 ORDER BY "start", "end", version, partition_num"#,
         )?;
-        let rows = stmt.query_map(params![data_source], |r| {
-            Ok(SegmentId {
-                data_source: r.get(0)?,
-                interval: Interval::new(r.get(1)?, r.get(2)?),
-                version: r.get(3)?,
-                partition_num: u32_col(r, 4)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![data_source], id_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

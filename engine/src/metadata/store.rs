@@ -5,7 +5,7 @@
 //! [`super::PostgresMetadataStore`]; nothing here names a database library. The publish rules
 //! both apply are the pure [`segments_to_mark_unused`].
 
-use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType, TaskLock};
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, TaskLock};
 use super::segment::{SegmentId, SegmentRecord};
 use super::timeline::{overshadowed, union_encloses};
 use crate::error::{MsqError, Result};
@@ -194,19 +194,11 @@ pub trait MetadataStore: Send + Sync {
 
     // ---- time-chunk locks and segment allocation ----
 
-    /// Takes `lock_type` locks on `intervals` of `data_source` for `task_id`, all or none,
-    /// unless a live lock of another task conflicts. An exclusive lock gets a version above
-    /// every segment and pending id in its intervals (`now_version` when that is higher).
-    /// Locks lapse at `expires_ms` unless renewed, and as soon as their task stops running.
-    fn lock_intervals(
-        &self,
-        task_id: &str,
-        data_source: &str,
-        intervals: &[Interval],
-        lock_type: LockType,
-        now_version: &str,
-        expires_ms: i64,
-    ) -> Result<LockOutcome>;
+    /// Takes the requested locks, all or none, unless a live lock of another task conflicts.
+    /// An exclusive lock gets a version above every segment and pending id in its intervals
+    /// (`now_version` when that is higher). Locks lapse at `expires_ms` unless renewed, and as
+    /// soon as their task stops running.
+    fn lock_intervals(&self, req: &LockRequest) -> Result<LockOutcome>;
 
     /// Allocates segment ids for an ingestion in one transaction, recording them as the
     /// task's pending segments: an INSERT takes shared locks on its chunks (unless another

@@ -1,7 +1,7 @@
 //! The metadata store test suite, run against every [`MetadataStore`] implementation:
 //! [`store_suite!`] expands to one `#[test]` per case for a fixture.
 
-use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockType};
+use super::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType};
 use super::segment::{SegmentId, SegmentRecord};
 use super::store::{MetadataStore, SegmentPublish, TaskFilter, TaskRecord};
 use crate::error::MsqError;
@@ -563,6 +563,17 @@ pub(crate) fn concurrent_publishes_serialize(fx: &dyn Fixture) {
 
 const FAR: i64 = i64::MAX / 2;
 
+fn exclusive(task: &str, interval: Interval, now_version: &str) -> LockRequest {
+    LockRequest {
+        task_id: task.into(),
+        data_source: "wiki".into(),
+        intervals: vec![interval],
+        lock_type: LockType::Exclusive,
+        now_version: now_version.into(),
+        expires_ms: FAR,
+    }
+}
+
 fn alloc_req(task: &str, chunk: Interval, n: u32, version: &str, append: bool) -> AllocateRequest {
     AllocateRequest {
         data_source: "wiki".into(),
@@ -603,9 +614,7 @@ pub(crate) fn locks_conflict_wait_and_lapse(fx: &dyn Fixture) {
         vec![SegmentId::new("wiki", d, "v1", 0), SegmentId::new("wiki", d, "v1", 1)]
     );
     // A REPLACE of that day must wait for it.
-    let r = store
-        .lock_intervals("r1", "wiki", &[d], LockType::Exclusive, "v5", FAR)
-        .unwrap();
+    let r = store.lock_intervals(&exclusive("r1", d, "v5")).unwrap();
     assert!(
         matches!(&r, LockOutcome::Conflict(h) if h.len() == 1 && h[0].task_id == "i1"),
         "{r:?}"
@@ -627,10 +636,7 @@ pub(crate) fn locks_conflict_wait_and_lapse(fx: &dyn Fixture) {
     }
     assert_eq!(store.used_segments("wiki", None).unwrap().len(), 3);
     // Now the REPLACE gets its lock, with a version above what is there.
-    let version = match store
-        .lock_intervals("r1", "wiki", &[d], LockType::Exclusive, "v0", FAR)
-        .unwrap()
-    {
+    let version = match store.lock_intervals(&exclusive("r1", d, "v0")).unwrap() {
         LockOutcome::Acquired { version } => version,
         other => panic!("{other:?}"),
     };
@@ -670,9 +676,7 @@ pub(crate) fn locks_conflict_wait_and_lapse(fx: &dyn Fixture) {
         .unwrap();
     let third = day("2015-09-14");
     assert!(matches!(
-        store
-            .lock_intervals("r2", "wiki", &[third], LockType::Exclusive, "v9", FAR)
-            .unwrap(),
+        store.lock_intervals(&exclusive("r2", third, "v9")).unwrap(),
         LockOutcome::Acquired { .. }
     ));
     assert_eq!(store.renew_locks("r2", 1).unwrap(), 1);
@@ -739,9 +743,7 @@ pub(crate) fn publish_needs_the_lock(fx: &dyn Fixture) {
     assert_eq!(store.publish(&p).unwrap_err().error_code(), "InsertLockPreempted");
     assert!(store.all_segments("wiki").unwrap().is_empty());
     assert!(matches!(
-        store
-            .lock_intervals("q", "wiki", &[d], LockType::Exclusive, "v1", FAR)
-            .unwrap(),
+        store.lock_intervals(&exclusive("q", d, "v1")).unwrap(),
         LockOutcome::Acquired { .. }
     ));
     assert_eq!(store.publish(&p).unwrap().published.len(), 1);
