@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::http::{parse_response, Resp};
 use common::*;
 use msq_controller::http::Credentials;
 use msq_controller::launcher::{Runner, RunnerKind};
@@ -124,74 +125,15 @@ fn start_worker(controller: Option<&str>, secret: &str) -> WorkerProcess {
 // A plain HTTP/1.1 client
 // ---------------------------------------------------------------------------------------
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-fn parse_response(raw: &[u8]) -> Resp {
-    let text = String::from_utf8_lossy(raw).to_string();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
-    Resp { status, headers, body }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest.get(n + 2..).unwrap_or("");
-    }
-    out
-}
-
 async fn request(addr: &str, method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> Resp {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut headers = Vec::new();
     if let Some(a) = auth {
-        req.push_str(&format!("Authorization: {a}\r\n"));
+        headers.push(("Authorization", a));
     }
-    let body = body.unwrap_or("");
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
+    if body.is_some_and(|b| !b.is_empty()) {
+        headers.push(("Content-Type", "application/json"));
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw).await;
-    parse_response(&raw)
+    common::http::request(addr, method, path, &headers, body).await
 }
 
 /// Sends a `len`-byte body (declared with Content-Length, or chunked when `declared` is false)

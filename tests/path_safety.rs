@@ -6,82 +6,25 @@
 
 mod common;
 
+use common::http::{start_server, Resp, Server};
 use common::*;
-use msq_controller::tasks::TaskManager;
 use msq_controller::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Server {
-    addr: String,
-    handle: tokio::task::JoinHandle<std::io::Result<()>>,
-}
 
 async fn start(data: &Path, max_temp_storage: Option<u64>) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let mut engine = Engine::open_local(data).unwrap();
-    engine.host = addr.clone();
     if let Some(limit) = max_temp_storage {
         engine.max_temp_storage_bytes = limit;
     }
-    let tasks = TaskManager::new(engine, 4).unwrap();
-    let handle = tokio::spawn(msq_controller::http::serve(tasks, listener, 1 << 20, None));
-    Server { addr, handle }
+    start_server(engine, 4, 1 << 20, None).await
 }
 
-struct Resp {
-    status: u16,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-    fn message(&self) -> String {
-        self.json()["errorMessage"].as_str().unwrap_or_default().to_string()
-    }
-}
-
-/// A raw HTTP/1.1 request: the path goes on the wire exactly as given (no normalisation).
+/// A request with a JSON body (the path goes on the wire exactly as given).
 async fn request(addr: &str, method: &str, path: &str, body: Option<&str>) -> Resp {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw).await;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {text:?}"));
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
-    Resp { status, body }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
+    common::http::request(addr, method, path, &[("Content-Type", "application/json")], body).await
 }
 
 async fn submit(addr: &str, sql: &str, context: Value) -> Resp {

@@ -7,94 +7,28 @@
 
 mod common;
 
+use common::http::{request_bytes, start_server, Resp, Server};
 use common::*;
 use msq_benches::prng::SplitMix64;
-use msq_controller::tasks::TaskManager;
 use msq_controller::Engine;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Every request must be answered within this.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-struct Server {
-    addr: String,
-    handle: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
 async fn start(dir: &Path) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let mut engine = Engine::open_local(dir).unwrap();
-    engine.host = addr.clone();
-    let tasks = TaskManager::new(engine, 4).unwrap();
-    let handle = tokio::spawn(msq_controller::http::serve(
-        tasks,
-        listener,
-        msq_controller::http::DEFAULT_MAX_BODY_BYTES,
-        None,
-    ));
-    Server { addr, handle }
-}
-
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
+    let engine = Engine::open_local(dir).unwrap();
+    start_server(engine, 4, msq_controller::http::DEFAULT_MAX_BODY_BYTES, None).await
 }
 
 /// One HTTP/1.1 exchange of raw bytes; the answer must come within [`RESPONSE_TIMEOUT`].
 async fn exchange(addr: &str, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Resp {
-    let work = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        if let Some(ct) = content_type {
-            req.push_str(&format!("Content-Type: {ct}\r\n"));
-        }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let mut bytes = req.into_bytes();
-        bytes.extend_from_slice(body);
-        // The server may answer (413) and close before reading everything.
-        let _ = s.write_all(&bytes).await;
-        let mut raw = Vec::new();
-        let _ = s.read_to_end(&mut raw).await;
-        raw
-    };
-    let raw = tokio::time::timeout(RESPONSE_TIMEOUT, work)
+    let headers: Vec<(&str, &str)> = content_type.map(|ct| ("Content-Type", ct)).into_iter().collect();
+    tokio::time::timeout(RESPONSE_TIMEOUT, request_bytes(addr, method, path, &headers, body))
         .await
-        .unwrap_or_else(|_| panic!("no answer to {method} {path} within {RESPONSE_TIMEOUT:?}"));
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status: u16 = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer to {method} {path} (connection dropped?): {text:?}"));
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
-    Resp { status, body }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest.get(n + 2..).unwrap_or("");
-    }
-    out
+        .unwrap_or_else(|_| panic!("no answer to {method} {path} within {RESPONSE_TIMEOUT:?}"))
 }
 
 async fn get(addr: &str, path: &str) -> Resp {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use flate2::read::GzDecoder;
 use msq_controller::Engine;
 use serde_json::{Map, Value};

@@ -1,0 +1,113 @@
+//! A raw HTTP/1.1 client for the integration tests: the request goes on the wire exactly as
+//! given (paths are not normalised, bodies may be any bytes) and the whole answer is read.
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    /// The body as JSON (panics, showing it, when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// A header's value, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Druid's `errorMessage` of an error body.
+    pub fn message(&self) -> String {
+        self.json()["errorMessage"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// Parses a whole HTTP/1.1 answer (chunked bodies joined).
+pub fn parse_response(raw: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer (connection dropped?): {text:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    Resp { status, headers, body }
+}
+
+/// The payload of a chunked body.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+/// One request with `headers` and a body of any bytes (`Content-Length` added); the server
+/// may answer and close before reading it all.
+pub async fn request_bytes(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    let _ = s.write_all(&bytes).await;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw).await;
+    parse_response(&raw)
+}
+
+/// One request with a text body (none: empty).
+pub async fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Resp {
+    request_bytes(addr, method, path, headers, body.unwrap_or("").as_bytes()).await
+}
+
+/// A server of Druid's API over `engine` on an ephemeral loopback port.
+pub struct Server {
+    pub addr: String,
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Serves `engine` (its `host` set to the bound address) with `slots` worker slots.
+pub async fn start_server(
+    mut engine: msq_controller::Engine,
+    slots: usize,
+    max_body: usize,
+    auth: Option<msq_controller::http::Credentials>,
+) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    engine.host = addr.clone();
+    let tasks = msq_controller::tasks::TaskManager::new(engine, slots).unwrap();
+    let handle = tokio::spawn(msq_controller::http::serve(tasks, listener, max_body, auth));
+    Server { addr, handle }
+}
