@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::pg::PgSchema;
 use common::*;
 use flate2::write::GzEncoder;
 use futures::TryStreamExt;
@@ -186,36 +187,7 @@ fn input_files_and_bytes(report: &Value) -> (u64, u64) {
     (files, bytes)
 }
 
-/// A fresh schema on the test PostgreSQL server, dropped when this goes away.
-struct PgSchema {
-    url: String,
-    schema: String,
-}
-
 impl PgSchema {
-    /// `None` (printing why) when no server is configured.
-    fn create() -> Option<PgSchema> {
-        let Ok(url) = std::env::var("MSQ_TEST_POSTGRES_URL") else {
-            println!("PostgreSQL not available (MSQ_TEST_POSTGRES_URL not set; scripts/ci-services.sh starts one): using SQLite metadata");
-            return None;
-        };
-        let schema = format!("msq_it_{}", uuid::Uuid::new_v4().simple());
-        let (u, s) = (url.clone(), schema.clone());
-        // The sync client runs a runtime of its own: keep it off the test's async threads.
-        std::thread::spawn(move || {
-            let mut c = postgres::Client::connect(&u, postgres::NoTls).unwrap();
-            c.batch_execute(&format!("CREATE SCHEMA {s}")).unwrap();
-        })
-        .join()
-        .unwrap();
-        Some(PgSchema { url, schema })
-    }
-
-    fn store_url(&self) -> String {
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.schema)
-    }
-
     /// Rows of `druid_segments` with `used = true`, counted by the server.
     fn used_segment_rows(&self) -> i64 {
         let (u, s) = (self.url.clone(), self.schema.clone());
@@ -227,18 +199,6 @@ impl PgSchema {
         })
         .join()
         .unwrap()
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (u, s) = (self.url.clone(), self.schema.clone());
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut c) = postgres::Client::connect(&u, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"));
-            }
-        })
-        .join();
     }
 }
 

@@ -247,35 +247,16 @@ async fn concurrent_ingestion_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_ingestion_on_postgres() {
-    let Ok(url) = std::env::var("MSQ_TEST_POSTGRES_URL") else {
-        println!(
-            "PostgreSQL not available (MSQ_TEST_POSTGRES_URL not set; scripts/ci-services.sh starts one): skipped"
-        );
-        return;
+    let Some(pg) = common::pg::PgSchema::create() else {
+        return; // skipped: no PostgreSQL
     };
-    let schema = format!("msq_conc_{}", uuid::Uuid::new_v4().simple());
-    let (u, sc) = (url.clone(), schema.clone());
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&u, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("CREATE SCHEMA {sc}")).unwrap();
-    })
-    .join()
-    .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let store_url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-    let md = tokio::task::spawn_blocking(move || PostgresMetadataStore::connect(&store_url).unwrap())
+    let url = pg.store_url();
+    let md = tokio::task::spawn_blocking(move || PostgresMetadataStore::connect(&url).unwrap())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path(), Arc::new(md)).await;
     check(&s, "pg").await;
-    let (u, sc) = (url.clone(), schema.clone());
-    let _ = std::thread::spawn(move || {
-        if let Ok(mut c) = postgres::Client::connect(&u, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {sc} CASCADE"));
-        }
-    })
-    .join();
 }
 
 /// A server that was killed mid-ingestion leaves a RUNNING task with pending segments, a

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod pg;
 
 use flate2::read::GzDecoder;
 use msq_controller::Engine;
