@@ -9,5 +9,6 @@ pub mod script;
 pub mod stages;
 pub mod statement;
 pub mod tables;
+pub mod units;
 
 pub use planner::{plan_statement, PlannedStatement};

@@ -1,0 +1,27 @@
+//! The Druid statement front end: `INSERT` / `REPLACE` headers, `PARTITIONED BY`,
+//! `CLUSTERED BY`, `OVERWRITE`, `TABLE(EXTERN(...))` and `FLOOR(x TO unit)`.
+//!
+//! Like Druid's own Calcite grammar extension, this works on the token stream at
+//! parenthesis depth 0: the Druid-only clauses are recognised and stripped, and the
+//! remaining query body is handed on as SQL text that a stock SQL planner understands.
+//!
+//! One job per file: [`tokens`] (the token stream and its depth-0 helpers), [`header`]
+//! (`INSERT INTO` / `REPLACE INTO ... OVERWRITE`), [`partitioning`] (`PARTITIONED BY`,
+//! `CLUSTERED BY`), [`body`] (query body rewriting), [`external`] (`TABLE(EXTERN(...))`),
+//! [`overwrite_where`] (the `OVERWRITE WHERE` condition), [`parse`] (the statement as a whole)
+//! and [`model`] (what comes out).
+
+mod body;
+mod external;
+mod header;
+mod model;
+mod overwrite_where;
+mod parse;
+mod partitioning;
+#[cfg(test)]
+mod tests;
+mod tokens;
+
+pub use model::{ClusterKey, DruidStatement, ExternSpec, Overwrite, StatementKind};
+pub use overwrite_where::{parse_overwrite_where, parse_overwrite_where_in_zone};
+pub use parse::{parse_statement, parse_statement_in_zone};
