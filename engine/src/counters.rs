@@ -246,7 +246,21 @@ pub fn update<R>(c: &SharedCounters, f: impl FnOnce(&mut StageCounters) -> R) ->
 /// a larger buffer counts only its part, unlike `RecordBatch::get_array_memory_size`); the
 /// same measure the shuffle's memory budget uses.
 pub fn frame_bytes(batch: &arrow::record_batch::RecordBatch) -> u64 {
-    crate::merge::batch_memory_size(batch) as u64
+    batch_memory_size(batch) as u64
+}
+
+/// Bytes of memory `batch` references, counting only the parts of its buffers its (possibly
+/// sliced) arrays use: a slice of a large batch counts its own rows, not the whole buffers.
+pub fn batch_memory_size(batch: &arrow::record_batch::RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -474,12 +474,6 @@ impl From<MsqError> for datafusion::error::DataFusionError {
     }
 }
 
-impl From<rusqlite::Error> for MsqError {
-    fn from(e: rusqlite::Error) -> Self {
-        MsqError::Metadata(e.to_string())
-    }
-}
-
 impl From<serde_json::Error> for MsqError {
     fn from(e: serde_json::Error) -> Self {
         MsqError::Unknown(format!("JSON error: {e}"))

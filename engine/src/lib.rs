@@ -1,26 +1,24 @@
-//! Shared types of msq-rs: errors, granularities, signatures, stage definitions, frames,
-//! shuffle, counters, reports, segments and the metadata store.
+//! The shared model of msq-rs and its pure decisions: errors, query context, granularities,
+//! signatures, stage definitions, input descriptions, sort orders, counters, key statistics
+//! and partition boundaries, the controller/worker protocol, ids, the metadata model
+//! (segments, timelines, locks and allocation) and the kernel's state machines.
+//!
+//! Nothing here touches rows on disk, the network or a database: `msq-rows` reads, sorts and
+//! moves rows, `msq-metadata` keeps durable state.
 
 pub mod context;
 pub mod counters;
 pub mod error;
-pub mod exec;
 pub mod granularity;
 pub mod ids;
 pub mod input;
 pub mod kernel;
 pub mod keystats;
-pub mod memory;
-pub mod merge;
 pub mod metadata;
 pub mod protocol;
-pub mod rpc;
-pub mod scratch;
-pub mod shuffle;
 pub mod signature;
+pub mod sort;
 pub mod stage;
-pub mod storage;
-pub mod wire;
 
 pub use error::{MsqError, Result};
 

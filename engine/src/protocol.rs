@@ -3,7 +3,7 @@
 
 use crate::counters::StageCounters;
 use crate::keystats::{KeyStatistics, RangePartitions};
-use crate::merge::SortColumn;
+use crate::sort::SortColumn;
 use crate::metadata::{SegmentId, SegmentRecord};
 use crate::stage::StageDefinition;
 use crate::{MsqError, Result};
@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub mod headers;
 
 /// Settings a worker applies to a work order.
 #[derive(Debug, Clone, Serialize, Deserialize)]

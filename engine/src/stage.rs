@@ -2,7 +2,7 @@
 
 use crate::granularity::{Granularity, Interval};
 use crate::input::{InputFormat, InputSource};
-use crate::merge::SortColumn;
+use crate::sort::SortColumn;
 use crate::signature::{Signature, TIME_COLUMN};
 use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;

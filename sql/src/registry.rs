@@ -1,4 +1,4 @@
-//! The function registry plans are decoded with (`msq_engine::wire::WireCodec::new`).
+//! The function registry plans are decoded with (`msq_rows::wire::WireCodec::new`).
 
 use datafusion::execution::TaskContext;
 use msq_engine::context::QueryContext;

@@ -14,10 +14,10 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
-use msq_engine::exec::{ExternalScanExec, SegmentScanExec, ShuffleReaderExec};
-use msq_engine::merge::SortColumn;
+use msq_engine::sort::SortColumn;
 use msq_engine::stage::{ProcessorKind, ShuffleSpec, StageDefinition, StageInput, StageProcessor};
 use msq_engine::{MsqError, Result};
+use msq_rows::exec::{ExternalScanExec, SegmentScanExec, ShuffleReaderExec};
 use std::sync::Arc;
 
 /// Accumulates stages while a plan is cut.

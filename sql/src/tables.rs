@@ -8,11 +8,11 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use msq_engine::exec::{ExternalScanExec, SegmentScanExec, SegmentSlice};
 use msq_engine::granularity::Interval;
 use msq_engine::input::{InputFormat, InputSource};
 use msq_engine::metadata::{visible_segments, SegmentRecord};
 use msq_engine::signature::{time_data_type, ColumnType, Signature, TIME_COLUMN};
+use msq_rows::exec::{ExternalScanExec, SegmentScanExec, SegmentSlice};
 use std::sync::Arc;
 
 /// An `EXTERN(...)` input.

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Json;
-use msq_engine::rpc::{BodyLimits, ClusterSecret};
+use msq_rows::rpc::{BodyLimits, ClusterSecret};
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::Semaphore;

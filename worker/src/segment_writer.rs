@@ -6,7 +6,7 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use msq_engine::counters::{update, SegmentGenerationProgress};
-use msq_engine::exec::ExecContext;
+use msq_rows::exec::ExecContext;
 use msq_engine::granularity::format_millis;
 use msq_engine::metadata::SegmentRecord;
 use msq_engine::protocol::WorkOrder;

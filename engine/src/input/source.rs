@@ -11,14 +11,14 @@
 //! * `{"type":"s3","uris":["s3://bucket/a.json"]}` (or `prefixes`, `objects`) — see [`super::s3`].
 //!
 //! New source types slot in as a variant here, an arm in
-//! [`InputSource::splits`], a [`SplitKind`] variant and an arm in `reader::open_bytes`.
+//! `msq_rows::input::list::splits`, a [`SplitKind`] variant and an arm in `reader::open_bytes`.
 
 pub use super::http::{HttpInputSource, PasswordProvider};
 pub use super::s3::S3InputSource;
 use crate::error::{MsqError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The `type`s of input source this build can read.
@@ -213,7 +213,7 @@ impl InputSplit {
     }
 
     /// The name whose extension says how the split is compressed (and for Parquet, nothing).
-    pub(crate) fn name_for_extension(&self) -> Option<PathBuf> {
+    pub fn name_for_extension(&self) -> Option<PathBuf> {
         match &self.kind {
             SplitKind::File { path, .. } => Some(path.clone()),
             SplitKind::Inline { .. } => None,
@@ -304,120 +304,6 @@ impl InputSource {
             InputSource::S3(s) => s.validate(),
         }
     }
-
-    /// Lists the concrete inputs of this source.
-    ///
-    /// For `local`, the files under `baseDir` matching `filter` come first (sorted by path), then
-    /// the listed `files` (in the given order); a listed file whose name a baseDir match already
-    /// has is not read twice (Druid's rule). Empty files are skipped, as Druid does. A listed file
-    /// that does not exist, or a `baseDir` + `filter` matching nothing, is an
-    /// [`MsqError::InputSource`] error naming the path.
-    pub fn splits(&self) -> Result<Vec<InputSplit>> {
-        self.validate()?;
-        match self {
-            InputSource::Local(l) => local_splits(l),
-            InputSource::Inline(i) => Ok(vec![InputSplit::inline(i.data.as_str())]),
-            InputSource::Http(h) => {
-                h.check_fetchable()?;
-                let authorization = h.authorization()?;
-                let headers: Vec<(String, String)> =
-                    h.request_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                Ok(h.uris
-                    .iter()
-                    .map(|uri| InputSplit {
-                        kind: SplitKind::Http {
-                            uri: uri.clone(),
-                            authorization: authorization.clone(),
-                            headers: headers.clone(),
-                        },
-                    })
-                    .collect())
-            }
-            InputSource::S3(s) => s.splits(),
-        }
-    }
-}
-
-fn local_splits(l: &LocalInputSource) -> Result<Vec<InputSplit>> {
-    let mut found: Vec<(PathBuf, u64)> = Vec::new();
-    if let Some(base) = &l.base_dir {
-        let filter = l.filter.as_deref().unwrap_or("*");
-        let pattern = glob::Pattern::new(filter)
-            .map_err(|e| MsqError::Validation(format!("Invalid filter [{filter}] of local inputSource: {e}")))?;
-        let base_path = Path::new(base);
-        let meta = std::fs::metadata(base_path).map_err(|e| MsqError::InputSource {
-            message: format!("Unable to read baseDir [{base}]: {e}"),
-        })?;
-        if !meta.is_dir() {
-            return Err(MsqError::InputSource {
-                message: format!("baseDir [{base}] is not a directory"),
-            });
-        }
-        let listed_names: Vec<&std::ffi::OsStr> = l.files.iter().filter_map(|f| Path::new(f).file_name()).collect();
-        let mut matched = Vec::new();
-        walk_dir(base_path, &pattern, &listed_names, &mut matched)?;
-        if matched.is_empty() {
-            return Err(MsqError::InputSource {
-                message: format!("No files found for baseDir[{base}] and filter[{filter}]"),
-            });
-        }
-        matched.sort();
-        found.extend(matched);
-    }
-    for f in &l.files {
-        let path = PathBuf::from(f);
-        let meta = std::fs::metadata(&path).map_err(|e| MsqError::InputSource {
-            message: if e.kind() == std::io::ErrorKind::NotFound {
-                format!("Unable to find file [{f}]")
-            } else {
-                format!("Unable to read file [{f}]: {e}")
-            },
-        })?;
-        if meta.is_dir() {
-            return Err(MsqError::InputSource {
-                message: format!("Input file [{f}] is a directory; use baseDir and filter to read a directory"),
-            });
-        }
-        found.push((path, meta.len()));
-    }
-    Ok(found
-        .into_iter()
-        .filter(|(_, size)| *size > 0)
-        .map(|(path, size)| InputSplit::file(path, size))
-        .collect())
-}
-
-/// Collects the regular files under `dir` (recursively) whose names match `pattern`, except
-/// those named in `exclude_names`.
-fn walk_dir(
-    dir: &Path,
-    pattern: &glob::Pattern,
-    exclude_names: &[&std::ffi::OsStr],
-    out: &mut Vec<(PathBuf, u64)>,
-) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| MsqError::InputSource {
-        message: format!("Unable to list directory [{}]: {e}", dir.display()),
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|e| MsqError::InputSource {
-            message: format!("Unable to list directory [{}]: {e}", dir.display()),
-        })?;
-        let path = entry.path();
-        // Follow symlinks, as Java's File API does.
-        let meta = std::fs::metadata(&path).map_err(|e| MsqError::InputSource {
-            message: format!("Unable to read file [{}]: {e}", path.display()),
-        })?;
-        if meta.is_dir() {
-            walk_dir(&path, pattern, exclude_names, out)?;
-        } else if meta.is_file() {
-            let name = entry.file_name();
-            let matches = name.to_str().is_some_and(|n| pattern.matches(n));
-            if matches && !exclude_names.contains(&name.as_os_str()) {
-                out.push((path, meta.len()));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Distributes splits over `workers` workers, balancing bytes: the largest split first goes to

@@ -122,7 +122,7 @@ impl TaskFilter {
     /// The `druid_tasks` query selecting `columns` of the matching tasks, newest first, and
     /// its text arguments in order; `placeholder(n)` writes the n-th (1-based) argument's
     /// marker in the backend's syntax. `None` when nothing can match (an empty status list).
-    pub(crate) fn to_sql(&self, columns: &str, placeholder: fn(usize) -> String) -> Option<(String, Vec<String>)> {
+    pub fn to_sql(&self, columns: &str, placeholder: fn(usize) -> String) -> Option<(String, Vec<String>)> {
         let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<String> = Vec::new();
         let mut arg = |v: &str| {

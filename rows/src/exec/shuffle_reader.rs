@@ -1,0 +1,125 @@
+//! Leaf operator that reads an earlier stage's output partitions through the shuffle.
+
+use super::{exec_context, leaf_properties};
+use msq_engine::counters::update;
+use arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalExpr};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
+};
+use futures::StreamExt;
+use std::sync::Arc;
+
+/// Reads partition `p` of stage `stage` when executed for partition `p`.
+#[derive(Debug, Clone)]
+pub struct ShuffleReaderExec {
+    pub stage: usize,
+    /// Index of this input among the reading stage's inputs (`inputN` counters).
+    pub input_number: usize,
+    pub partitions: usize,
+    pub ordering: Option<LexOrdering>,
+    schema: SchemaRef,
+    props: Arc<PlanProperties>,
+}
+
+impl ShuffleReaderExec {
+    /// A reader of `partitions` partitions of `stage`, sorted by `ordering` when given.
+    pub fn new(
+        stage: usize,
+        input_number: usize,
+        schema: SchemaRef,
+        partitions: usize,
+        ordering: Option<LexOrdering>,
+    ) -> Self {
+        let mut props = (*leaf_properties(schema.clone(), partitions)).clone();
+        if let Some(o) = &ordering {
+            let mut eq = EquivalenceProperties::new(schema.clone());
+            eq.add_ordering(o.iter().cloned());
+            props = props.with_eq_properties(eq);
+        }
+        ShuffleReaderExec {
+            stage,
+            input_number,
+            partitions,
+            ordering,
+            schema,
+            props: Arc::new(props),
+        }
+    }
+}
+
+impl ShuffleReaderExec {
+    /// The same reader reporting as input number `n`.
+    pub fn with_input_number(&self, n: usize) -> Self {
+        let mut s = self.clone();
+        s.input_number = n;
+        s
+    }
+}
+
+impl DisplayAs for ShuffleReaderExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "ShuffleReaderExec: stage={}, partitions={}",
+            self.stage, self.partitions
+        )?;
+        if let Some(o) = &self.ordering {
+            write!(f, ", ordering=[{o}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for ShuffleReaderExec {
+    fn name(&self) -> &str {
+        "ShuffleReaderExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        let ctx = exec_context(&context)?;
+        let stream = ctx.fetcher.read_partition(self.stage, partition, ctx.batch_size)?;
+        let input = self.input_number;
+        let counted = stream.map(move |b| {
+            if let Ok(b) = &b {
+                update(&ctx.counters, |c| {
+                    if c.inputs.len() <= input {
+                        c.inputs.resize(input + 1, Default::default());
+                    }
+                    c.inputs[input].add_frame(partition, b.num_rows() as u64, msq_engine::counters::frame_bytes(b))
+                });
+            }
+            b
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), counted)))
+    }
+}
