@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field};
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::{invalid, invoke_on_arrays, is_integer_type, is_string_type, string_array};
+use super::args::{invalid, invoke_on_arrays, is_integer_type, is_string_type, string_array};
 
 /// The string functions, by their registered name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -264,9 +264,55 @@ pub fn java_format(pattern: &str, args: &[ScalarValue]) -> std::result::Result<S
             i += 1;
             continue;
         }
-        i += 1;
+        let (spec, next) = FormatSpec::parse(&chars, i + 1, pattern)?;
+        i = next;
+        let conv = spec.conversion;
+        if conv == '%' {
+            out.push('%');
+            continue;
+        }
+        if conv == 'n' {
+            out.push('\n');
+            continue;
+        }
+        let k = match spec.index {
+            Some(k) => k,
+            None => {
+                next_arg += 1;
+                next_arg - 1
+            }
+        };
+        let arg = args
+            .get(k)
+            .ok_or_else(|| format!("Format specifier '%{conv}' in [{pattern}] has no argument"))?;
+        let body = format_one(conv, &spec.flags, spec.precision, arg)
+            .ok_or_else(|| format!("Conversion '%{conv}' in [{pattern}] cannot format [{arg}]"))?;
+        let width = spec.width(pattern)?;
+        pad(&mut out, &body, width, &spec.flags, conv);
+        if out.len() as u64 > super::size::MAX_VALUE_BYTES {
+            return Err(format!(
+                "The result of formatting [{pattern}] is larger than a value may be"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// One `%[argument_index$][flags][width][.precision]conversion` of a format pattern.
+struct FormatSpec {
+    /// The 0-based argument index of `%n$`.
+    index: Option<usize>,
+    flags: String,
+    /// The width as written (empty if none).
+    width: String,
+    precision: Option<usize>,
+    conversion: char,
+}
+
+impl FormatSpec {
+    /// Parses the specifier starting at `i` (right after `%`); returns it and the index after it.
+    fn parse(chars: &[char], mut i: usize, pattern: &str) -> std::result::Result<(FormatSpec, usize), String> {
         let start = i;
-        // [argument_index$][flags][width][.precision]conversion
         let mut index: Option<usize> = None;
         let mut j = i;
         while j < chars.len() && chars[j].is_ascii_digit() {
@@ -304,34 +350,26 @@ pub fn java_format(pattern: &str, args: &[ScalarValue]) -> std::result::Result<S
         if precision.unwrap_or(0) as u64 > super::size::MAX_VALUE_BYTES {
             return Err(format!("Format precision in [{pattern}] is larger than a value may be"));
         }
-        let Some(&conv) = chars.get(i) else {
+        let Some(&conversion) = chars.get(i) else {
             return Err(format!(
                 "Format specifier '%{}' in [{pattern}] has no conversion",
                 chars[start..].iter().collect::<String>()
             ));
         };
-        i += 1;
-        if conv == '%' {
-            out.push('%');
-            continue;
-        }
-        if conv == 'n' {
-            out.push('\n');
-            continue;
-        }
-        let k = match index {
-            Some(k) => k,
-            None => {
-                next_arg += 1;
-                next_arg - 1
-            }
+        let spec = FormatSpec {
+            index,
+            flags,
+            width,
+            precision,
+            conversion,
         };
-        let arg = args
-            .get(k)
-            .ok_or_else(|| format!("Format specifier '%{conv}' in [{pattern}] has no argument"))?;
-        let body = format_one(conv, &flags, precision, arg)
-            .ok_or_else(|| format!("Conversion '%{conv}' in [{pattern}] cannot format [{arg}]"))?;
-        let width: usize = match width.parse() {
+        Ok((spec, i + 1))
+    }
+
+    /// The minimum width (0 if none); a width larger than a value may be is an error.
+    fn width(&self, pattern: &str) -> std::result::Result<usize, String> {
+        let width = &self.width;
+        Ok(match width.parse::<usize>() {
             Ok(w) if w as u64 <= super::size::MAX_VALUE_BYTES => w,
             Ok(_) | Err(_) if !width.is_empty() => {
                 return Err(format!(
@@ -339,32 +377,31 @@ pub fn java_format(pattern: &str, args: &[ScalarValue]) -> std::result::Result<S
                 ))
             }
             _ => 0,
-        };
-        let n = body.chars().count();
-        if n >= width {
-            out.push_str(&body);
-        } else if flags.contains('-') {
-            out.push_str(&body);
-            out.extend(std::iter::repeat_n(' ', width - n));
-        } else if flags.contains('0') && "dxXofe".contains(conv) {
-            let (sign, digits) = match body.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("", body.as_str()),
-            };
-            out.push_str(sign);
-            out.extend(std::iter::repeat_n('0', width - n));
-            out.push_str(digits);
-        } else {
-            out.extend(std::iter::repeat_n(' ', width - n));
-            out.push_str(&body);
-        }
-        if out.len() as u64 > super::size::MAX_VALUE_BYTES {
-            return Err(format!(
-                "The result of formatting [{pattern}] is larger than a value may be"
-            ));
-        }
+        })
     }
-    Ok(out)
+}
+
+/// Appends `body` padded to `width`: left-justified with `-`, zero-padded after the sign with
+/// `0` for numeric conversions, else right-justified with spaces.
+fn pad(out: &mut String, body: &str, width: usize, flags: &str, conv: char) {
+    let n = body.chars().count();
+    if n >= width {
+        out.push_str(body);
+    } else if flags.contains('-') {
+        out.push_str(body);
+        out.extend(std::iter::repeat_n(' ', width - n));
+    } else if flags.contains('0') && "dxXofe".contains(conv) {
+        let (sign, digits) = match body.strip_prefix('-') {
+            Some(d) => ("-", d),
+            None => ("", body),
+        };
+        out.push_str(sign);
+        out.extend(std::iter::repeat_n('0', width - n));
+        out.push_str(digits);
+    } else {
+        out.extend(std::iter::repeat_n(' ', width - n));
+        out.push_str(body);
+    }
 }
 
 fn scalar_i64(v: &ScalarValue) -> Option<i64> {
