@@ -5,9 +5,10 @@
 use async_trait::async_trait;
 use msq_engine::counters::StageCounters;
 use msq_engine::keystats::KeyStatistics;
+use msq_engine::protocol::headers;
 use msq_engine::protocol::{ControllerClient, WorkerResult};
-use msq_engine::rpc::{controller_paths, RpcClient, ATTEMPT_HEADER};
 use msq_engine::{MsqError, Result};
+use msq_rows::rpc::{controller_paths, RpcClient};
 use serde::Serialize;
 
 /// Posts worker messages to the controller at `base_url` for task `task_id`.
@@ -27,7 +28,7 @@ impl HttpControllerClient {
             controller_paths::message(&self.task_id, message, stage, worker)
         );
         self.rpc
-            .post_json(&url, body, &[(ATTEMPT_HEADER, self.attempt.to_string())])
+            .post_json(&url, body, &[(headers::ATTEMPT, self.attempt.to_string())])
             .await?;
         Ok(())
     }

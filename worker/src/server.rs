@@ -14,24 +14,20 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use msq_engine::keystats::RangePartitions;
+use msq_engine::protocol::headers::{CONTROLLER_URL, TASK_ID};
 use msq_engine::protocol::{OutputLocation, WorkerClient};
-use msq_engine::rpc::{controller_paths, worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
-use msq_engine::scratch::TaskScratch;
-use msq_engine::shuffle::store::stream_runs;
-use msq_engine::shuffle::InProcessShuffle;
-use msq_engine::wire::WireCodec;
 use msq_engine::MsqError;
+use msq_rows::rpc::{controller_paths, worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
+use msq_rows::scratch::TaskScratch;
+use msq_rows::shuffle::store::stream_runs;
+use msq_rows::shuffle::InProcessShuffle;
+use msq_rows::wire::WireCodec;
 use object_store::ObjectStore;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Header naming the controller's base URL on a work order.
-pub const CONTROLLER_URL_HEADER: &str = "x-msq-controller-url";
-/// Header naming the controller task on a work order.
-pub const TASK_ID_HEADER: &str = "x-msq-task-id";
 
 /// What a worker process is configured with.
 #[derive(Clone)]
@@ -74,10 +70,10 @@ impl WorkerService {
     /// A service with no work yet.
     pub fn new(config: WorkerServiceConfig) -> Arc<Self> {
         // Scratch directories of queries a killed worker process left behind.
-        if let Err(e) = msq_engine::scratch::claim_root(&config.tmp_dir) {
+        if let Err(e) = msq_rows::scratch::claim_root(&config.tmp_dir) {
             tracing::warn!("cannot use scratch directory {}: {e}", config.tmp_dir.display());
         }
-        let swept = msq_engine::scratch::sweep(&config.tmp_dir, false);
+        let swept = msq_rows::scratch::sweep(&config.tmp_dir, false);
         if !swept.removed.is_empty() {
             tracing::info!(
                 "removed {} leftover scratch directories ({} bytes)",
@@ -192,7 +188,7 @@ fn msq_error(e: MsqError) -> Response {
 
 async fn work_order(State(svc): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (Some(controller_url), Some(task_id)) = (header(CONTROLLER_URL_HEADER), header(TASK_ID_HEADER)) else {
+    let (Some(controller_url), Some(task_id)) = (header(CONTROLLER_URL), header(TASK_ID)) else {
         return error(StatusCode::BAD_REQUEST, "work order without controller URL or task id");
     };
     let order = match svc.config.codec.decode_work_order(&body) {
