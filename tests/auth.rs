@@ -8,11 +8,11 @@ mod common;
 
 use common::http::{parse_response, Resp};
 use common::*;
-use msq_controller::http::Credentials;
+use msq_controller::druid_api::Credentials;
 use msq_controller::launcher::{Runner, RunnerKind};
 use msq_controller::tasks::TaskManager;
-use msq_controller::Engine;
-use msq_engine::rpc::ClusterAuth;
+use msq_controller::Overlord;
+use msq_rows::rpc::ClusterAuth;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -58,7 +58,7 @@ async fn start(kind: RunnerKind, auth_file: bool, secret: Option<&str>) -> Serve
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let mut engine = Engine::open_local(dir.path()).unwrap();
+    let mut engine = Overlord::open_local(dir.path()).unwrap();
     engine.host = addr.clone();
     engine
         .use_runner(runner(kind, dir.path(), secret), Some(format!("http://{addr}")))
@@ -67,7 +67,7 @@ async fn start(kind: RunnerKind, auth_file: bool, secret: Option<&str>) -> Serve
     let secret = engine.runner.auth.secret().map(|s| s.expose().to_string());
     let tasks = TaskManager::new(engine, 4).unwrap();
     let creds = auth_file.then(|| Credentials::parse(&format!("# users\n{USER}:{PASSWORD}\nother:x\n")).unwrap());
-    let handle = tokio::spawn(msq_controller::http::serve(tasks, listener, 1 << 20, creds));
+    let handle = tokio::spawn(msq_controller::druid_api::serve(tasks, listener, 1 << 20, creds));
     Server {
         addr,
         secret,
@@ -416,7 +416,7 @@ fn public_routes(task: &str) -> Vec<Route> {
     ]
 }
 
-/// Every route of the controller's endpoints for workers (`controller/src/controller_api.rs`),
+/// Every route of the controller's endpoints for workers (`controller/src/worker_protocol/endpoints.rs`),
 /// with the status each answers past authentication (no task of that id is running).
 fn controller_routes() -> Vec<Route> {
     use Side::*;
@@ -659,7 +659,7 @@ async fn remote_runner_requires_a_secret_everywhere() {
     let _shared = MEMORY.read().await;
     // No secret: the engine refuses the runner, `msq server` and `msq worker` refuse to start.
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = Engine::open_local(dir.path()).unwrap();
+    let mut engine = Overlord::open_local(dir.path()).unwrap();
     let err = engine
         .use_runner(
             runner(RunnerKind::Remote, dir.path(), None),

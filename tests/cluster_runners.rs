@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use msq_controller::launcher::{Runner, RunnerKind};
-use msq_controller::Engine;
-use msq_engine::rpc::ClusterAuth;
+use msq_controller::Overlord;
+use msq_rows::rpc::ClusterAuth;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -47,7 +47,7 @@ impl Drop for RemoteWorker {
     }
 }
 
-fn start_remote_worker(engine: &Engine, secret: Option<&str>) -> RemoteWorker {
+fn start_remote_worker(engine: &Overlord, secret: Option<&str>) -> RemoteWorker {
     let deep = engine.data_dir.join("segments");
     let tmp = tempfile::tempdir().unwrap().keep();
     let mut cmd = Command::new(MSQ);
@@ -76,7 +76,7 @@ fn start_remote_worker(engine: &Engine, secret: Option<&str>) -> RemoteWorker {
     RemoteWorker { child, url }
 }
 
-async fn wait_registered(engine: &Engine, n: usize) {
+async fn wait_registered(engine: &Overlord, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while engine.runner.registry.live().len() < n {
         assert!(Instant::now() < deadline, "workers did not register");
@@ -94,7 +94,7 @@ const SUITE: [&str; 5] = [
 ];
 
 /// Segments of a datasource as (interval, partition, rows).
-fn segment_shape(e: &Engine, ds: &str) -> Vec<(String, u32, u64)> {
+fn segment_shape(e: &Overlord, ds: &str) -> Vec<(String, u32, u64)> {
     let mut v: Vec<(String, u32, u64)> = e
         .metadata
         .used_segments(ds, None)
@@ -107,7 +107,7 @@ fn segment_shape(e: &Engine, ds: &str) -> Vec<(String, u32, u64)> {
     v
 }
 
-async fn run_suite(e: &Engine, context: Value) -> (Vec<(String, u32, u64)>, Vec<Vec<Vec<Value>>>) {
+async fn run_suite(e: &Overlord, context: Value) -> (Vec<(String, u32, u64)>, Vec<Vec<Vec<Value>>>) {
     let (_, outcome, _) = run_ok(e, &insert_wikipedia_sql("wikipedia"), context.clone()).await;
     assert_eq!(outcome.rows_written, 39_244);
     let mut results = Vec::new();
@@ -229,7 +229,7 @@ CLUSTERED BY page"#,
 
 /// Runs `sql` on `engine`, SIGKILLing worker 1's process once stage 0 has read some rows.
 async fn run_and_kill_worker(
-    engine: &Engine,
+    engine: &Overlord,
     sql: &str,
     context: Value,
 ) -> (Result<msq_controller::QueryOutcome, msq_engine::MsqError>, Value) {

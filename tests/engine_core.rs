@@ -288,7 +288,7 @@ async fn report_shape_and_counters_add_up() {
     assert_eq!(stages[1]["definition"]["processor"]["type"], "groupByPostShuffle");
 }
 
-async fn expect_error(e: &msq_controller::Engine, sql: &str, context: Value) -> (msq_engine::MsqError, Value) {
+async fn expect_error(e: &msq_controller::Overlord, sql: &str, context: Value) -> (msq_engine::MsqError, Value) {
     let (_, res, report) = e.run_statement(sql, &ctx(context)).await;
     match res {
         Ok(_) => panic!("expected failure for {sql}"),

@@ -5,8 +5,8 @@ mod common;
 
 use common::http::{request, start_server, Resp, Server};
 use common::*;
-use msq_controller::http::Credentials;
-use msq_controller::Engine;
+use msq_controller::druid_api::Credentials;
+use msq_controller::Overlord;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ async fn start(dir: &Path, auth: Option<Credentials>, max_body: usize) -> Server
 }
 
 async fn start_with_slots(dir: &Path, auth: Option<Credentials>, max_body: usize, slots: usize) -> Server {
-    start_server(Engine::open_local(dir).unwrap(), slots, max_body, auth).await
+    start_server(Overlord::open_local(dir).unwrap(), slots, max_body, auth).await
 }
 
 async fn get(addr: &str, path: &str) -> Resp {
@@ -369,7 +369,7 @@ async fn fifty_concurrent_submissions_finish_and_survive_a_restart() {
     s.handle.abort();
 
     // A task that was running when the server died, as the metadata store would hold it.
-    let engine = Engine::open_local(dir.path()).unwrap();
+    let engine = Overlord::open_local(dir.path()).unwrap();
     let mut rec = engine.metadata.get_task(&ids[0].1).unwrap().unwrap();
     rec.id = "query-interrupted".into();
     rec.status = "RUNNING".into();
@@ -487,7 +487,7 @@ PARTITIONED BY HOUR CLUSTERED BY channel"#,
         rep["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["errorCode"],
         "Canceled"
     );
-    let engine = Engine::open_local(&dir.path().join("var")).unwrap();
+    let engine = Overlord::open_local(&dir.path().join("var")).unwrap();
     assert!(engine.metadata.used_segments("long_insert", None).unwrap().is_empty());
     assert!(engine.metadata.pending_segments("long_insert").unwrap().is_empty());
     s.handle.abort();

@@ -8,14 +8,14 @@ mod common;
 
 use common::http::{start_server, Resp, Server};
 use common::*;
-use msq_controller::Engine;
+use msq_controller::Overlord;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 async fn start(data: &Path, max_temp_storage: Option<u64>) -> Server {
-    let mut engine = Engine::open_local(data).unwrap();
+    let mut engine = Overlord::open_local(data).unwrap();
     if let Some(limit) = max_temp_storage {
         engine.max_temp_storage_bytes = limit;
     }

@@ -10,7 +10,7 @@ mod common;
 use common::http::{request_bytes, start_server, Resp, Server};
 use common::*;
 use msq_benches::prng::SplitMix64;
-use msq_controller::Engine;
+use msq_controller::Overlord;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn start(dir: &Path) -> Server {
-    let engine = Engine::open_local(dir).unwrap();
-    start_server(engine, 4, msq_controller::http::DEFAULT_MAX_BODY_BYTES, None).await
+    let engine = Overlord::open_local(dir).unwrap();
+    start_server(engine, 4, msq_controller::druid_api::DEFAULT_MAX_BODY_BYTES, None).await
 }
 
 /// One HTTP/1.1 exchange of raw bytes; the answer must come within [`RESPONSE_TIMEOUT`].

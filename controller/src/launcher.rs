@@ -4,18 +4,17 @@
 //! that registered with this server.
 
 use crate::events::{ChannelClient, Event, EventKind};
-use crate::worker_client::HttpWorkerClient;
+use crate::worker_protocol::{HttpWorkerClient, WorkerRegistry};
 use msq_engine::protocol::{OutputLocation, WorkerClient};
-use msq_engine::rpc::{worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
-use msq_engine::shuffle::InProcessShuffle;
-use msq_engine::wire::WireCodec;
 use msq_engine::{MsqError, Result};
+use msq_rows::rpc::{worker_paths, BodyLimits, ClusterAuth, ClusterSecret, RpcClient};
+use msq_rows::shuffle::InProcessShuffle;
+use msq_rows::wire::WireCodec;
 use msq_worker::{Worker, WorkerEnv};
 use object_store::ObjectStore;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,6 +26,17 @@ pub enum RunnerKind {
     Embedded,
     Process,
     Remote,
+}
+
+impl RunnerKind {
+    /// The name `--runner` takes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunnerKind::Embedded => "embedded",
+            RunnerKind::Process => "process",
+            RunnerKind::Remote => "remote",
+        }
+    }
 }
 
 impl std::str::FromStr for RunnerKind {
@@ -49,36 +59,6 @@ const MISSED_HEARTBEATS: u32 = 3;
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// How long a worker process has to start (Druid's `TaskStartTimeout` analogue).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a registered remote worker stays live without announcing itself.
-const REGISTRATION_TTL: Duration = Duration::from_secs(10);
-
-/// Remote workers that announced themselves to this server.
-#[derive(Debug, Default)]
-pub struct WorkerRegistry {
-    seen: Mutex<BTreeMap<String, Instant>>,
-}
-
-impl WorkerRegistry {
-    /// Records an announcement from the worker at `url`.
-    pub fn announce(&self, url: &str) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(url.trim_end_matches('/').to_string(), Instant::now());
-    }
-
-    /// URLs of workers heard from recently, in a stable order.
-    pub fn live(&self) -> Vec<String> {
-        let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, t| now.duration_since(*t) < REGISTRATION_TTL * 6);
-        seen.iter()
-            .filter(|(_, t)| now.duration_since(**t) < REGISTRATION_TTL)
-            .map(|(u, _)| u.clone())
-            .collect()
-    }
-}
-
 /// How workers are started, shared by all queries of an engine.
 #[derive(Clone)]
 pub struct Runner {

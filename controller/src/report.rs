@@ -123,6 +123,24 @@ impl ReportState {
     /// The report JSON, as `GET /druid/indexer/v1/task/{id}/reports` serves it.
     pub fn to_json(&self) -> Value {
         let now = Instant::now();
+        let mut payload = Map::new();
+        payload.insert("status".into(), self.status_json(now));
+        payload.insert("stages".into(), self.stages_json(now));
+        payload.insert("counters".into(), self.counters_json());
+        if let Some(results) = self.results_json() {
+            payload.insert("results".into(), results);
+        }
+        json!({
+            "multiStageQuery": {
+                "type": "multiStageQuery",
+                "taskId": self.task_id,
+                "payload": Value::Object(payload),
+            }
+        })
+    }
+
+    /// `payload.status`: the query's state, error, warnings, timing, workers and segments.
+    fn status_json(&self, now: Instant) -> Value {
         let mut status = Map::new();
         status.insert("status".into(), json!(self.status.name()));
         if let Some(e) = &self.error {
@@ -140,6 +158,23 @@ impl ReportState {
         }
         status.insert("startTime".into(), json!(format_millis(self.start_time)));
         status.insert("durationMs".into(), json!(self.duration_ms()));
+        status.insert("workers".into(), self.workers_json(now));
+        let running_workers = self.workers.iter().filter(|w| w.status == QueryStatus::Running).count();
+        status.insert("pendingTasks".into(), json!(0));
+        let running = if self.status == QueryStatus::Running {
+            running_workers + 1
+        } else {
+            0
+        };
+        status.insert("runningTasks".into(), json!(running));
+        if let Some(s) = &self.segment_report {
+            status.insert("segmentReport".into(), s.clone());
+        }
+        Value::Object(status)
+    }
+
+    /// `payload.status.workers`: the attempts of each worker number.
+    fn workers_json(&self, now: Instant) -> Value {
         let mut workers = Map::new();
         for w in &self.workers {
             let end = w.finished.unwrap_or(now);
@@ -159,20 +194,12 @@ impl ReportState {
                 a.push(json!({"workerId": w.worker_id, "state": w.status.name(), "durationMs": duration, "pendingMs": pending}));
             }
         }
-        status.insert("workers".into(), Value::Object(workers));
-        let running_workers = self.workers.iter().filter(|w| w.status == QueryStatus::Running).count();
-        status.insert("pendingTasks".into(), json!(0));
-        let running = if self.status == QueryStatus::Running {
-            running_workers + 1
-        } else {
-            0
-        };
-        status.insert("runningTasks".into(), json!(running));
-        if let Some(s) = &self.segment_report {
-            status.insert("segmentReport".into(), s.clone());
-        }
+        Value::Object(workers)
+    }
 
-        let stages: Vec<Value> = self
+    /// `payload.stages`.
+    fn stages_json(&self, now: Instant) -> Value {
+        let stages = self
             .stages
             .iter()
             .enumerate()
@@ -202,7 +229,11 @@ impl ReportState {
                 Value::Object(m)
             })
             .collect();
+        Value::Array(stages)
+    }
 
+    /// `payload.counters`: per stage, per worker.
+    fn counters_json(&self) -> Value {
         let mut counters = Map::new();
         for (stage, workers) in &self.counters {
             let mut w = Map::new();
@@ -211,35 +242,24 @@ impl ReportState {
             }
             counters.insert(stage.to_string(), Value::Object(w));
         }
+        Value::Object(counters)
+    }
 
-        let mut payload = Map::new();
-        payload.insert("status".into(), Value::Object(status));
-        payload.insert("stages".into(), Value::Array(stages));
-        payload.insert("counters".into(), Value::Object(counters));
-        if let Some((schema, batches)) = &self.results {
-            let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let signature = Signature::from_schema(schema);
-            let sql_types: Vec<&str> = schema
-                .fields()
-                .iter()
-                .map(|f| ColumnType::sql_type_name(f.data_type()))
-                .collect();
-            payload.insert(
-                "results".into(),
-                json!({
-                    "signature": signature,
-                    "sqlTypeNames": sql_types,
-                    "results": rows_json(batches, MAX_REPORT_ROWS),
-                    "resultsTruncated": total > MAX_REPORT_ROWS,
-                }),
-            );
-        }
-        json!({
-            "multiStageQuery": {
-                "type": "multiStageQuery",
-                "taskId": self.task_id,
-                "payload": Value::Object(payload),
-            }
-        })
+    /// `payload.results` of a SELECT: its signature, SQL types and first rows.
+    fn results_json(&self) -> Option<Value> {
+        let (schema, batches) = self.results.as_ref()?;
+        let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let signature = Signature::from_schema(schema);
+        let sql_types: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnType::sql_type_name(f.data_type()))
+            .collect();
+        Some(json!({
+            "signature": signature,
+            "sqlTypeNames": sql_types,
+            "results": rows_json(batches, MAX_REPORT_ROWS),
+            "resultsTruncated": total > MAX_REPORT_ROWS,
+        }))
     }
 }

@@ -2,7 +2,7 @@
 //! wait for worker slots, run, can be shut down, and leave their status, report and log in
 //! the metadata store.
 
-use crate::engine::{Engine, PreparedTask};
+use crate::overlord::{Overlord, PreparedTask};
 use crate::report::{LiveReport, ReportState};
 use futures::FutureExt;
 use msq_engine::metadata::{TaskFilter, TaskRecord};
@@ -23,7 +23,7 @@ struct ActiveTask {
 
 /// Runs submitted statements as tasks with a bounded number of worker slots.
 pub struct TaskManager {
-    pub engine: Engine,
+    pub overlord: Overlord,
     active: Mutex<HashMap<String, ActiveTask>>,
     slots: Arc<Semaphore>,
     total_slots: usize,
@@ -32,17 +32,17 @@ pub struct TaskManager {
 impl TaskManager {
     /// A manager with `worker_slots` workers shared by all running tasks. Tasks left RUNNING
     /// by a previous server process are marked FAILED.
-    pub fn new(mut engine: Engine, worker_slots: usize) -> Result<Arc<Self>> {
-        let stale = engine.metadata.list_tasks(&TaskFilter {
+    pub fn new(mut overlord: Overlord, worker_slots: usize) -> Result<Arc<Self>> {
+        let stale = overlord.metadata.list_tasks(&TaskFilter {
             status: Some(vec!["RUNNING".into()]),
             ..Default::default()
         })?;
         let mut abandoned_files = Vec::new();
         for t in stale {
-            abandoned_files.extend(crate::recovery::fail_abandoned_task(engine.metadata.as_ref(), t)?);
+            abandoned_files.extend(crate::recovery::fail_abandoned_task(overlord.metadata.as_ref(), t)?);
         }
         if !abandoned_files.is_empty() {
-            let store = engine.deep_storage.clone();
+            let store = overlord.deep_storage.clone();
             match tokio::runtime::Handle::try_current() {
                 Ok(h) => {
                     h.spawn(crate::recovery::delete_files(store, abandoned_files));
@@ -50,12 +50,12 @@ impl TaskManager {
                 Err(_) => tracing::warn!("{} abandoned segment files left in deep storage", abandoned_files.len()),
             }
         }
-        sweep_scratch(&engine);
+        sweep_scratch(&overlord);
         // The server shows SELECT results only in reports: keep one row more than they hold.
-        engine.max_result_rows = Some(crate::report::MAX_REPORT_ROWS + 1);
+        overlord.max_result_rows = Some(crate::report::MAX_REPORT_ROWS + 1);
         let total = worker_slots.max(1);
         Ok(Arc::new(TaskManager {
-            engine,
+            overlord,
             active: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(total)),
             total_slots: total,
@@ -74,7 +74,7 @@ impl TaskManager {
         context: &Map<String, Value>,
         opaque_id: Option<String>,
     ) -> Result<String> {
-        let task = match self.engine.prepare(sql, context).await {
+        let task = match self.overlord.prepare(sql, context).await {
             Ok(t) => t,
             // A panic while planning is a bug met by this statement: it becomes a failed task
             // (UnknownError with the panic message), as a panic while running does.
@@ -83,23 +83,23 @@ impl TaskManager {
                     .sql_query_id
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 let id = format!("query-{query_id}");
-                if self.engine.metadata.get_task(&id)?.is_some() {
+                if self.overlord.metadata.get_task(&id)?.is_some() {
                     return Err(e);
                 }
-                self.engine.record_failed_planning(&id, sql, context, opaque_id, e)?;
+                self.overlord.record_failed_planning(&id, sql, context, opaque_id, e)?;
                 return Ok(id);
             }
             Err(e) => return Err(e),
         };
-        if self.engine.metadata.get_task(&task.task_id)?.is_some() {
+        if self.overlord.metadata.get_task(&task.task_id)?.is_some() {
             return Err(MsqError::Validation(format!(
                 "Task [{}] already exists; use another sqlQueryId",
                 task.task_id
             )));
         }
-        self.engine.record_start_as(&task, "WAITING", opaque_id)?;
+        self.overlord.record_start_as(&task, "WAITING", opaque_id)?;
         let id = task.task_id.clone();
-        let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&id, &self.engine.host)));
+        let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&id, &self.overlord.host)));
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
         self.active().insert(
@@ -120,7 +120,7 @@ impl TaskManager {
             if let Err(payload) = run.await {
                 let error = MsqError::from_panic("Task", payload);
                 tracing::error!("task [{id}] panicked: {error}");
-                let _ = me.engine.fail_task(&id, &report, error, "Task failed");
+                let _ = me.overlord.fail_task(&id, &report, error, "Task failed");
             }
             me.active().remove(&id);
             let _ = done_tx.send(true);
@@ -135,14 +135,14 @@ impl TaskManager {
             _ = cancel.wait_for(|c| *c) => None,
         };
         let Some(_permit) = permit else {
-            let _ = self.engine.finish_unstarted(&task, MsqError::Canceled);
+            let _ = self.overlord.finish_unstarted(&task, MsqError::Canceled);
             return;
         };
-        if let Ok(Some(mut rec)) = self.engine.metadata.get_task(&task.task_id) {
+        if let Ok(Some(mut rec)) = self.overlord.metadata.get_task(&task.task_id) {
             rec.runner_status = "RUNNING".into();
-            let _ = self.engine.metadata.update_task(&rec);
+            let _ = self.overlord.metadata.update_task(&rec);
         }
-        let _ = self.engine.run(&task, report, cancel).await;
+        let _ = self.overlord.run(&task, report, cancel).await;
     }
 
     /// Asks a running or waiting task to stop; false when no such task is active.
@@ -190,7 +190,7 @@ impl TaskManager {
             loop {
                 let cutoff = chrono::Utc::now().timestamp_millis() - keep.as_millis() as i64;
                 let cutoff = msq_engine::granularity::format_millis(cutoff);
-                let md = me.engine.metadata.clone();
+                let md = me.overlord.metadata.clone();
                 let _ = tokio::task::spawn_blocking(move || md.delete_completed_tasks_before(&cutoff)).await;
                 tokio::time::sleep(std::time::Duration::from_secs(600)).await;
             }
@@ -199,21 +199,21 @@ impl TaskManager {
 
     /// A task's record.
     pub fn task(&self, task_id: &str) -> Result<Option<TaskRecord>> {
-        self.engine.metadata.get_task(task_id)
+        self.overlord.metadata.get_task(task_id)
     }
 }
 
 /// Removes scratch directories a killed server left behind: task directories under
 /// `<data-dir>/tmp`, and worker processes' directories under the process runner's scratch root
 /// when that lies inside it (never a shared directory such as `/tmp`).
-fn sweep_scratch(engine: &Engine) {
-    let tmp = engine.data_dir.join("tmp");
+fn sweep_scratch(overlord: &Overlord) {
+    let tmp = overlord.data_dir.join("tmp");
     let mut roots = vec![tmp.clone()];
-    if engine.runner.tmp_dir.starts_with(&tmp) && engine.runner.tmp_dir != tmp {
-        roots.push(engine.runner.tmp_dir.clone());
+    if overlord.runner.tmp_dir.starts_with(&tmp) && overlord.runner.tmp_dir != tmp {
+        roots.push(overlord.runner.tmp_dir.clone());
     }
     for root in roots {
-        let swept = msq_engine::scratch::sweep(&root, true);
+        let swept = msq_rows::scratch::sweep(&root, true);
         if !swept.removed.is_empty() {
             tracing::info!(
                 "removed {} leftover scratch directories ({} bytes) under {}",

@@ -99,15 +99,15 @@ pub struct Server {
 
 /// Serves `engine` (its `host` set to the bound address) with `slots` worker slots.
 pub async fn start_server(
-    mut engine: msq_controller::Engine,
+    mut engine: msq_controller::Overlord,
     slots: usize,
     max_body: usize,
-    auth: Option<msq_controller::http::Credentials>,
+    auth: Option<msq_controller::druid_api::Credentials>,
 ) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     engine.host = addr.clone();
     let tasks = msq_controller::tasks::TaskManager::new(engine, slots).unwrap();
-    let handle = tokio::spawn(msq_controller::http::serve(tasks, listener, max_body, auth));
+    let handle = tokio::spawn(msq_controller::druid_api::serve(tasks, listener, max_body, auth));
     Server { addr, handle }
 }

@@ -7,7 +7,7 @@ pub mod http;
 pub mod pg;
 
 use flate2::read::GzDecoder;
-use msq_controller::Engine;
+use msq_controller::Overlord;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -32,13 +32,13 @@ pub fn wiki_rows() -> Vec<Map<String, Value>> {
 }
 
 pub struct TestEngine {
-    pub engine: Engine,
+    pub engine: Overlord,
     pub dir: tempfile::TempDir,
 }
 
 pub fn engine() -> TestEngine {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open_local(dir.path()).unwrap();
+    let engine = Overlord::open_local(dir.path()).unwrap();
     TestEngine { engine, dir }
 }
 
@@ -60,7 +60,7 @@ CLUSTERED BY channel"#,
 }
 
 /// Runs a statement that must succeed; returns (task id, outcome, report).
-pub async fn run_ok(e: &Engine, sql: &str, context: Value) -> (String, msq_controller::QueryOutcome, Value) {
+pub async fn run_ok(e: &Overlord, sql: &str, context: Value) -> (String, msq_controller::QueryOutcome, Value) {
     let (id, res, report) = e.run_statement(sql, &ctx(context)).await;
     match res {
         Ok(o) => (id.unwrap(), o, report),
@@ -72,7 +72,7 @@ pub async fn run_ok(e: &Engine, sql: &str, context: Value) -> (String, msq_contr
 }
 
 /// Results of a SELECT as JSON rows.
-pub async fn select(e: &Engine, sql: &str, context: Value) -> Vec<Vec<Value>> {
+pub async fn select(e: &Overlord, sql: &str, context: Value) -> Vec<Vec<Value>> {
     let (_, o, _) = run_ok(e, sql, context).await;
     msq_controller::values::rows_json(o.results.as_ref().unwrap(), usize::MAX)
         .into_iter()

@@ -32,7 +32,7 @@ use report::*;
 use stats::*;
 
 use msq_controller::report::{LiveReport, ReportState};
-use msq_controller::Engine;
+use msq_controller::Overlord;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -79,7 +79,7 @@ pub(crate) async fn insert_runs(
     for run in 0..runs {
         let dir = work.join(format!("{prefix}-{run}"));
         let _ = std::fs::remove_dir_all(&dir);
-        let engine = Engine::open_local(&dir).map_err(|e| e.to_string())?;
+        let engine = Overlord::open_local(&dir).map_err(|e| e.to_string())?;
         let (secs, written, facts) = run_task(&engine, insert, ctx).await?;
         if written != rows {
             return Err(format!("INSERT wrote {written} rows, expected {rows}"));
@@ -97,7 +97,7 @@ pub(crate) async fn insert_runs(
 /// Runs `sql` as one task (as `msq run` does); returns its time, the rows it wrote or
 /// returned, and the facts of its report.
 pub(crate) async fn run_task(
-    engine: &Engine,
+    engine: &Overlord,
     sql: &str,
     ctx: &Map<String, Value>,
 ) -> Result<(f64, u64, RunFacts), String> {
@@ -252,7 +252,7 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
 
     // The rest runs on the data of the first INSERT run.
     let dir = work.join(format!("msq-insert-w{w0}-0"));
-    let engine = Engine::open_local(&dir).map_err(|e| e.to_string())?;
+    let engine = Overlord::open_local(&dir).map_err(|e| e.to_string())?;
     let ctx = context(w0, &[]);
     let replace = crate::sql::replace_sql();
     let mut times = Vec::new();

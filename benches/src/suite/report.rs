@@ -90,7 +90,7 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
     if !msq.http.is_empty() {
         md.push_str(&format!(
             "\n## HTTP API: tiny SELECT, submit → SUCCESS\n\n\
-             An in-process server (`msq_controller::http::serve` on 127.0.0.1:0, embedded workers, 4 worker slots); \
+             An in-process server (`msq_controller::druid_api::serve` on 127.0.0.1:0, embedded workers, 4 worker slots); \
              the client (HTTP/1.1, one keep-alive connection) POSTs `/druid/v2/sql/task` with \
              `{}` (context `maxNumTasks` 2) and stops the clock when it sees SUCCESS. \
              3 warm-up runs are not counted.\n\n\

@@ -1,16 +1,18 @@
-//! The embedded engine: metadata store and deep storage under one data directory, and the
-//! task lifecycle (record, plan, run, store report) that `msq run` and the server share.
+//! The overlord of one msq-rs installation (Druid's Overlord, in one process): the metadata
+//! store, deep storage and scratch space, how queries get workers, and the task lifecycle
+//! (plan, record, run, store report) that `msq run` and the server share.
 
-use crate::controller_api::ControllerHub;
 use crate::driver::{run_query, QueryEnv, QueryOutcome};
 use crate::launcher::{Runner, RunnerKind};
 use crate::report::{LiveReport, ReportState};
+use crate::worker_protocol::ControllerHub;
 use msq_engine::context::QueryContext;
 use msq_engine::granularity::format_millis;
-use msq_engine::metadata::{MetadataStore, SqliteMetadataStore, TaskRecord};
-use msq_engine::rpc::ClusterAuth;
-use msq_engine::wire::WireCodec;
+use msq_engine::metadata::{MetadataStore, TaskRecord};
 use msq_engine::{MsqError, Result};
+use msq_metadata::SqliteMetadataStore;
+use msq_rows::rpc::ClusterAuth;
+use msq_rows::wire::WireCodec;
 use msq_sql::planner::{plan_statement, PlannedStatement};
 use msq_sql::statement::StatementKind;
 use object_store::local::LocalFileSystem;
@@ -20,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// Metadata, deep storage and scratch space of one msq-rs installation.
+/// Metadata, deep storage, scratch space and task runner of one msq-rs installation.
 #[derive(Clone)]
-pub struct Engine {
+pub struct Overlord {
     pub metadata: Arc<dyn MetadataStore>,
     pub deep_storage: Arc<dyn ObjectStore>,
     pub data_dir: PathBuf,
@@ -35,7 +37,7 @@ pub struct Engine {
     /// Base URL of the controller endpoints HTTP workers post to.
     pub controller_url: Option<String>,
     /// Temporary storage per task in bytes (0: no limit; default
-    /// [`msq_engine::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES`]).
+    /// [`msq_rows::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES`]).
     pub max_temp_storage_bytes: u64,
     /// Most SELECT result rows a task keeps in memory (none: all; the server keeps what its
     /// reports show).
@@ -50,14 +52,14 @@ pub struct PreparedTask {
     pub sql: String,
 }
 
-impl Engine {
+impl Overlord {
     /// Opens (creating) the embedded defaults under `data_dir`: SQLite metadata in
     /// `metadata.db`, deep storage in `segments/`, spill files in `tmp/`.
-    pub fn open_local(data_dir: &Path) -> Result<Engine> {
+    pub fn open_local(data_dir: &Path) -> Result<Overlord> {
         std::fs::create_dir_all(data_dir.join("segments"))?;
         let metadata = SqliteMetadataStore::open(&data_dir.join("metadata.db"))?;
         let deep = LocalFileSystem::new_with_prefix(data_dir.join("segments"))?;
-        Engine::open(data_dir, Arc::new(metadata), Arc::new(deep))
+        Overlord::open(data_dir, Arc::new(metadata), Arc::new(deep))
     }
 
     /// Runs queries' workers with `runner`. HTTP workers post to `controller_url`; without
@@ -70,26 +72,26 @@ impl Engine {
         if runner.deep_storage_uri.is_empty() {
             runner.deep_storage_uri = self.data_dir.join("segments").display().to_string();
         }
-        self.hub = ControllerHub::for_runner(&runner);
+        self.hub = ControllerHub::with_limits(runner.auth.clone(), runner.registry.clone(), runner.limits);
         self.controller_url = match (controller_url, &runner.kind) {
             (Some(u), _) => Some(u),
             (None, RunnerKind::Embedded) => None,
-            (None, _) => Some(crate::controller_api::serve(self.hub.clone(), "127.0.0.1:0").await?),
+            (None, _) => Some(crate::worker_protocol::endpoints::serve(self.hub.clone(), "127.0.0.1:0").await?),
         };
         self.runner = runner;
         Ok(())
     }
 
-    /// An engine over the given metadata store and deep storage (e.g. from
-    /// `msq_engine::metadata::open_store` and `msq_engine::storage::open_deep_storage`), with
+    /// An overlord over the given metadata store and deep storage (e.g. from
+    /// `msq_metadata::open_store` and `msq_rows::storage::open_deep_storage`), with
     /// spill files under `data_dir/tmp`.
     pub fn open(
         data_dir: &Path,
         metadata: Arc<dyn MetadataStore>,
         deep_storage: Arc<dyn ObjectStore>,
-    ) -> Result<Engine> {
+    ) -> Result<Overlord> {
         std::fs::create_dir_all(data_dir.join("tmp"))?;
-        Ok(Engine {
+        Ok(Overlord {
             metadata,
             deep_storage,
             data_dir: data_dir.to_path_buf(),
@@ -97,7 +99,7 @@ impl Engine {
             runner: Runner::embedded(),
             hub: ControllerHub::new(ClusterAuth::default(), Default::default()),
             controller_url: None,
-            max_temp_storage_bytes: msq_engine::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES,
+            max_temp_storage_bytes: msq_rows::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES,
             max_result_rows: None,
         })
     }
@@ -241,7 +243,7 @@ impl Engine {
             duration_ms: -1,
             error_msg: None,
             location: self.location(),
-            payload: Engine::payload(task),
+            payload: Overlord::payload(task),
             report: None,
             opaque_id,
         })
@@ -253,7 +255,7 @@ impl Engine {
         self.fail_task(&task.task_id, &report, error, "Task failed before starting")
     }
 
-    /// Marks a task FAILED with `error` outside the normal end of [`Engine::run`] (it never
+    /// Marks a task FAILED with `error` outside the normal end of [`Overlord::run`] (it never
     /// started, or it panicked): the error goes into its `report` and status, its log gets
     /// `what: error`, its pending segments and locks are released, and the segment files it
     /// wrote but never published are deleted.

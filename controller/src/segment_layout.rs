@@ -1,5 +1,6 @@
-//! Segment allocation for the segment-generation stage, tombstones for REPLACE, and the
-//! atomic publish of a query's segments.
+//! The layout of the segments an ingestion writes: which time chunks need how many segment
+//! ids, which partition gets which id, which chunks fall outside OVERWRITE, the tombstones a
+//! REPLACE leaves, and the shard specs. Pure decisions; the driver allocates and publishes.
 
 use msq_engine::granularity::{format_millis, Granularity, Interval};
 use msq_engine::keystats::RangePartitions;
@@ -123,7 +124,6 @@ pub fn tombstones(
         .collect())
 }
 
-/// Fills in per-chunk partition counts of shard specs, now that every segment is known.
 /// How segments of an ingestion are sharded, as Druid chooses: range shard specs only for
 /// REPLACE with CLUSTERED BY string columns that appear as-is in the output; numbered
 /// otherwise (an INSERT appends, so it always uses numbered).

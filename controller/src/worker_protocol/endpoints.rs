@@ -3,15 +3,16 @@
 //! Mounted only by runners whose workers talk HTTP, always behind the cluster secret.
 
 use crate::events::{Event, EventKind};
-use crate::launcher::WorkerRegistry;
+use crate::worker_protocol::registry::WorkerRegistry;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use msq_engine::rpc::{controller_paths, BodyLimits, ClusterAuth, ClusterSecret, ATTEMPT_HEADER};
+use msq_engine::protocol::headers::ATTEMPT;
 use msq_engine::{MsqError, Result};
+use msq_rows::rpc::{controller_paths, BodyLimits, ClusterAuth, ClusterSecret};
 use msq_worker::internal_http::{internal_error, ClusterGuard};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -52,13 +53,14 @@ impl ControllerHub {
         })
     }
 
-    /// A hub for `runner`'s workers: its secret, registry and body limits.
-    pub fn for_runner(runner: &crate::launcher::Runner) -> Arc<Self> {
+    /// A hub accepting workers presenting `auth`, with `limits` on its routes when served on
+    /// their own (a runner's secret, registry and body limits).
+    pub fn with_limits(auth: ClusterAuth, registry: Arc<WorkerRegistry>, limits: BodyLimits) -> Arc<Self> {
         Arc::new(ControllerHub {
             tasks: Mutex::new(HashMap::new()),
-            registry: runner.registry.clone(),
-            auth: runner.auth.clone(),
-            limits: runner.limits,
+            registry,
+            auth,
+            limits,
         })
     }
 
@@ -156,7 +158,7 @@ async fn message(
     message: &'static str,
 ) -> Response {
     let attempt: u32 = headers
-        .get(ATTEMPT_HEADER)
+        .get(ATTEMPT)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);

@@ -1,12 +1,13 @@
 //! `WorkerClient` over HTTP: the controller's calls to a worker process.
 
 use async_trait::async_trait;
+use msq_engine::ids::worker_task_id;
 use msq_engine::keystats::RangePartitions;
+use msq_engine::protocol::headers::{CONTROLLER_URL, TASK_ID};
 use msq_engine::protocol::{WorkOrder, WorkerClient};
-use msq_engine::rpc::{worker_paths, RpcClient};
-use msq_engine::wire::WireCodec;
 use msq_engine::{MsqError, Result};
-use msq_worker::server::{CONTROLLER_URL_HEADER, TASK_ID_HEADER};
+use msq_rows::rpc::{worker_paths, RpcClient};
+use msq_rows::wire::WireCodec;
 
 /// Calls worker `worker` (attempt `attempt`) of a query at `base_url`.
 pub struct HttpWorkerClient {
@@ -28,7 +29,7 @@ impl HttpWorkerClient {
 
     fn rpc_failed(&self, e: MsqError) -> MsqError {
         MsqError::WorkerRpcFailed {
-            worker_task_id: crate::driver::worker_task_id(&self.task_id, self.worker, self.attempt),
+            worker_task_id: worker_task_id(&self.task_id, self.worker, self.attempt),
             message: e.to_string(),
         }
     }
@@ -43,8 +44,8 @@ impl WorkerClient for HttpWorkerClient {
                 &self.url(worker_paths::WORK_ORDER),
                 body,
                 &[
-                    (CONTROLLER_URL_HEADER, self.controller_url.clone()),
-                    (TASK_ID_HEADER, self.task_id.clone()),
+                    (CONTROLLER_URL, self.controller_url.clone()),
+                    (TASK_ID, self.task_id.clone()),
                 ],
             )
             .await

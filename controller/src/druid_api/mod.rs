@@ -1,0 +1,105 @@
+//! Druid's public HTTP API: `POST /druid/v2/sql/task` ([`sql_task`]) and the Tasks API under
+//! `/druid/indexer/v1` ([`indexer`]). Handlers return [`ApiError`] for Druid's error bodies;
+//! basic auth is a layer ([`auth`]). The internal controller ↔ worker endpoints mounted
+//! beside them are [`crate::worker_protocol`].
+
+pub mod auth;
+pub mod error;
+mod indexer;
+mod sql_task;
+mod state;
+
+use crate::tasks::TaskManager;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use indexer::{
+    bulk_status, delete_pending, list_state, list_tasks, shutdown_all, submit_native_task, task_log, task_payload,
+    task_reports, task_segments, task_shutdown, task_status,
+};
+use serde_json::json;
+use sql_task::submit_sql_task;
+use state::AppState;
+use std::sync::Arc;
+
+pub use auth::Credentials;
+pub use error::ApiError;
+
+/// Largest request body accepted (413 beyond), unless configured otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
+
+/// The axum router serving the API over `tasks`, with optional basic auth (checked before
+/// any body is read, also for wrong methods and unknown paths; not for `/status/health`).
+/// The controller's endpoints for workers are mounted only when the runner has HTTP workers,
+/// behind its cluster secret instead of user credentials.
+pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Credentials>) -> Router {
+    let host: Arc<str> = tasks.overlord.host.as_str().into();
+    let runner = &tasks.overlord.runner;
+    let internal = runner
+        .internal_secret()
+        .map(|secret| crate::worker_protocol::endpoints::routes(tasks.overlord.hub.clone(), secret, &runner.limits));
+    let mut api = public_routes()
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    if let Some(users) = auth {
+        api = api.layer(from_fn_with_state(Arc::new(users), auth::require_user));
+    }
+    let app = api
+        .route("/status/health", get(|| async { Json(json!(true)) }))
+        .with_state(AppState { tasks });
+    let app = match internal {
+        Some(internal) => app.merge(internal),
+        None => app,
+    };
+    // Outermost, so errors of every layer get Druid's body.
+    app.layer(from_fn_with_state(host, error::render))
+}
+
+/// The routes of the public API that need credentials when auth is on.
+fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/druid/v2/sql/task", post(submit_sql_task))
+        .route("/druid/v2/sql/task/", post(submit_sql_task))
+        .route("/druid/indexer/v1/task", post(submit_native_task))
+        .route("/druid/indexer/v1/tasks", get(list_tasks))
+        .route(
+            "/druid/indexer/v1/completeTasks",
+            get(|s, q| list_state(s, q, "complete")),
+        )
+        .route(
+            "/druid/indexer/v1/runningTasks",
+            get(|s, q| list_state(s, q, "running")),
+        )
+        .route(
+            "/druid/indexer/v1/waitingTasks",
+            get(|s, q| list_state(s, q, "waiting")),
+        )
+        .route(
+            "/druid/indexer/v1/pendingTasks",
+            get(|s, q| list_state(s, q, "pending")),
+        )
+        .route("/druid/indexer/v1/task/{id}", get(task_payload))
+        .route("/druid/indexer/v1/task/{id}/status", get(task_status))
+        .route("/druid/indexer/v1/task/{id}/reports", get(task_reports))
+        .route("/druid/indexer/v1/task/{id}/log", get(task_log))
+        .route("/druid/indexer/v1/task/{id}/segments", get(task_segments))
+        .route("/druid/indexer/v1/task/{id}/shutdown", post(task_shutdown))
+        .route(
+            "/druid/indexer/v1/datasources/{ds}/shutdownAllTasks",
+            post(shutdown_all),
+        )
+        .route("/druid/indexer/v1/taskStatus", post(bulk_status))
+        .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(
+    tasks: Arc<TaskManager>,
+    listener: tokio::net::TcpListener,
+    max_body_bytes: usize,
+    auth: Option<Credentials>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(tasks, max_body_bytes, auth)).await
+}

@@ -1,0 +1,10 @@
+//! What the handlers of the public API share.
+
+use crate::tasks::TaskManager;
+use std::sync::Arc;
+
+/// The state of every public route: the task queue (and through it the overlord).
+#[derive(Clone)]
+pub(super) struct AppState {
+    pub(super) tasks: Arc<TaskManager>,
+}
