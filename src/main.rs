@@ -1,15 +1,14 @@
 //! `msq`: run Druid SQL ingestion and queries locally (`msq run`) or serve Druid's API (`msq server`).
+//! This file only parses the command line; the commands' wiring lives in the crates that own
+//! them (`msq_controller::commands`, `msq_worker::process`, `msq_benches::suite`).
 
-use arrow::record_batch::RecordBatch;
 use clap::{Parser, Subcommand, ValueEnum};
-use msq_controller::report::{LiveReport, ReportState};
-use msq_controller::Engine;
-use serde_json::{Map, Value};
-use std::io::IsTerminal;
+use msq_controller::commands::run::{self, OutputFormat, RunOptions};
+use msq_controller::commands::server::{self, ServerOptions};
+use msq_controller::commands::ClusterOptions;
+use msq_worker::process::WorkerProcessOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -61,23 +60,23 @@ struct ClusterArgs {
 struct LimitArgs {
     /// Largest body of small internal messages (counters, phase changes, errors,
     /// registration, cleanup).
-    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_MESSAGE_BYTES)]
+    #[arg(long, default_value_t = msq_rows::rpc::BodyLimits::DEFAULT_MESSAGE_BYTES)]
     max_internal_message_bytes: usize,
     /// Largest key statistics (and partition boundaries) body: about a fifth of the biggest
     /// `workerMemoryBytes` of a query that range-partitions many distinct keys.
-    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_KEY_STATISTICS_BYTES)]
+    #[arg(long, default_value_t = msq_rows::rpc::BodyLimits::DEFAULT_KEY_STATISTICS_BYTES)]
     max_key_statistics_bytes: usize,
     /// Largest work order body, and of the results a worker reports (an entry per segment).
-    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_WORK_ORDER_BYTES)]
+    #[arg(long, default_value_t = msq_rows::rpc::BodyLimits::DEFAULT_WORK_ORDER_BYTES)]
     max_work_order_bytes: usize,
     /// Body bytes all internal requests of this process may buffer at once (others wait).
-    #[arg(long, default_value_t = msq_engine::rpc::BodyLimits::DEFAULT_BUFFERED_BYTES)]
+    #[arg(long, default_value_t = msq_rows::rpc::BodyLimits::DEFAULT_BUFFERED_BYTES)]
     max_internal_buffered_bytes: usize,
 }
 
 impl LimitArgs {
-    fn limits(&self) -> msq_engine::rpc::BodyLimits {
-        msq_engine::rpc::BodyLimits {
+    fn limits(&self) -> msq_rows::rpc::BodyLimits {
+        msq_rows::rpc::BodyLimits {
             message_bytes: self.max_internal_message_bytes,
             key_statistics_bytes: self.max_key_statistics_bytes,
             work_order_bytes: self.max_work_order_bytes,
@@ -87,44 +86,25 @@ impl LimitArgs {
 }
 
 impl ClusterArgs {
-    fn runner(&self, data_dir: &std::path::Path) -> Result<msq_controller::launcher::Runner, String> {
-        let mut r = msq_controller::launcher::Runner::embedded();
-        r.kind = self.runner.clone();
-        r.auth = msq_engine::rpc::ClusterAuth::new(self.cluster_secret.clone()).map_err(|e| e.to_string())?;
-        r.limits = self.limits.limits();
-        r.worker_command = self
-            .worker_command
-            .clone()
-            .or_else(|| std::env::current_exe().ok())
-            .unwrap_or_else(|| PathBuf::from("msq"));
-        r.tmp_dir = data_dir.join("tmp").join("workers");
-        if let Some(d) = &self.deep_storage {
-            r.deep_storage_uri = d.clone();
+    fn options(&self) -> ClusterOptions {
+        ClusterOptions {
+            runner: self.runner.clone(),
+            cluster_secret: self.cluster_secret.clone(),
+            worker_command: self.worker_command.clone(),
+            metadata: self.metadata.clone(),
+            deep_storage: self.deep_storage.clone(),
+            limits: self.limits.limits(),
         }
-        Ok(r)
     }
+}
 
-    /// Opens the engine: embedded defaults under `data_dir` unless a metadata store or deep
-    /// storage is named.
-    fn open_engine(&self, data_dir: &std::path::Path) -> Result<Engine, String> {
-        if self.metadata.is_none() && self.deep_storage.is_none() {
-            return Engine::open_local(data_dir)
-                .map_err(|e| format!("cannot open data directory {}: {e}", data_dir.display()));
+impl From<Format> for OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => OutputFormat::Table,
+            Format::Json => OutputFormat::Json,
+            Format::Csv => OutputFormat::Csv,
         }
-        let metadata_uri = self
-            .metadata
-            .clone()
-            .unwrap_or_else(|| data_dir.join("metadata.db").display().to_string());
-        let deep_uri = self
-            .deep_storage
-            .clone()
-            .unwrap_or_else(|| data_dir.join("segments").display().to_string());
-        let metadata = msq_engine::metadata::open_store(&metadata_uri)
-            .map_err(|e| format!("cannot open metadata store {metadata_uri}: {e}"))?;
-        let deep = msq_engine::storage::open_deep_storage(&deep_uri)
-            .map_err(|e| format!("cannot open deep storage {deep_uri}: {e}"))?;
-        std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
-        Engine::open(data_dir, metadata, deep).map_err(|e| e.to_string())
     }
 }
 
@@ -220,7 +200,7 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         worker_slots: usize,
         /// Largest request body in bytes (413 beyond).
-        #[arg(long, default_value_t = msq_controller::http::DEFAULT_MAX_BODY_BYTES)]
+        #[arg(long, default_value_t = msq_controller::druid_api::DEFAULT_MAX_BODY_BYTES)]
         max_body_bytes: usize,
         /// File of `user:password` lines; when given, every endpoint but /status/health
         /// requires HTTP basic auth.
@@ -231,7 +211,7 @@ enum Command {
         task_retention_hours: Option<u64>,
         /// Temporary (spill) storage per task, e.g. 512MiB or 20GiB (0: no limit); past it a
         /// task fails with NotEnoughTemporaryStorage (Druid's tmpStorageBytesPerTask).
-        #[arg(long, default_value = "20GiB", env = "MSQ_MAX_TEMP_STORAGE", value_parser = msq_engine::scratch::parse_bytes)]
+        #[arg(long, default_value = "20GiB", env = "MSQ_MAX_TEMP_STORAGE", value_parser = msq_rows::scratch::parse_bytes)]
         max_temp_storage: u64,
         #[command(flatten)]
         cluster: ClusterArgs,
@@ -251,7 +231,15 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match cli.command {
+    match dispatch(cli.command, &rt) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Runs a command to its end; the error is the message to print.
+fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String> {
+    match command {
         Command::Run {
             sql,
             file,
@@ -262,11 +250,20 @@ fn main() -> ExitCode {
             data_dir,
             cluster,
         } => {
-            let code = rt.block_on(run(sql, file, context, report, format, data_dir, cluster));
+            let result = read_sql(sql, file).and_then(|sql| {
+                rt.block_on(run::run(RunOptions {
+                    sql,
+                    context,
+                    report,
+                    format: format.into(),
+                    data_dir,
+                    cluster: cluster.options(),
+                }))
+            });
             if let Some(path) = peak_rss_to {
                 let _ = std::fs::write(path, msq_benches::suite::own_peak_rss_kib().to_string());
             }
-            code
+            result
         }
         Command::Worker {
             bind,
@@ -276,15 +273,16 @@ fn main() -> ExitCode {
             tmp_dir,
             cluster_secret,
             limits,
-        } => rt.block_on(worker(
+        } => rt.block_on(msq_worker::process::run(WorkerProcessOptions {
             bind,
             advertise_url,
             controller_url,
             deep_storage,
             tmp_dir,
             cluster_secret,
-            limits.limits(),
-        )),
+            limits: limits.limits(),
+            codec: msq_rows::wire::WireCodec::new(msq_sql::registry::function_registry()),
+        })),
         Command::Bench {
             rows,
             runs,
@@ -296,7 +294,7 @@ fn main() -> ExitCode {
             out,
         } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let opts = msq_benches::suite::BenchOptions {
+            rt.block_on(msq_benches::suite::run(msq_benches::suite::BenchOptions {
                 rows,
                 runs,
                 seed,
@@ -306,11 +304,7 @@ fn main() -> ExitCode {
                 peers: !no_peers,
                 out,
                 command,
-            };
-            match rt.block_on(msq_benches::suite::run(opts)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&e),
-            }
+            }))
         }
         Command::Server {
             bind,
@@ -322,7 +316,7 @@ fn main() -> ExitCode {
             max_temp_storage,
             cluster,
             advertise_url,
-        } => rt.block_on(serve(ServerOptions {
+        } => rt.block_on(server::serve(ServerOptions {
             bind,
             data_dir,
             worker_slots,
@@ -330,303 +324,22 @@ fn main() -> ExitCode {
             auth_file,
             task_retention_hours,
             max_temp_storage,
-            cluster,
+            cluster: cluster.options(),
             advertise_url,
         })),
     }
 }
 
-async fn run(
-    sql: Option<String>,
-    file: Option<PathBuf>,
-    context: String,
-    report_path: Option<PathBuf>,
-    format: Format,
-    data_dir: PathBuf,
-    cluster: ClusterArgs,
-) -> ExitCode {
-    let sql = match (sql, file) {
-        (Some(s), _) => s,
-        (None, Some(f)) => match std::fs::read_to_string(&f) {
-            Ok(s) => s,
-            Err(e) => return fail(&format!("cannot read {}: {e}", f.display())),
-        },
-        (None, None) => return fail("give a statement with --sql or -f FILE"),
-    };
-    let context: Map<String, Value> = match serde_json::from_str::<Value>(&context) {
-        Ok(Value::Object(m)) => m,
-        _ => return fail("--context must be a JSON object"),
-    };
-    let mut engine = match cluster.open_engine(&data_dir) {
-        Ok(e) => e,
-        Err(e) => return fail(&e),
-    };
-    let runner = match cluster.runner(&data_dir) {
-        Ok(r) => r,
-        Err(e) => return fail(&format!("cannot use the cluster secret: {e}")),
-    };
-    if let Err(e) = engine.use_runner(runner, None).await {
-        return fail(&format!("cannot start the {} runner: {e}", cluster_name(&cluster)));
-    }
-    let statements = msq_sql::script::split_statements(&sql);
-    if statements.is_empty() {
-        return fail("no statement to run");
-    }
-    for stmt in statements {
-        let code = run_one(&engine, &stmt, &context, report_path.as_deref(), format).await;
-        if code != ExitCode::SUCCESS {
-            return code;
-        }
-    }
-    ExitCode::SUCCESS
-}
-
-/// Runs one statement as a task; prints its results or what it wrote.
-async fn run_one(
-    engine: &Engine,
-    sql: &str,
-    context: &Map<String, Value>,
-    report_path: Option<&std::path::Path>,
-    format: Format,
-) -> ExitCode {
-    let task = match engine.prepare(sql, context).await {
-        Ok(t) => t,
-        Err(e) => return fail(&format!("{}: {e}", e.error_code())),
-    };
-    if let Err(e) = engine.record_start(&task) {
-        return fail(&e.to_string());
-    }
-    let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&task.task_id, &engine.host)));
-    let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let progress = std::io::stderr().is_terminal().then(|| spawn_progress(report.clone()));
-    let result = engine.run(&task, report.clone(), cancel_rx).await;
-    if let Some(p) = progress {
-        p.abort();
-        eprint!("\r\x1b[2K");
-    }
-    let json = ReportState::lock(&report).to_json();
-    if let Some(path) = report_path {
-        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
-            eprintln!("cannot write report to {}: {e}", path.display());
-        }
-    }
-    match result {
-        Ok(outcome) => {
-            if let Some(batches) = outcome.results {
-                print_results(&batches, &task.planned.output_schema, format);
-            } else {
-                let data: Vec<_> = outcome.segments.iter().filter(|s| !s.is_tombstone).collect();
-                let tomb = outcome.segments.len() - data.len();
-                println!(
-                    "{} rows written to dataSource [{}] in {} segments{} (task {})",
-                    outcome.rows_written,
-                    task.planned.data_source.clone().unwrap_or_default(),
-                    data.len(),
-                    if tomb > 0 {
-                        format!(" and {tomb} tombstones")
-                    } else {
-                        String::new()
-                    },
-                    task.task_id
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&format!("{}: {e} (task {})", e.error_code(), task.task_id)),
-    }
-}
-
-struct ServerOptions {
-    bind: String,
-    data_dir: PathBuf,
-    worker_slots: usize,
-    max_body_bytes: usize,
-    auth_file: Option<PathBuf>,
-    task_retention_hours: Option<u64>,
-    max_temp_storage: u64,
-    cluster: ClusterArgs,
-    advertise_url: Option<String>,
-}
-
-fn cluster_name(c: &ClusterArgs) -> &'static str {
-    match c.runner {
-        msq_controller::launcher::RunnerKind::Embedded => "embedded",
-        msq_controller::launcher::RunnerKind::Process => "process",
-        msq_controller::launcher::RunnerKind::Remote => "remote",
-    }
-}
-
-/// `msq worker`: serves worker endpoints until the process ends.
-async fn worker(
-    bind: String,
-    advertise_url: Option<String>,
-    controller_url: Option<String>,
-    deep_storage: String,
-    tmp_dir: PathBuf,
-    cluster_secret: Option<String>,
-    limits: msq_engine::rpc::BodyLimits,
-) -> ExitCode {
-    let Some(secret) = cluster_secret.filter(|s| !s.is_empty()) else {
-        return fail(
-            "msq worker needs the cluster secret its controller uses (--cluster-secret or MSQ_CLUSTER_SECRET): \
-             its endpoints accept nothing else",
-        );
-    };
-    let secret = match msq_engine::rpc::ClusterSecret::new(secret) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("cannot use the cluster secret: {e}")),
-    };
-    let store = match msq_engine::storage::open_deep_storage(&deep_storage) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("cannot open deep storage {deep_storage}: {e}")),
-    };
-    let listener = match tokio::net::TcpListener::bind(&bind).await {
-        Ok(l) => l,
-        Err(e) => return fail(&format!("cannot listen on {bind}: {e}")),
-    };
-    let addr = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let url = advertise_url.unwrap_or_else(|| format!("http://{addr}"));
-    let auth = msq_engine::rpc::ClusterAuth::from(secret.clone());
-    let config = msq_worker::server::WorkerServiceConfig {
-        advertise_url: url.clone(),
-        secret,
-        limits,
-        deep_storage: store,
-        tmp_dir,
-        codec: msq_engine::wire::WireCodec::new(msq_sql::registry::function_registry()),
-    };
-    let service = msq_worker::server::WorkerService::new(config);
-    if let Some(c) = controller_url {
-        tokio::spawn(msq_worker::server::register_loop(c, url.clone(), auth));
-    }
-    // The process runner reads this line to learn the port.
-    println!("msq worker listening on {url}");
-    match axum::serve(listener, msq_worker::server::router(service)).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("worker stopped: {e}")),
-    }
-}
-
-async fn serve(o: ServerOptions) -> ExitCode {
-    let auth = match &o.auth_file {
-        None => None,
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| msq_controller::http::Credentials::parse(&t).map_err(|e| e.to_string()))
-        {
-            Ok(c) => Some(c),
-            Err(e) => return fail(&format!("cannot use auth file {}: {e}", path.display())),
-        },
-    };
-    let listener = match tokio::net::TcpListener::bind(&o.bind).await {
-        Ok(l) => l,
-        Err(e) => return fail(&format!("cannot listen on {}: {e}", o.bind)),
-    };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(o.bind.clone());
-    let mut engine = match o.cluster.open_engine(&o.data_dir) {
-        Ok(e) => e,
-        Err(e) => return fail(&e),
-    };
-    engine.host = addr.clone();
-    engine.max_temp_storage_bytes = o.max_temp_storage;
-    let controller_url = o.advertise_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let runner = match o.cluster.runner(&o.data_dir) {
-        Ok(r) => r,
-        Err(e) => return fail(&format!("cannot use the cluster secret: {e}")),
-    };
-    if let Err(e) = engine.use_runner(runner, Some(controller_url)).await {
-        return fail(&format!("cannot start the {} runner: {e}", cluster_name(&o.cluster)));
-    }
-    let tasks = match msq_controller::tasks::TaskManager::new(engine, o.worker_slots) {
-        Ok(t) => t,
-        Err(e) => return fail(&e.to_string()),
-    };
-    if let Some(h) = o.task_retention_hours {
-        tasks.spawn_retention(Duration::from_secs(h * 3600));
-    }
-    eprintln!(
-        "msq server listening on http://{addr} (data in {})",
-        o.data_dir.display()
-    );
-    match msq_controller::http::serve(tasks, listener, o.max_body_bytes, auth).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("server stopped: {e}")),
+/// The statement text of `msq run`: `--sql`, or the file `-f` names.
+fn read_sql(sql: Option<String>, file: Option<PathBuf>) -> Result<String, String> {
+    match (sql, file) {
+        (Some(s), _) => Ok(s),
+        (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display())),
+        (None, None) => Err("give a statement with --sql or -f FILE".into()),
     }
 }
 
 fn fail(msg: &str) -> ExitCode {
     eprintln!("Error: {msg}");
     ExitCode::FAILURE
-}
-
-fn print_results(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef, format: Format) {
-    match format {
-        Format::Table => {
-            let b = if batches.is_empty() {
-                vec![RecordBatch::new_empty(schema.clone())]
-            } else {
-                batches.to_vec()
-            };
-            match arrow::util::pretty::pretty_format_batches(&b) {
-                Ok(t) => println!("{t}"),
-                Err(e) => eprintln!("cannot format results: {e}"),
-            }
-        }
-        Format::Json => {
-            let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-            for row in msq_controller::values::rows_json(batches, usize::MAX) {
-                let obj: Map<String, Value> = names
-                    .iter()
-                    .cloned()
-                    .zip(row.as_array().cloned().unwrap_or_default())
-                    .collect();
-                println!("{}", Value::Object(obj));
-            }
-        }
-        Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(std::io::stdout());
-            if batches.is_empty() {
-                let _ = w.write(&RecordBatch::new_empty(schema.clone()));
-            }
-            for b in batches {
-                if let Err(e) = w.write(b) {
-                    eprintln!("cannot write CSV: {e}");
-                    return;
-                }
-            }
-        }
-    }
-}
-
-fn spawn_progress(report: LiveReport) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(120));
-        loop {
-            let line = {
-                let r = ReportState::lock(&report);
-                let stages: Vec<String> = r
-                    .stages
-                    .iter()
-                    .enumerate()
-                    .map(|(n, s)| {
-                        let rows: u64 = r
-                            .counters
-                            .get(&n)
-                            .map(|w| w.values().map(|c| c.output.total_rows()).sum())
-                            .unwrap_or(0);
-                        format!("stage {n} {} {rows} rows", s.phase.name())
-                    })
-                    .collect();
-                stages.join(" | ")
-            };
-            bar.set_message(line);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
 }

@@ -4,6 +4,7 @@
 pub mod controller_client;
 pub mod fragment;
 pub mod internal_http;
+pub mod process;
 pub mod segment_writer;
 pub mod server;
 pub mod worker;
