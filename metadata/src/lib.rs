@@ -2,12 +2,14 @@
 //!
 //! - [`sqlite`]: the embedded SQLite implementation (the default).
 //! - [`postgres`]: the PostgreSQL implementation (same tables and rules).
-//! - [`lock_sql`]: the lock and allocation SQL both share, with only placeholders differing.
+//! - `sql`: the SQL both share (every statement and read/write function, written once
+//!   against a small transaction trait); the stores differ only in connection handling,
+//!   transaction start, argument/row conversion and the schema's text collation.
 //! - [`open_store`]: picks one from a URI.
 
-mod lock_sql;
 mod open;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 #[cfg(test)]
 mod store_tests;

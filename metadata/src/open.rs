@@ -2,8 +2,8 @@
 
 use crate::postgres::PostgresMetadataStore;
 use crate::sqlite::SqliteMetadataStore;
-use msq_engine::metadata::store::MetadataStore;
 use msq_engine::error::{MsqError, Result};
+use msq_engine::metadata::store::MetadataStore;
 use std::path::Path;
 use std::sync::Arc;
 

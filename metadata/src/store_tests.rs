@@ -1,12 +1,12 @@
 //! The metadata store test suite, run against every [`MetadataStore`] implementation:
 //! [`store_suite!`] expands to one `#[test]` per case for a fixture.
 
-use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType};
-use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
-use msq_engine::metadata::store::{MetadataStore, SegmentPublish, TaskFilter, TaskRecord};
 use msq_engine::error::MsqError;
 use msq_engine::granularity::parse_instant;
 use msq_engine::granularity::Interval;
+use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType};
+use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
+use msq_engine::metadata::store::{MetadataStore, SegmentPublish, TaskFilter, TaskRecord};
 use msq_engine::metadata::timeline::{allocate, visible_segments};
 use msq_engine::signature::{ColumnSignature, ColumnType, Signature};
 use serde_json::json;

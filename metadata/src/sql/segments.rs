@@ -1,0 +1,167 @@
+//! `druid_segments`: queries, publishing (checks, marking overshadowed segments unused,
+//! inserting, dropping the task's pending ids) and marking segments used or unused.
+
+use super::{locks, message, pending, to_i64, Arg, SqlRow, SqlTx};
+use msq_engine::error::{MsqError, Result};
+use msq_engine::granularity::Interval;
+use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
+use msq_engine::metadata::store::{check_publish, now_iso, segments_to_mark_unused, PublishResult, SegmentPublish};
+
+/// Columns read into a `SegmentRecord`, in order.
+const SEGMENT_COLUMNS: &str = r#"id, dataSource, "start", "end", version, partition_num, used, is_tombstone, num_rows,
+    size_bytes, path, signature, min_time, max_time, shard_spec, created_date, used_status_last_updated"#;
+
+/// A row of [`SEGMENT_COLUMNS`].
+fn segment_from_row(row: &SqlRow) -> Result<SegmentRecord> {
+    Ok(SegmentRecord {
+        id: SegmentId {
+            data_source: row.text(1)?,
+            interval: Interval::new(row.int(2)?, row.int(3)?),
+            version: row.text(4)?,
+            partition_num: row.u32(5)?,
+        },
+        used: row.bool(6)?,
+        is_tombstone: row.bool(7)?,
+        num_rows: row.u64(8)?,
+        size_bytes: row.u64(9)?,
+        path: row.text(10)?,
+        signature: row.json(11)?,
+        min_time: row.opt_int(12)?,
+        max_time: row.opt_int(13)?,
+        shard_spec: row.json(14)?,
+        created_date: row.text(15)?,
+        used_status_last_updated: row.text(16)?,
+    })
+}
+
+/// Segments of `data_source` overlapping `interval` (all time when `None`), only used ones
+/// when `used_only`, in time and version order.
+pub fn query(
+    tx: &mut dyn SqlTx,
+    data_source: &str,
+    interval: Option<Interval>,
+    used_only: bool,
+) -> Result<Vec<SegmentRecord>> {
+    let iv = interval.unwrap_or_else(Interval::eternity);
+    let used_clause = if used_only { "AND used = TRUE" } else { "" };
+    let sql = format!(
+        r#"SELECT {SEGMENT_COLUMNS} FROM druid_segments
+           WHERE dataSource = ?1 {used_clause} AND "start" < ?2 AND "end" > ?3
+           ORDER BY "start", "end", version, partition_num"#
+    );
+    tx.query_as(
+        &sql,
+        &[data_source.into(), iv.end.into(), iv.start.into()],
+        segment_from_row,
+    )
+}
+
+/// The dataSources having used segments, sorted.
+pub fn data_sources(tx: &mut dyn SqlTx) -> Result<Vec<String>> {
+    tx.query_as(
+        "SELECT DISTINCT dataSource FROM druid_segments WHERE used = TRUE ORDER BY dataSource",
+        &[],
+        |r| r.text(0),
+    )
+}
+
+/// One segment (used or not) by id.
+pub fn by_id(tx: &mut dyn SqlTx, id: &str) -> Result<Option<SegmentRecord>> {
+    let sql = format!("SELECT {SEGMENT_COLUMNS} FROM druid_segments WHERE id = ?1");
+    tx.query_opt(&sql, &[id.into()], segment_from_row)
+}
+
+/// Inserts one used segment; an empty creation or status date becomes `now`.
+fn insert(tx: &mut dyn SqlTx, s: &SegmentRecord, now: &str) -> Result<()> {
+    let iso = s.id.interval.to_iso();
+    let (start_iso, end_iso) = iso.split_once('/').unwrap_or((iso.as_str(), iso.as_str()));
+    let or_now = |v: &str| if v.is_empty() { now.to_string() } else { v.to_string() };
+    let args: Vec<Arg> = vec![
+        s.id.to_string().into(),
+        s.id.data_source.as_str().into(),
+        s.id.interval.start.into(),
+        s.id.interval.end.into(),
+        s.id.version.as_str().into(),
+        i64::from(s.id.partition_num).into(),
+        true.into(),
+        s.is_tombstone.into(),
+        to_i64(s.num_rows, "num_rows")?.into(),
+        to_i64(s.size_bytes, "size_bytes")?.into(),
+        s.path.as_str().into(),
+        serde_json::to_string(&s.signature)?.into(),
+        s.min_time.into(),
+        s.max_time.into(),
+        serde_json::to_string(&s.shard_spec)?.into(),
+        or_now(&s.created_date).into(),
+        or_now(&s.used_status_last_updated).into(),
+        start_iso.into(),
+        end_iso.into(),
+    ];
+    tx.exec(
+        &format!(
+            "INSERT INTO druid_segments ({SEGMENT_COLUMNS}, start_iso, end_iso)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+        ),
+        &args,
+    )
+    .map_err(|e| MsqError::Metadata(format!("cannot publish segment [{}]: {}", s.id, message(e))))?;
+    Ok(())
+}
+
+/// Marks the used ones among `ids` unused.
+fn mark_ids_unused(tx: &mut dyn SqlTx, ids: &[SegmentId], now: &str) -> Result<()> {
+    for id in ids {
+        tx.exec(
+            "UPDATE druid_segments SET used = FALSE, used_status_last_updated = ?1 WHERE id = ?2 AND used = TRUE",
+            &[now.into(), id.to_string().into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// [`msq_engine::metadata::MetadataStore::publish`] inside a transaction serialized with
+/// [`super::Guard::Publish`].
+pub fn publish(tx: &mut dyn SqlTx, p: &SegmentPublish) -> Result<PublishResult> {
+    check_publish(p)?;
+    locks::check_publish_locks(tx, p)?;
+    let now = now_iso();
+    let used = query(tx, &p.data_source, None, true)?;
+    let marked = segments_to_mark_unused(&used, p);
+    mark_ids_unused(tx, &marked, &now)?;
+    let mut published = Vec::with_capacity(p.segments.len());
+    for s in &p.segments {
+        insert(tx, s, &now)?;
+        published.push(s.id.clone());
+    }
+    pending::delete_of_task(tx, &p.task_id)?;
+    Ok(PublishResult {
+        published,
+        marked_unused: marked,
+    })
+}
+
+/// [`msq_engine::metadata::MetadataStore::mark_unused`] inside a transaction serialized with
+/// [`super::Guard::Segments`]: the used segments of `data_source` within `interval`.
+pub fn mark_unused(tx: &mut dyn SqlTx, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentId>> {
+    let ids: Vec<SegmentId> = query(tx, data_source, interval, true)?
+        .into_iter()
+        .filter(|s| interval.is_none_or(|iv| iv.encloses(&s.id.interval)))
+        .map(|s| s.id)
+        .collect();
+    mark_ids_unused(tx, &ids, &now_iso())?;
+    Ok(ids)
+}
+
+/// [`msq_engine::metadata::MetadataStore::set_segments_used`] inside a transaction
+/// serialized with [`super::Guard::Segments`]: how many segments changed.
+pub fn set_used(tx: &mut dyn SqlTx, ids: &[String], used: bool) -> Result<usize> {
+    let now = now_iso();
+    let mut n = 0;
+    for id in ids {
+        n += tx.exec(
+            "UPDATE druid_segments SET used = ?1, used_status_last_updated = ?2 WHERE id = ?3 AND used <> ?1",
+            &[used.into(), now.as_str().into(), id.into()],
+        )?;
+    }
+    Ok(n)
+}
