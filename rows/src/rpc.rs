@@ -7,9 +7,6 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Header carrying the attempt number of the worker sending a message to the controller.
-pub const ATTEMPT_HEADER: &str = "x-msq-attempt";
-
 /// A cluster secret that is known to be set and usable in an HTTP header: what every node
 /// serving internal endpoints checks. Serving them needs one of these, so "no secret" cannot
 /// mean "open". `Debug` never shows the value.
