@@ -1,10 +1,15 @@
-//! Pure state machines of query execution, free of I/O (as Druid's MSQ `kernel` package):
-//! stage phases seen by the controller and by workers, and the controller's query kernel.
+//! Pure state machines and decisions of query execution, free of I/O (as Druid's MSQ
+//! `kernel` package): stage phases seen by the controller and by workers, the controller's
+//! query kernel, worker assignment and relaunch limits, and the ingestion rules.
 
+pub mod ingest;
 pub mod query;
 pub mod stage_phase;
 pub mod worker_phase;
+pub mod workers;
 
-pub use query::{QueryKernel, StageShape};
+pub use ingest::IngestRules;
+pub use query::{KernelAction, QueryKernel, Relaunch, StageShape, StageWork, WorkerWork};
 pub use stage_phase::ControllerStagePhase;
 pub use worker_phase::WorkerStagePhase;
+pub use workers::{WorkerAttempts, MAX_RELAUNCHES_PER_JOB, MAX_RELAUNCHES_PER_WORKER};

@@ -1,18 +1,37 @@
-//! The controller's view of a running query: which stages can start, when statistics are
-//! complete, when results are ready, and when outputs may be cleaned up. No I/O.
+//! The controller's view of a running query (Druid's `ControllerQueryKernel`): which stages
+//! can start, which workers run them on which partitions, when statistics are complete,
+//! when results are ready, whether a failed worker is relaunched and with what work, and
+//! when outputs may be cleaned up. The driver feeds it events and asks it what to do; it
+//! does no I/O.
 
+use super::ingest::{assign_ids, IngestRules};
 use super::stage_phase::ControllerStagePhase;
+use super::workers::{assign_partitions, WorkerAttempts};
+use crate::context::QueryContext;
 use crate::keystats::{boundaries_by_count, boundaries_by_target_size, KeyStatistics, RangePartitions};
-use crate::stage::{PartitionTarget, MAX_BUCKETS, MAX_PARTITIONS};
+use crate::metadata::{AllocateRequest, SegmentId};
+use crate::stage::{
+    PartitionTarget, QueryDefinition, ShuffleSpec, StageDefinition, StageProcessor, MAX_BUCKETS, MAX_PARTITIONS,
+};
 use crate::{MsqError, Result};
 use std::collections::BTreeSet;
+
+/// What a stage's workers process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageWork {
+    /// The partitions of its plan fragment (at least one).
+    Partitions(usize),
+    /// One segment per output partition of the stage it reads (maybe none).
+    Segments,
+}
 
 /// What the kernel needs to know about a stage.
 #[derive(Debug, Clone)]
 pub struct StageShape {
     /// Stages this one reads.
     pub inputs: Vec<usize>,
-    pub worker_count: usize,
+    /// What its workers process.
+    pub work: StageWork,
     /// `Some` when output partitions come from key statistics.
     pub range_target: Option<PartitionTarget>,
     /// Partition count when known up front.
@@ -21,19 +40,60 @@ pub struct StageShape {
     pub sorts: bool,
 }
 
+impl StageShape {
+    /// The shape of a stage definition.
+    pub fn of(def: &StageDefinition) -> Self {
+        StageShape {
+            inputs: def.input_stages(),
+            work: match &def.processor {
+                StageProcessor::Plan { plan, .. } => {
+                    StageWork::Partitions(plan.properties().output_partitioning().partition_count())
+                }
+                StageProcessor::SegmentGenerator(_) => StageWork::Segments,
+            },
+            range_target: match &def.shuffle {
+                Some(ShuffleSpec::Range(r)) => Some(r.target),
+                _ => None,
+            },
+            fixed_partitions: def.shuffle.as_ref().and_then(|sh| sh.fixed_partition_count()),
+            sorts: def.sorts(),
+        }
+    }
+}
+
+/// What one worker does for a starting stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerWork {
+    /// Partitions it processes.
+    pub partitions: Vec<usize>,
+    /// Segments it writes, by partition (segment generation only).
+    pub segments: Vec<(usize, SegmentId)>,
+}
+
+/// A failed worker's relaunch: its new attempt and the work to send it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relaunch {
+    pub attempt: u32,
+    /// Stages whose work the lost attempt had not finished, each with the partition
+    /// boundaries to send again when it already has them (range-partitioned stages).
+    pub rerun: Vec<(usize, Option<RangePartitions>)>,
+}
+
 /// Controller-side tracker of one stage.
 #[derive(Debug, Clone)]
-pub struct StageTracker {
-    pub shape: StageShape,
-    pub phase: ControllerStagePhase,
+struct StageTracker {
+    shape: StageShape,
+    phase: ControllerStagePhase,
+    /// Workers running the stage (numbers `0..worker_count`), decided when it starts.
+    worker_count: usize,
     stats_from: BTreeSet<usize>,
     stats: Option<KeyStatistics>,
     done_reading: BTreeSet<usize>,
     complete: BTreeSet<usize>,
-    pub partitions: Option<RangePartitions>,
-    pub partition_count: Option<usize>,
+    partitions: Option<RangePartitions>,
+    partition_count: Option<usize>,
     /// Rows each worker wrote to each output partition (from results-complete messages).
-    pub partition_rows: Vec<u64>,
+    partition_rows: Vec<u64>,
 }
 
 /// What the driver must do after feeding the kernel an event.
@@ -45,22 +105,37 @@ pub enum KernelAction {
     SendBoundaries(RangePartitions),
 }
 
-/// All stages of one query.
+/// All stages of one query, its worker slots and its ingestion rules.
 #[derive(Debug, Clone)]
 pub struct QueryKernel {
-    pub stages: Vec<StageTracker>,
+    stages: Vec<StageTracker>,
+    workers: WorkerAttempts,
+    ingest: Option<IngestRules>,
 }
 
 impl QueryKernel {
+    /// The kernel of `query` run by controller task `task_id` with `ctx.worker_count()`
+    /// worker slots.
+    pub fn for_query(query: &QueryDefinition, ctx: &QueryContext, task_id: &str) -> Self {
+        QueryKernel::new(
+            query.stages.iter().map(|s| StageShape::of(s)).collect(),
+            WorkerAttempts::new(task_id, ctx.worker_count(), ctx.fault_tolerance),
+            IngestRules::of(query, ctx),
+        )
+    }
+
     /// A kernel for stages in dependency order.
-    pub fn new(shapes: Vec<StageShape>) -> Self {
+    pub fn new(shapes: Vec<StageShape>, workers: WorkerAttempts, ingest: Option<IngestRules>) -> Self {
         QueryKernel {
+            workers,
+            ingest,
             stages: shapes
                 .into_iter()
                 .map(|shape| StageTracker {
                     partition_count: shape.fixed_partitions,
                     shape,
                     phase: ControllerStagePhase::New,
+                    worker_count: 0,
                     stats_from: BTreeSet::new(),
                     stats: None,
                     done_reading: BTreeSet::new(),
@@ -101,8 +176,49 @@ impl QueryKernel {
             .collect()
     }
 
-    /// NEW → READING_INPUT.
-    pub fn start_stage(&mut self, n: usize) -> Result<()> {
+    /// Output partitions of stage `n`, once known.
+    pub fn partition_count(&self, n: usize) -> Option<usize> {
+        self.stages[n].partition_count
+    }
+
+    /// Range boundaries of stage `n`'s output, once computed from key statistics.
+    pub fn boundaries(&self, n: usize) -> Option<&RangePartitions> {
+        self.stages[n].partitions.as_ref()
+    }
+
+    /// Workers running stage `n` (none before it starts).
+    pub fn stage_workers(&self, n: usize) -> std::ops::Range<usize> {
+        0..self.stages[n].worker_count
+    }
+
+    /// The query's ingestion rules, when it writes segments.
+    pub fn ingest(&self) -> Option<&IngestRules> {
+        self.ingest.as_ref()
+    }
+
+    /// The output partitions of the stage the segment generator `n` reads: one segment each.
+    fn segment_partitions(&self, n: usize) -> RangePartitions {
+        let input = self.stages[n].shape.inputs.first();
+        input
+            .and_then(|i| self.stages[*i].partitions.clone())
+            .unwrap_or(RangePartitions { ranges: vec![] })
+    }
+
+    /// The segment ids to allocate before stage `n` starts (segment generation only):
+    /// one per output partition of the stage it reads, in partition order, at `version`.
+    pub fn allocation(&self, n: usize, version: &str) -> Option<AllocateRequest> {
+        if self.stages[n].shape.work != StageWork::Segments {
+            return None;
+        }
+        let rules = self.ingest.as_ref()?;
+        Some(rules.allocate_request(self.workers.task_id(), &self.segment_partitions(n), version))
+    }
+
+    /// NEW → READING_INPUT: decides which workers run stage `n` on which partitions
+    /// (round robin over the query's workers, as few as there are partitions) and, for
+    /// segment generation, which of the `allocated` ids (asked by [`Self::allocation`]) each
+    /// writes. Without partitions no worker runs and the stage is RESULTS_READY at once.
+    pub fn start_stage(&mut self, n: usize, allocated: Vec<SegmentId>) -> Result<Vec<WorkerWork>> {
         let inputs_ready = self.stages[n]
             .shape
             .inputs
@@ -113,7 +229,31 @@ impl QueryKernel {
                 "stage {n} started before its inputs were ready"
             )));
         }
-        self.transition(n, ControllerStagePhase::ReadingInput)
+        let (partitions, segments) = match self.stages[n].shape.work {
+            StageWork::Partitions(p) => (p.max(1), vec![]),
+            StageWork::Segments => {
+                let ids = assign_ids(self.segment_partitions(n).len(), allocated)?;
+                (ids.len(), ids)
+            }
+        };
+        let assignment = assign_partitions(partitions, self.workers.slots());
+        let s = &mut self.stages[n];
+        s.worker_count = assignment.len();
+        if s.shape.work == StageWork::Segments {
+            s.partition_count = Some(segments.len());
+        }
+        self.transition(n, ControllerStagePhase::ReadingInput)?;
+        if assignment.is_empty() {
+            // Nothing to do (e.g. no segments to write): trivially complete.
+            self.transition(n, ControllerStagePhase::ResultsReady)?;
+        }
+        Ok(assignment
+            .into_iter()
+            .map(|parts| WorkerWork {
+                segments: segments.iter().filter(|(p, _)| parts.contains(p)).cloned().collect(),
+                partitions: parts,
+            })
+            .collect())
     }
 
     /// A worker sent its key statistics. When every worker has, the stage merges them
@@ -139,7 +279,7 @@ impl QueryKernel {
             Some(all) => all.merge(&stats),
             None => s.stats = Some(stats),
         }
-        if s.stats_from.len() < s.shape.worker_count {
+        if s.stats_from.len() < s.worker_count {
             return Ok(KernelAction::None);
         }
         self.transition(n, ControllerStagePhase::MergingStatistics)?;
@@ -149,6 +289,10 @@ impl QueryKernel {
         s.partition_count = Some(partitions.len());
         s.partitions = Some(partitions.clone());
         self.transition(n, ControllerStagePhase::PostReading)?;
+        // The time chunks of the segment generator's input are known now.
+        if let Some(rules) = self.ingest.as_ref().filter(|r| r.reads(n)) {
+            rules.check_chunks(&partitions)?;
+        }
         Ok(KernelAction::SendBoundaries(partitions))
     }
 
@@ -159,7 +303,7 @@ impl QueryKernel {
         if s.shape.sorts
             && s.shape.range_target.is_none()
             && s.phase == ControllerStagePhase::ReadingInput
-            && s.done_reading.len() == s.shape.worker_count
+            && s.done_reading.len() == s.worker_count
         {
             self.transition(n, ControllerStagePhase::PostReading)?;
         }
@@ -167,7 +311,8 @@ impl QueryKernel {
     }
 
     /// A worker's results are complete, with its rows per output partition. When all are,
-    /// the stage is RESULTS_READY.
+    /// the stage is RESULTS_READY (`true`), and the empty-insert rule applies to a stage the
+    /// segment generator reads.
     pub fn worker_results_complete(&mut self, n: usize, worker: usize, partition_rows: &[u64]) -> Result<bool> {
         let s = &mut self.stages[n];
         if !s.phase.is_running() {
@@ -185,13 +330,16 @@ impl QueryKernel {
         for (i, r) in partition_rows.iter().enumerate() {
             s.partition_rows[i] += r;
         }
-        if s.complete.len() < s.shape.worker_count {
+        if s.complete.len() < s.worker_count {
             return Ok(false);
         }
         if s.partition_count.is_none() {
             s.partition_count = Some(s.partition_rows.len());
         }
         self.transition(n, ControllerStagePhase::ResultsReady)?;
+        if let Some(rules) = self.ingest.as_ref().filter(|r| r.reads(n)) {
+            rules.check_not_empty(self.stages[n].partition_rows.iter().sum())?;
+        }
         Ok(true)
     }
 
@@ -200,10 +348,46 @@ impl QueryKernel {
         self.stages[n].complete.contains(&worker)
     }
 
-    /// A worker is being re-run on stage `n` (fault tolerance): forget that it finished
-    /// reading. Statistics it sent stay merged; its re-sent copy is ignored.
-    pub fn reset_worker(&mut self, n: usize, worker: usize) {
-        self.stages[n].done_reading.remove(&worker);
+    /// Whether a message from `attempt` of worker `w` still counts.
+    pub fn is_current(&self, w: usize, attempt: u32) -> bool {
+        self.workers.is_current(w, attempt)
+    }
+
+    /// Current attempt of worker `w`.
+    pub fn attempt(&self, w: usize) -> u32 {
+        self.workers.attempt(w)
+    }
+
+    /// Task id of worker `w`'s current attempt.
+    pub fn worker_id(&self, w: usize) -> String {
+        self.workers.worker_id(w)
+    }
+
+    /// Workers relaunched so far.
+    pub fn relaunches(&self) -> u32 {
+        self.workers.relaunches()
+    }
+
+    /// Whether a worker's error is worth a relaunch rather than failing the query.
+    pub fn retriable(&self, e: &MsqError) -> bool {
+        self.workers.retriable(e)
+    }
+
+    /// Worker `w` failed or stopped answering: the relaunch (new attempt, and the stages it
+    /// had not finished, to run again), or the error that fails the query (no fault
+    /// tolerance, or the relaunch limits reached). Re-run stages forget that the worker
+    /// finished reading; statistics it sent stay merged and its re-sent copy is ignored.
+    pub fn worker_failed(&mut self, w: usize, failure: MsqError) -> Result<Relaunch> {
+        let attempt = self.workers.relaunch(w, failure)?;
+        let mut rerun = Vec::new();
+        for (n, s) in self.stages.iter_mut().enumerate() {
+            if w < s.worker_count && s.phase.is_running() && !s.complete.contains(&w) {
+                s.done_reading.remove(&w);
+                let boundaries = s.partitions.clone().filter(|_| s.shape.range_target.is_some());
+                rerun.push((n, boundaries));
+            }
+        }
+        Ok(Relaunch { attempt, rerun })
     }
 
     /// Stages whose results nobody needs any more: all consumers are done. `final_consumed`
@@ -257,22 +441,36 @@ mod tests {
     use super::*;
     use ControllerStagePhase::*;
 
-    fn shape(inputs: Vec<usize>, workers: usize, range: Option<PartitionTarget>) -> StageShape {
+    /// A stage of `partitions` plan partitions (hash-partitioned into as many outputs, or
+    /// range-partitioned by `range`).
+    fn shape(inputs: Vec<usize>, partitions: usize, range: Option<PartitionTarget>) -> StageShape {
         StageShape {
             inputs,
-            worker_count: workers,
+            work: StageWork::Partitions(partitions),
             range_target: range,
-            fixed_partitions: if range.is_some() { None } else { Some(workers) },
+            fixed_partitions: if range.is_some() { None } else { Some(partitions) },
             sorts: range.is_some(),
         }
     }
 
+    fn kernel(shapes: Vec<StageShape>, slots: usize) -> QueryKernel {
+        QueryKernel::new(shapes, WorkerAttempts::new("task", slots, false), None)
+    }
+
+    fn keys(keys: &[&[u8]]) -> KeyStatistics {
+        let mut s = KeyStatistics::new(64);
+        for k in keys {
+            s.add(0, k);
+        }
+        s
+    }
+
     #[test]
     fn two_stage_hash_then_final() {
-        let mut k = QueryKernel::new(vec![shape(vec![], 2, None), shape(vec![0], 2, None)]);
+        let mut k = kernel(vec![shape(vec![], 2, None), shape(vec![0], 2, None)], 2);
         assert_eq!(k.ready_to_start(), vec![0]);
-        k.start_stage(0).unwrap();
-        assert!(k.start_stage(1).is_err(), "inputs not ready");
+        k.start_stage(0, vec![]).unwrap();
+        assert!(k.start_stage(1, vec![]).is_err(), "inputs not ready");
         assert!(!k.worker_results_complete(0, 0, &[3, 4]).unwrap());
         assert!(!k.worker_results_complete(0, 0, &[3, 4]).unwrap(), "duplicate ignored");
         assert!(k.worker_results_complete(0, 1, &[1, 0]).unwrap());
@@ -280,7 +478,7 @@ mod tests {
         assert_eq!(k.stages[0].partition_rows, vec![4, 4]);
         assert_eq!(k.ready_to_start(), vec![1]);
         assert!(k.stages_to_finish(false).is_empty(), "consumer still running");
-        k.start_stage(1).unwrap();
+        k.start_stage(1, vec![]).unwrap();
         k.worker_results_complete(1, 0, &[1]).unwrap();
         k.worker_results_complete(1, 1, &[1]).unwrap();
         assert_eq!(k.stages_to_finish(false), vec![0]);
@@ -292,16 +490,9 @@ mod tests {
 
     #[test]
     fn statistics_flow_through_merging_to_post_reading() {
-        let mut k = QueryKernel::new(vec![shape(vec![], 2, Some(PartitionTarget::RowsPerPartition(2)))]);
-        k.start_stage(0).unwrap();
-        let mut a = KeyStatistics::new(64);
-        for key in [b"a", b"b", b"c"] {
-            a.add(0, key);
-        }
-        let mut b = KeyStatistics::new(64);
-        for key in [b"d", b"e"] {
-            b.add(0, key);
-        }
+        let mut k = kernel(vec![shape(vec![], 2, Some(PartitionTarget::RowsPerPartition(2)))], 2);
+        k.start_stage(0, vec![]).unwrap();
+        let (a, b) = (keys(&[b"a", b"b", b"c"]), keys(&[b"d", b"e"]));
         assert_eq!(k.add_key_statistics(0, 0, a).unwrap(), KernelAction::None);
         assert_eq!(k.phase(0), ReadingInput);
         let action = k.add_key_statistics(0, 1, b).unwrap();
@@ -318,11 +509,154 @@ mod tests {
 
     #[test]
     fn failures_mark_running_stages() {
-        let mut k = QueryKernel::new(vec![shape(vec![], 1, None), shape(vec![0], 1, None)]);
-        k.start_stage(0).unwrap();
+        let mut k = kernel(vec![shape(vec![], 1, None), shape(vec![0], 1, None)], 1);
+        k.start_stage(0, vec![]).unwrap();
         k.fail_running();
         assert_eq!(k.phase(0), Failed);
         assert_eq!(k.phase(1), New);
         assert!(k.ready_to_start().is_empty());
+    }
+
+    #[test]
+    fn start_spreads_partitions_over_the_workers() {
+        let mut k = kernel(vec![shape(vec![], 5, None), shape(vec![0], 1, None)], 2);
+        let work = k.start_stage(0, vec![]).unwrap();
+        let parts: Vec<Vec<usize>> = work.iter().map(|w| w.partitions.clone()).collect();
+        assert_eq!(parts, vec![vec![0, 2, 4], vec![1, 3]]);
+        assert!(work.iter().all(|w| w.segments.is_empty()));
+        assert_eq!(k.stage_workers(0), 0..2);
+        assert_eq!(k.stage_workers(1), 0..0, "not started");
+        // Fewer partitions than workers: as many workers as partitions.
+        k.worker_results_complete(0, 0, &[1]).unwrap();
+        k.worker_results_complete(0, 1, &[1]).unwrap();
+        assert_eq!(k.start_stage(1, vec![]).unwrap().len(), 1);
+        assert_eq!(k.stage_workers(1), 0..1);
+        // A plan without partitions still runs once.
+        let mut k = kernel(vec![shape(vec![], 0, None)], 3);
+        assert_eq!(k.start_stage(0, vec![]).unwrap()[0].partitions, vec![0]);
+    }
+
+    fn rules(fail_on_empty: bool) -> IngestRules {
+        IngestRules {
+            stage: 1,
+            inputs: vec![0],
+            data_source: "wiki".into(),
+            granularity: crate::granularity::Granularity::All,
+            replace: None,
+            fail_on_empty,
+        }
+    }
+
+    /// A range-partitioned stage 0 feeding segment generation in stage 1.
+    fn ingest_kernel(slots: usize, fail_on_empty: bool) -> QueryKernel {
+        let generator = StageShape {
+            inputs: vec![0],
+            work: StageWork::Segments,
+            range_target: None,
+            fixed_partitions: None,
+            sorts: false,
+        };
+        let shapes = vec![shape(vec![], 1, Some(PartitionTarget::RowsPerPartition(2))), generator];
+        QueryKernel::new(
+            shapes,
+            WorkerAttempts::new("task", slots, false),
+            Some(rules(fail_on_empty)),
+        )
+    }
+
+    fn id(n: u32) -> SegmentId {
+        SegmentId {
+            data_source: "wiki".into(),
+            interval: crate::granularity::Interval::eternity(),
+            version: "v".into(),
+            partition_num: n,
+        }
+    }
+
+    #[test]
+    fn segment_generation_writes_the_allocated_ids() {
+        let mut k = ingest_kernel(2, true);
+        k.start_stage(0, vec![]).unwrap();
+        assert!(k.allocation(0, "v").is_none(), "not a segment generator");
+        k.add_key_statistics(0, 0, keys(&[b"a", b"b", b"c", b"d", b"e"]))
+            .unwrap();
+        let parts = k.boundaries(0).unwrap().len();
+        assert_eq!(parts, 3);
+        k.worker_results_complete(0, 0, &[2, 2, 1]).unwrap();
+        let req = k.allocation(1, "v").unwrap();
+        assert_eq!(req.chunks.iter().map(|c| c.1).sum::<u32>(), 3);
+        assert!(req.append && req.task_id == "task");
+        assert!(k.clone().start_stage(1, vec![id(0)]).is_err(), "one id per partition");
+        let work = k.start_stage(1, (0..3).map(id).collect()).unwrap();
+        assert_eq!(work.len(), 2);
+        assert_eq!(work[0].segments, vec![(0, id(0)), (2, id(2))]);
+        assert_eq!(work[1].segments, vec![(1, id(1))]);
+        assert_eq!(k.partition_count(1), Some(3));
+    }
+
+    #[test]
+    fn nothing_to_write_needs_no_worker() {
+        let mut k = ingest_kernel(2, false);
+        k.start_stage(0, vec![]).unwrap();
+        k.add_key_statistics(0, 0, KeyStatistics::new(64)).unwrap();
+        assert_eq!(k.boundaries(0).unwrap().len(), 0);
+        assert!(k.worker_results_complete(0, 0, &[]).unwrap(), "empty REPLACE allowed");
+        assert!(k.start_stage(1, vec![]).unwrap().is_empty());
+        assert_eq!(k.phase(1), ResultsReady);
+        assert_eq!(k.stage_workers(1), 0..0);
+        assert_eq!(k.partition_count(1), Some(0));
+    }
+
+    #[test]
+    fn empty_insert_fails_when_the_input_is_ready() {
+        let mut k = ingest_kernel(1, true);
+        k.start_stage(0, vec![]).unwrap();
+        k.add_key_statistics(0, 0, KeyStatistics::new(64)).unwrap();
+        assert!(matches!(
+            k.worker_results_complete(0, 0, &[]),
+            Err(MsqError::InsertCannotBeEmpty { .. })
+        ));
+        let mut k = ingest_kernel(1, true);
+        k.start_stage(0, vec![]).unwrap();
+        k.add_key_statistics(0, 0, keys(&[b"a"])).unwrap();
+        assert!(k.worker_results_complete(0, 0, &[1]).unwrap(), "rows to write");
+    }
+
+    #[test]
+    fn relaunch_reruns_unfinished_work_until_the_limit() {
+        let shapes = vec![
+            shape(vec![], 2, None),
+            shape(vec![], 2, Some(PartitionTarget::Count(2))),
+        ];
+        let mut k = QueryKernel::new(shapes, WorkerAttempts::new("task", 2, true), None);
+        k.start_stage(0, vec![]).unwrap();
+        k.start_stage(1, vec![]).unwrap();
+        k.worker_results_complete(0, 1, &[1, 1]).unwrap();
+        k.add_key_statistics(1, 0, keys(&[b"a", b"b"])).unwrap();
+        k.add_key_statistics(1, 1, keys(&[b"c"])).unwrap();
+        let sent = k.boundaries(1).cloned();
+        assert!(sent.is_some());
+        // Worker 1 finished stage 0: only stage 1 runs again, with its boundaries.
+        let r = k.worker_failed(1, MsqError::Unknown("lost".into())).unwrap();
+        assert_eq!(r.attempt, 1);
+        assert_eq!(r.rerun, vec![(1, sent.clone())]);
+        assert!(k.is_current(1, 1) && !k.is_current(1, 0));
+        assert_eq!(k.worker_id(1), crate::ids::worker_task_id("task", 1, 1));
+        // Worker 0 finished nothing: both stages, boundaries only for the range stage.
+        let r = k.worker_failed(0, MsqError::Unknown("lost".into())).unwrap();
+        assert_eq!(r.rerun, vec![(0, None), (1, sent)]);
+        k.worker_failed(1, MsqError::Unknown("lost".into())).unwrap();
+        assert!(matches!(
+            k.worker_failed(1, MsqError::Unknown("lost".into())),
+            Err(MsqError::TooManyAttemptsForWorker { worker_number: 1, .. })
+        ));
+        assert_eq!(k.relaunches(), 3);
+        // Without fault tolerance the failure fails the query.
+        let mut k = kernel(vec![shape(vec![], 1, None)], 1);
+        k.start_stage(0, vec![]).unwrap();
+        assert!(matches!(
+            k.worker_failed(0, MsqError::Unknown("lost".into())),
+            Err(MsqError::Unknown(_))
+        ));
     }
 }
