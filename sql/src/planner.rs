@@ -18,9 +18,9 @@ use datafusion::sql::parser::DFParserBuilder;
 use msq_engine::context::{ArrayIngestMode, JoinAlgorithm, QueryContext};
 use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::input::{InputFormat, InputSource};
-use msq_engine::merge::SortColumn;
 use msq_engine::metadata::MetadataStore;
 use msq_engine::signature::{time_data_type, TIME_COLUMN};
+use msq_engine::sort::SortColumn;
 use msq_engine::stage::{
     PartitionTarget, QueryDefinition, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput,
     StageProcessor, TimeBucket, MAX_COLUMNS,
@@ -176,7 +176,26 @@ async fn plan_on_this_thread(
         });
     }
     let sc = session_context(context);
+    register_externs(&sc, &stmt, workers)?;
 
+    let mut parsed = parse_query(&stmt.query_sql)?;
+    check_columns(widest_select_list(&parsed))?;
+    let select_list = crate::rewrite::output_expressions(&parsed);
+    crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
+    let state = sc.state();
+    register_datasources(&sc, &parsed, &stmt, metadata, workers).await?;
+    let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
+    check_columns(logical.schema().fields().len())?;
+    let df = DataFrame::new(state.clone(), logical);
+
+    match stmt.kind {
+        StatementKind::Select => plan_select(df, &stmt, query_id, workers).await,
+        StatementKind::Insert | StatementKind::Replace => plan_ingest(df, &stmt, &select_list, context, query_id).await,
+    }
+}
+
+/// Registers each `TABLE(EXTERN(...))` of the statement as a table under its `__extern_N` name.
+fn register_externs(sc: &SessionContext, stmt: &DruidStatement, workers: usize) -> Result<()> {
     for e in &stmt.externs {
         let source: InputSource = parse_json_arg(&e.input_source, "inputSource")?;
         let format: InputFormat = parse_json_arg(&e.input_format, "inputFormat")?;
@@ -190,8 +209,12 @@ async fn plan_on_this_thread(
             }),
         )?;
     }
+    Ok(())
+}
 
-    let mut statements = DFParserBuilder::new(stmt.query_sql.as_str())
+/// Parses the query body (Druid clauses already stripped) as exactly one statement.
+fn parse_query(query_sql: &str) -> Result<datafusion::sql::parser::Statement> {
+    let mut statements = DFParserBuilder::new(query_sql)
         .with_recursion_limit(guard::MAX_PARSER_RECURSION)
         .build()
         .and_then(|mut p| p.parse_statements())
@@ -209,14 +232,23 @@ async fn plan_on_this_thread(
             statements.len()
         )));
     }
-    let Some(mut parsed) = statements.pop_front() else {
+    let Some(parsed) = statements.pop_front() else {
         return Err(MsqError::SqlParse("Received an empty statement".into()));
     };
-    check_columns(widest_select_list(&parsed))?;
-    let select_list = crate::rewrite::output_expressions(&parsed);
-    crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
+    Ok(parsed)
+}
+
+/// Registers every datasource the statement reads (other than its externs) with its used
+/// segments; an unknown, qualified or invalid name is `Object not found`.
+async fn register_datasources(
+    sc: &SessionContext,
+    parsed: &datafusion::sql::parser::Statement,
+    stmt: &DruidStatement,
+    metadata: Arc<dyn MetadataStore>,
+    workers: usize,
+) -> Result<()> {
     let state = sc.state();
-    for r in state.resolve_table_references(&parsed).map_err(planning_error)? {
+    for r in state.resolve_table_references(parsed).map_err(planning_error)? {
         let name = r.table().to_string();
         if stmt.externs.iter().any(|e| e.table_name == name) {
             continue;
@@ -240,114 +272,149 @@ async fn plan_on_this_thread(
             Arc::new(DatasourceTable::new(name.clone(), segments, workers)),
         )?;
     }
-    let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
-    check_columns(logical.schema().fields().len())?;
-    let mut df = DataFrame::new(state.clone(), logical);
+    Ok(())
+}
 
+/// Plans a `SELECT`: its physical plan cut into stages.
+async fn plan_select(df: DataFrame, stmt: &DruidStatement, query_id: &str, workers: usize) -> Result<PlannedStatement> {
     let mut builder = StageBuilder::new(query_id, workers);
-    match stmt.kind {
-        StatementKind::Select => {
-            df = check_row_size(df)?;
-            let output_schema = Arc::new(df.schema().as_arrow().clone());
-            let physical = df.create_physical_plan().await.map_err(planning_error)?;
-            builder.plan_select(physical)?;
-            Ok(PlannedStatement {
-                kind: stmt.kind,
-                query: finish(query_id, builder)?,
-                data_source: None,
-                granularity: None,
-                replace: None,
-                output_schema,
-                cluster_by: vec![],
-            })
-        }
-        StatementKind::Insert | StatementKind::Replace => {
-            let granularity = stmt.partitioned_by.expect("validated");
-            df = shape_ingest_columns(df, granularity)?;
-            check_array_ingest_mode(df.schema().as_arrow(), context.sql.array_ingest_mode)?;
-            df = check_row_size(df)?;
-            let output_schema = Arc::new(df.schema().as_arrow().clone());
-            let cluster_by = resolve_cluster_by(&stmt, &output_schema, &select_list)?;
-            let sort_order = match &context.segment_sort_order {
-                Some(order) => order.clone(),
-                None => {
-                    let mut o = vec![TIME_COLUMN.to_string()];
-                    o.extend(cluster_by.iter().filter(|c| c.as_str() != TIME_COLUMN).cloned());
-                    o
-                }
-            };
-            let index = |name: &str| -> Result<usize> {
-                output_schema.index_of(name).map_err(|_| {
-                    MsqError::Validation(format!(
-                        "Column [{name}] in segmentSortOrder is not in the query output"
-                    ))
-                })
-            };
-            let asc = |i: usize| SortColumn {
-                index: i,
-                descending: false,
-                nulls_first: true,
-            };
-            let sort: Vec<SortColumn> = sort_order.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
-            let time_idx = index(TIME_COLUMN)?;
-            let mut key: Vec<SortColumn> = cluster_by.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
-            if !key.iter().any(|k| k.index == time_idx) {
-                key.push(asc(time_idx));
+    let df = check_row_size(df)?;
+    let output_schema = Arc::new(df.schema().as_arrow().clone());
+    let physical = df.create_physical_plan().await.map_err(planning_error)?;
+    builder.plan_select(physical)?;
+    Ok(PlannedStatement {
+        kind: stmt.kind,
+        query: finish(query_id, builder)?,
+        data_source: None,
+        granularity: None,
+        replace: None,
+        output_schema,
+        cluster_by: vec![],
+    })
+}
+
+/// Plans an `INSERT` / `REPLACE`: the query's stages, a range shuffle by time chunk and
+/// clustering key, and a segment generator stage.
+async fn plan_ingest(
+    df: DataFrame,
+    stmt: &DruidStatement,
+    select_list: &[(String, String)],
+    context: &QueryContext,
+    query_id: &str,
+) -> Result<PlannedStatement> {
+    let workers = context.worker_count();
+    let mut builder = StageBuilder::new(query_id, workers);
+    let granularity = stmt.partitioned_by.expect("validated");
+    let df = shape_ingest_columns(df, granularity)?;
+    check_array_ingest_mode(df.schema().as_arrow(), context.sql.array_ingest_mode)?;
+    let df = check_row_size(df)?;
+    let output_schema = Arc::new(df.schema().as_arrow().clone());
+    let cluster_by = resolve_cluster_by(stmt, &output_schema, select_list)?;
+    let order = IngestOrder::new(&output_schema, &cluster_by, context)?;
+    let replace = replace_intervals(stmt, granularity)?;
+    let physical = df.create_physical_plan().await.map_err(planning_error)?;
+    let rows = builder.cut_ingest_root(physical)?;
+    let data_source = stmt.target.clone().expect("validated");
+    let pre = builder.add_plan_stage(
+        rows,
+        ShuffleSpec::Range(RangeShuffle {
+            sort: order.sort,
+            key: order.key,
+            bucket: Some(TimeBucket {
+                column: order.time_index,
+                granularity,
+            }),
+            target: PartitionTarget::RowsPerPartition(context.rows_per_segment),
+        }),
+    )?;
+    builder.add_stage(StageDefinition {
+        stage_number: 0,
+        id: String::new(),
+        inputs: vec![StageInput::Stage { stage: pre }],
+        broadcast: vec![],
+        processor: StageProcessor::SegmentGenerator(SegmentGeneratorSpec {
+            data_source: data_source.clone(),
+            granularity,
+            columns: output_schema.fields().iter().map(|f| f.name().clone()).collect(),
+            cluster_by: cluster_by.clone(),
+            sort_order: order.sort_order,
+            rows_per_segment: context.rows_per_segment,
+            max_rows_in_memory: context.max_rows_in_memory,
+            replace: replace.clone(),
+            max_num_workers: workers,
+        }),
+        schema: Arc::new(Schema::empty()),
+        shuffle: None,
+        max_worker_count: workers,
+    });
+    Ok(PlannedStatement {
+        kind: stmt.kind,
+        query: finish(query_id, builder)?,
+        data_source: Some(data_source),
+        granularity: Some(granularity),
+        replace,
+        output_schema,
+        cluster_by,
+    })
+}
+
+/// How ingested rows are ordered: the segment sort order and the shuffle's sort and key.
+struct IngestOrder {
+    /// `segmentSortOrder`, else `__time` then the CLUSTERED BY columns.
+    sort_order: Vec<String>,
+    sort: Vec<SortColumn>,
+    /// The CLUSTERED BY columns, then `__time` if not among them.
+    key: Vec<SortColumn>,
+    time_index: usize,
+}
+
+impl IngestOrder {
+    fn new(output_schema: &Schema, cluster_by: &[String], context: &QueryContext) -> Result<IngestOrder> {
+        let sort_order = match &context.segment_sort_order {
+            Some(order) => order.clone(),
+            None => {
+                let mut o = vec![TIME_COLUMN.to_string()];
+                o.extend(cluster_by.iter().filter(|c| c.as_str() != TIME_COLUMN).cloned());
+                o
             }
-            let replace = match (&stmt.kind, &stmt.overwrite) {
-                (StatementKind::Replace, Some(Overwrite::All)) => Some(vec![Interval::eternity()]),
-                (StatementKind::Replace, Some(Overwrite::Where(iv))) => {
-                    validate_overwrite_alignment(iv, granularity)?;
-                    Some(iv.clone())
-                }
-                _ => None,
-            };
-            let physical = df.create_physical_plan().await.map_err(planning_error)?;
-            let rows = builder.cut_ingest_root(physical)?;
-            let data_source = stmt.target.clone().expect("validated");
-            let pre = builder.add_plan_stage(
-                rows,
-                ShuffleSpec::Range(RangeShuffle {
-                    sort,
-                    key,
-                    bucket: Some(TimeBucket {
-                        column: time_idx,
-                        granularity,
-                    }),
-                    target: PartitionTarget::RowsPerPartition(context.rows_per_segment),
-                }),
-            )?;
-            builder.add_stage(StageDefinition {
-                stage_number: 0,
-                id: String::new(),
-                inputs: vec![StageInput::Stage { stage: pre }],
-                broadcast: vec![],
-                processor: StageProcessor::SegmentGenerator(SegmentGeneratorSpec {
-                    data_source: data_source.clone(),
-                    granularity,
-                    columns: output_schema.fields().iter().map(|f| f.name().clone()).collect(),
-                    cluster_by: cluster_by.clone(),
-                    sort_order,
-                    rows_per_segment: context.rows_per_segment,
-                    max_rows_in_memory: context.max_rows_in_memory,
-                    replace: replace.clone(),
-                    max_num_workers: workers,
-                }),
-                schema: Arc::new(Schema::empty()),
-                shuffle: None,
-                max_worker_count: workers,
-            });
-            Ok(PlannedStatement {
-                kind: stmt.kind,
-                query: finish(query_id, builder)?,
-                data_source: Some(data_source),
-                granularity: Some(granularity),
-                replace,
-                output_schema,
-                cluster_by,
+        };
+        let index = |name: &str| -> Result<usize> {
+            output_schema.index_of(name).map_err(|_| {
+                MsqError::Validation(format!(
+                    "Column [{name}] in segmentSortOrder is not in the query output"
+                ))
             })
+        };
+        let asc = |i: usize| SortColumn {
+            index: i,
+            descending: false,
+            nulls_first: true,
+        };
+        let sort: Vec<SortColumn> = sort_order.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
+        let time_index = index(TIME_COLUMN)?;
+        let mut key: Vec<SortColumn> = cluster_by.iter().map(|c| index(c).map(asc)).collect::<Result<_>>()?;
+        if !key.iter().any(|k| k.index == time_index) {
+            key.push(asc(time_index));
         }
+        Ok(IngestOrder {
+            sort_order,
+            sort,
+            key,
+            time_index,
+        })
     }
+}
+
+/// The intervals a `REPLACE` overwrites (aligned with `granularity`); `None` for `INSERT`.
+fn replace_intervals(stmt: &DruidStatement, granularity: Granularity) -> Result<Option<Vec<Interval>>> {
+    Ok(match (&stmt.kind, &stmt.overwrite) {
+        (StatementKind::Replace, Some(Overwrite::All)) => Some(vec![Interval::eternity()]),
+        (StatementKind::Replace, Some(Overwrite::Where(iv))) => {
+            validate_overwrite_alignment(iv, granularity)?;
+            Some(iv.clone())
+        }
+        _ => None,
+    })
 }
 
 /// Druid's hard limit on the workers of one stage (`TooManyWorkers`).
