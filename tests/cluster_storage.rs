@@ -10,9 +10,10 @@ use common::pg::PgSchema;
 use common::*;
 use flate2::write::GzEncoder;
 use futures::TryStreamExt;
-use msq_controller::Engine;
-use msq_engine::metadata::{open_store, MetadataStore};
-use msq_engine::storage::open_deep_storage_with;
+use msq_controller::Overlord;
+use msq_engine::metadata::MetadataStore;
+use msq_metadata::open_store;
+use msq_rows::storage::open_deep_storage_with;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{json, Value};
@@ -93,7 +94,7 @@ CLUSTERED BY channel"#,
     )
 }
 
-async fn count_and_added(e: &Engine, ds: &str) -> (i64, i64) {
+async fn count_and_added(e: &Overlord, ds: &str) -> (i64, i64) {
     let rows = select(e, &format!("SELECT COUNT(*), SUM(added) FROM {ds}"), json!({})).await;
     (rows[0][0].as_i64().unwrap(), rows[0][1].as_i64().unwrap())
 }
@@ -213,7 +214,7 @@ async fn insert_with_s3_deep_storage_and_postgres_metadata_reads_back() {
         Some(pg) => open_store(&pg.store_url()).unwrap(),
         None => open_store(&dir.path().join("metadata.db").display().to_string()).unwrap(),
     };
-    let e = Engine::open(dir.path(), metadata.clone(), deep).unwrap();
+    let e = Overlord::open(dir.path(), metadata.clone(), deep).unwrap();
 
     let (_, outcome, _) = run_ok(&e, &insert_wikipedia_sql("wiki_cluster"), json!({"maxNumTasks": 2})).await;
     assert_eq!(outcome.rows_written, 39_244);
@@ -249,7 +250,7 @@ async fn insert_with_s3_deep_storage_and_postgres_metadata_reads_back() {
     }
 
     // A second engine over the same stores (a restart) sees the data.
-    let e2 = Engine::open(
+    let e2 = Overlord::open(
         dir.path(),
         match &pg {
             Some(pg) => open_store(&pg.store_url()).unwrap(),

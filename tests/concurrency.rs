@@ -8,9 +8,10 @@
 mod common;
 
 use msq_controller::tasks::TaskManager;
-use msq_controller::Engine;
+use msq_controller::Overlord;
 use msq_engine::granularity::{parse_instant, Interval};
-use msq_engine::metadata::{MetadataStore, PostgresMetadataStore, SqliteMetadataStore};
+use msq_engine::metadata::MetadataStore;
+use msq_metadata::{PostgresMetadataStore, SqliteMetadataStore};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -72,7 +73,7 @@ fn replace_sql(k: usize) -> String {
 
 struct Server {
     base: String,
-    engine: Engine,
+    engine: Overlord,
 }
 
 async fn start(dir: &Path, metadata: Arc<dyn MetadataStore>) -> Server {
@@ -83,10 +84,10 @@ async fn start(dir: &Path, metadata: Arc<dyn MetadataStore>) -> Server {
         dir.join("segments")
     })
     .unwrap();
-    let mut engine = Engine::open(dir, metadata, Arc::new(deep)).unwrap();
+    let mut engine = Overlord::open(dir, metadata, Arc::new(deep)).unwrap();
     engine.host = addr.clone();
     let tasks = TaskManager::new(engine.clone(), 4).unwrap();
-    tokio::spawn(msq_controller::http::serve(tasks, listener, 10 << 20, None));
+    tokio::spawn(msq_controller::druid_api::serve(tasks, listener, 10 << 20, None));
     Server {
         base: format!("http://{addr}"),
         engine,
@@ -266,7 +267,7 @@ async fn concurrent_ingestion_on_postgres() {
 async fn restart_cleans_up_after_a_killed_ingestion() {
     use msq_engine::metadata::{AllocateOutcome, AllocateRequest, TaskRecord};
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open_local(dir.path()).unwrap();
+    let engine = Overlord::open_local(dir.path()).unwrap();
     let md = engine.metadata.clone();
     let running = |id: &str| TaskRecord {
         id: id.into(),
