@@ -208,76 +208,14 @@ pub struct SqlSettings {
 impl SqlSettings {
     /// Parses the keys from a context map; bad values are `InvalidInput` errors naming the key.
     pub fn parse(raw: &Map<String, Value>) -> Result<Self> {
-        let bad = |key: &str, v: &Value, expected: &str| {
-            MsqError::Validation(format!(
-                "Invalid value [{}] for query context parameter [{key}]: expected {expected}",
-                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
-            ))
-        };
-        let get = |key: &str| raw.get(key).filter(|v| !v.is_null());
-        let choice = |key: &str, options: &[&str], exact: bool, expected: &str| -> Result<Option<usize>> {
-            let Some(v) = get(key) else { return Ok(None) };
-            let s = v.as_str().ok_or_else(|| bad(key, v, expected))?.trim();
-            options
-                .iter()
-                .position(|o| if exact { *o == s } else { o.eq_ignore_ascii_case(s) })
-                .map(Some)
-                .ok_or_else(|| bad(key, v, expected))
-        };
-        let flag = |key: &str, default: bool| -> Result<bool> {
-            match get(key) {
-                None => Ok(default),
-                Some(v) => as_bool(v).ok_or_else(|| bad(key, v, "true or false")),
-            }
-        };
-        let text = |key: &str| -> Result<Option<String>> {
-            match get(key) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(v) => Err(bad(key, v, "a string")),
-            }
-        };
-        let tasks_key = if get("maxNumTasks").is_some() {
-            "maxNumTasks"
-        } else {
-            "numTasks"
-        };
-        let max_num_tasks = match get(tasks_key) {
-            None => 2,
-            Some(v) => {
-                let n = as_i64(v).ok_or_else(|| bad(tasks_key, v, "an integer"))?;
-                if n < 2 {
-                    return Err(MsqError::Validation(format!(
-                        "MSQ context maxNumTasks [{n}] cannot be less than 2, since at least 1 controller and 1 worker is necessary"
-                    )));
-                }
-                if n > MAX_NUM_TASKS_LIMIT {
-                    return Err(bad(
-                        tasks_key,
-                        v,
-                        &format!("an integer between 2 and {MAX_NUM_TASKS_LIMIT}"),
-                    ));
-                }
-                usize::try_from(n).unwrap_or(usize::MAX)
-            }
-        };
-        let rows_per_page = match get("rowsPerPage") {
-            None => 100_000,
-            Some(v) => {
-                let (min, max) = ROWS_PER_PAGE;
-                as_i64(v)
-                    .filter(|n| (min..=max).contains(n))
-                    .ok_or_else(|| bad("rowsPerPage", v, &format!("an integer between {min} and {max}")))?
-                    as u64
-            }
-        };
+        let r = ContextReader(raw);
         Ok(SqlSettings {
-            max_num_tasks,
-            task_assignment: match choice("taskAssignment", &["max", "auto"], false, "'max' or 'auto'")? {
+            max_num_tasks: r.max_num_tasks()?,
+            task_assignment: match r.choice("taskAssignment", &["max", "auto"], false, "'max' or 'auto'")? {
                 Some(1) => TaskAssignment::Auto,
                 _ => TaskAssignment::Max,
             },
-            join_algorithm: match choice(
+            join_algorithm: match r.choice(
                 "sqlJoinAlgorithm",
                 &["broadcast", "sortMerge"],
                 true,
@@ -286,7 +224,7 @@ impl SqlSettings {
                 Some(1) => JoinAlgorithm::SortMerge,
                 _ => JoinAlgorithm::Broadcast,
             },
-            array_ingest_mode: match choice(
+            array_ingest_mode: match r.choice(
                 "arrayIngestMode",
                 &["array", "mvd", "none"],
                 false,
@@ -296,7 +234,7 @@ impl SqlSettings {
                 Some(2) => ArrayIngestMode::None,
                 _ => ArrayIngestMode::Array,
             },
-            select_destination: match choice(
+            select_destination: match r.choice(
                 "selectDestination",
                 &["taskReport", "durableStorage"],
                 false,
@@ -305,12 +243,92 @@ impl SqlSettings {
                 Some(1) => SelectDestination::DurableStorage,
                 _ => SelectDestination::TaskReport,
             },
-            group_by_enable_multi_value_unnesting: flag("groupByEnableMultiValueUnnesting", true)?,
-            use_approximate_count_distinct: flag("useApproximateCountDistinct", true)?,
-            rows_per_page,
-            time_zone: text("sqlTimeZone")?,
-            current_timestamp: text("sqlCurrentTimestamp")?,
+            group_by_enable_multi_value_unnesting: r.flag("groupByEnableMultiValueUnnesting", true)?,
+            use_approximate_count_distinct: r.flag("useApproximateCountDistinct", true)?,
+            rows_per_page: r.rows_per_page()?,
+            time_zone: r.text("sqlTimeZone")?,
+            current_timestamp: r.text("sqlCurrentTimestamp")?,
         })
+    }
+}
+
+/// Typed reads of context keys; a present but ill-typed value is an `InvalidInput` error
+/// naming the key, a JSON `null` counts as absent.
+struct ContextReader<'a>(&'a Map<String, Value>);
+
+impl ContextReader<'_> {
+    fn bad(key: &str, v: &Value, expected: &str) -> MsqError {
+        MsqError::Validation(format!(
+            "Invalid value [{}] for query context parameter [{key}]: expected {expected}",
+            v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+        ))
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    /// The index of the value among `options` (`exact`: case-sensitive).
+    fn choice(&self, key: &str, options: &[&str], exact: bool, expected: &str) -> Result<Option<usize>> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        let s = v.as_str().ok_or_else(|| Self::bad(key, v, expected))?.trim();
+        options
+            .iter()
+            .position(|o| if exact { *o == s } else { o.eq_ignore_ascii_case(s) })
+            .map(Some)
+            .ok_or_else(|| Self::bad(key, v, expected))
+    }
+
+    fn flag(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => as_bool(v).ok_or_else(|| Self::bad(key, v, "true or false")),
+        }
+    }
+
+    fn text(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(Self::bad(key, v, "a string")),
+        }
+    }
+
+    /// `maxNumTasks` (or its older name `numTasks`): 2 by default, at least 2 (a controller
+    /// and a worker), at most [`MAX_NUM_TASKS_LIMIT`].
+    fn max_num_tasks(&self) -> Result<usize> {
+        let key = if self.get("maxNumTasks").is_some() {
+            "maxNumTasks"
+        } else {
+            "numTasks"
+        };
+        let Some(v) = self.get(key) else { return Ok(2) };
+        let n = as_i64(v).ok_or_else(|| Self::bad(key, v, "an integer"))?;
+        if n < 2 {
+            return Err(MsqError::Validation(format!(
+                "MSQ context maxNumTasks [{n}] cannot be less than 2, since at least 1 controller and 1 worker is necessary"
+            )));
+        }
+        if n > MAX_NUM_TASKS_LIMIT {
+            return Err(Self::bad(
+                key,
+                v,
+                &format!("an integer between 2 and {MAX_NUM_TASKS_LIMIT}"),
+            ));
+        }
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// `rowsPerPage`: 100,000 by default, within [`ROWS_PER_PAGE`].
+    fn rows_per_page(&self) -> Result<u64> {
+        let Some(v) = self.get("rowsPerPage") else {
+            return Ok(100_000);
+        };
+        let (min, max) = ROWS_PER_PAGE;
+        as_i64(v)
+            .filter(|n| (min..=max).contains(n))
+            .map(|n| n as u64)
+            .ok_or_else(|| Self::bad("rowsPerPage", v, &format!("an integer between {min} and {max}")))
     }
 }
 

@@ -197,6 +197,14 @@ pub struct StageCounters {
 }
 
 impl StageCounters {
+    /// The counters of input `n`, added (empty) when the stage has not counted it yet.
+    pub fn input_mut(&mut self, n: usize) -> &mut ChannelCounters {
+        if self.inputs.len() <= n {
+            self.inputs.resize(n + 1, Default::default());
+        }
+        &mut self.inputs[n]
+    }
+
     /// Counters with `n` input channels.
     pub fn with_inputs(n: usize) -> Self {
         StageCounters {

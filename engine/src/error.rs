@@ -226,137 +226,115 @@ impl MsqError {
     pub fn to_fault(&self) -> Value {
         let mut m = Map::new();
         m.insert("errorCode".into(), json!(self.error_code()));
+        for (key, value) in self.fault_fields() {
+            m.insert(key.into(), value);
+        }
+        m.insert("errorMessage".into(), json!(self.to_string()));
+        Value::Object(m)
+    }
+
+    /// The fields Druid's fault class for this error adds to `errorCode` and `errorMessage`.
+    fn fault_fields(&self) -> Vec<(&'static str, Value)> {
         match self {
-            MsqError::InsertCannotBeEmpty { data_source } => {
-                m.insert("dataSource".into(), json!(data_source));
-            }
-            MsqError::InsertTimeOutOfBounds { interval } => {
-                m.insert("interval".into(), json!(interval));
-            }
+            MsqError::InsertCannotBeEmpty { data_source } => vec![("dataSource", json!(data_source))],
+            MsqError::InsertTimeOutOfBounds { interval } => vec![("interval", json!(interval))],
             MsqError::TooManyWarnings {
                 max_warnings,
                 root_error_code,
                 ..
-            } => {
-                m.insert("maxWarnings".into(), json!(max_warnings));
-                m.insert("rootErrorCode".into(), json!(root_error_code));
-            }
-            MsqError::TooManyPartitions { max_partitions } => {
-                m.insert("maxPartitions".into(), json!(max_partitions));
-            }
-            MsqError::TooManyBuckets { max_buckets } => {
-                m.insert("maxBuckets".into(), json!(max_buckets));
-            }
+            } => vec![
+                ("maxWarnings", json!(max_warnings)),
+                ("rootErrorCode", json!(root_error_code)),
+            ],
+            MsqError::TooManyPartitions { max_partitions } => vec![("maxPartitions", json!(max_partitions))],
+            MsqError::TooManyBuckets { max_buckets } => vec![("maxBuckets", json!(max_buckets))],
             MsqError::TooManyWorkers { workers, max_workers } => {
-                m.insert("workers".into(), json!(workers));
-                m.insert("maxWorkers".into(), json!(max_workers));
+                vec![("workers", json!(workers)), ("maxWorkers", json!(max_workers))]
             }
-            MsqError::RowTooLarge { max_frame_size } => {
-                m.insert("maxFrameSize".into(), json!(max_frame_size));
-            }
-            MsqError::ColumnNameRestricted { column } => {
-                m.insert("columnName".into(), json!(column));
-            }
+            MsqError::RowTooLarge { max_frame_size } => vec![("maxFrameSize", json!(max_frame_size))],
+            MsqError::ColumnNameRestricted { column } => vec![("columnName", json!(column))],
             MsqError::WorkerFailed {
                 worker_task_id,
                 message,
-            } => {
-                m.insert("workerTaskId".into(), json!(worker_task_id));
-                m.insert("errorMsg".into(), json!(message));
-            }
-            MsqError::WorkerRpcFailed { worker_task_id, .. } => {
-                m.insert("workerTaskId".into(), json!(worker_task_id));
-            }
+            } => vec![("workerTaskId", json!(worker_task_id)), ("errorMsg", json!(message))],
+            MsqError::WorkerRpcFailed { worker_task_id, .. } => vec![("workerTaskId", json!(worker_task_id))],
             MsqError::TooManyAttemptsForWorker {
                 max_per_worker_relaunch,
                 task_id,
                 worker_number,
                 root_error_message,
-            } => {
-                m.insert("maxPerWorkerRelaunch".into(), json!(max_per_worker_relaunch));
-                m.insert("taskId".into(), json!(task_id));
-                m.insert("workerNumber".into(), json!(worker_number));
-                m.insert("rootErrorMessage".into(), json!(root_error_message));
-            }
+            } => vec![
+                ("maxPerWorkerRelaunch", json!(max_per_worker_relaunch)),
+                ("taskId", json!(task_id)),
+                ("workerNumber", json!(worker_number)),
+                ("rootErrorMessage", json!(root_error_message)),
+            ],
             MsqError::TooManyAttemptsForJob {
                 max_relaunch_count,
                 current_relaunch_count,
                 task_id,
                 root_error_message,
-            } => {
-                m.insert("maxRelaunchCount".into(), json!(max_relaunch_count));
-                m.insert("currentRelaunchCount".into(), json!(current_relaunch_count));
-                m.insert("taskId".into(), json!(task_id));
-                m.insert("rootErrorMessage".into(), json!(root_error_message));
-            }
+            } => vec![
+                ("maxRelaunchCount", json!(max_relaunch_count)),
+                ("currentRelaunchCount", json!(current_relaunch_count)),
+                ("taskId", json!(task_id)),
+                ("rootErrorMessage", json!(root_error_message)),
+            ],
             MsqError::InsertCannotAllocateSegment {
                 data_source, interval, ..
-            } => {
-                m.insert("dataSource".into(), json!(data_source));
-                m.insert("interval".into(), json!(interval));
-            }
+            } => vec![("dataSource", json!(data_source)), ("interval", json!(interval))],
             MsqError::TooManyColumns {
                 num_columns,
                 max_columns,
-            } => {
-                m.insert("numColumns".into(), json!(num_columns));
-                m.insert("maxColumns".into(), json!(max_columns));
-            }
+            } => vec![("numColumns", json!(num_columns)), ("maxColumns", json!(max_columns))],
             MsqError::TooManyClusteredByColumns {
                 num_columns,
                 max_columns,
                 stage,
-            } => {
-                m.insert("numColumns".into(), json!(num_columns));
-                m.insert("maxColumns".into(), json!(max_columns));
-                m.insert("stage".into(), json!(stage));
-            }
+            } => vec![
+                ("numColumns", json!(num_columns)),
+                ("maxColumns", json!(max_columns)),
+                ("stage", json!(stage)),
+            ],
             MsqError::TooManyInputFiles {
                 num_input_files,
                 max_input_files,
                 min_num_worker,
-            } => {
-                m.insert("numInputFiles".into(), json!(num_input_files));
-                m.insert("maxInputFiles".into(), json!(max_input_files));
-                m.insert("minNumWorker".into(), json!(min_num_worker));
-            }
+            } => vec![
+                ("numInputFiles", json!(num_input_files)),
+                ("maxInputFiles", json!(max_input_files)),
+                ("minNumWorker", json!(min_num_worker)),
+            ],
             MsqError::ColumnTypeNotSupported {
                 column_name,
                 column_type,
-            } => {
-                m.insert("columnName".into(), json!(column_name));
-                m.insert("columnType".into(), json!(column_type));
-            }
+            } => vec![("columnName", json!(column_name)), ("columnType", json!(column_type))],
             MsqError::InvalidNullByte {
                 source_name,
                 row_number,
                 column,
                 value,
                 position,
-            } => {
-                m.insert("source".into(), json!(source_name));
-                m.insert("rowNumber".into(), json!(row_number));
-                m.insert("column".into(), json!(column));
-                m.insert("value".into(), json!(value));
-                m.insert("position".into(), json!(position));
-            }
+            } => vec![
+                ("source", json!(source_name)),
+                ("rowNumber", json!(row_number)),
+                ("column", json!(column)),
+                ("value", json!(value)),
+                ("position", json!(position)),
+            ],
             MsqError::NotEnoughTemporaryStorage {
                 suggested_minimum_storage,
                 configured_temporary_storage,
-            } => {
-                m.insert("suggestedMinimumStorage".into(), json!(suggested_minimum_storage));
-                m.insert("configuredTemporaryStorage".into(), json!(configured_temporary_storage));
-            }
-            MsqError::NotEnoughMemory { message } => {
-                m.insert("message".into(), json!(message));
-            }
-            MsqError::Unknown(message) | MsqError::Io(message) | MsqError::Metadata(message) => {
-                m.insert("message".into(), json!(message));
-            }
-            _ => {}
+            } => vec![
+                ("suggestedMinimumStorage", json!(suggested_minimum_storage)),
+                ("configuredTemporaryStorage", json!(configured_temporary_storage)),
+            ],
+            MsqError::NotEnoughMemory { message }
+            | MsqError::Unknown(message)
+            | MsqError::Io(message)
+            | MsqError::Metadata(message) => vec![("message", json!(message))],
+            _ => vec![],
         }
-        m.insert("errorMessage".into(), json!(self.to_string()));
-        Value::Object(m)
     }
 
     /// The Druid HTTP error class for this error (`errorClass` in the HTTP error JSON).

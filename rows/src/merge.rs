@@ -459,6 +459,7 @@ mod tests {
     use arrow::array::{Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
     use arrow::compute::concat_batches;
     use arrow::datatypes::{DataType, Field, TimeUnit};
+    use msq_engine::counters::batch_memory_size;
 
     struct Rng(u64);
 

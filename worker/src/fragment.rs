@@ -8,10 +8,10 @@ use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use futures::StreamExt;
-use msq_engine::exec::ExecContext;
+use msq_rows::exec::ExecContext;
 use msq_engine::kernel::WorkerStagePhase;
 use msq_engine::protocol::{ControllerClient, WorkOrder, WorkerResult};
-use msq_engine::shuffle::{ShuffleWriter, ShuffleWriterConfig, WorkerStageOutput};
+use msq_rows::shuffle::{ShuffleWriter, ShuffleWriterConfig, WorkerStageOutput};
 use msq_engine::stage::ShuffleSpec;
 use msq_engine::{MsqError, Result};
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub async fn run_fragment(
     let limit = order.settings.max_temp_storage_bytes;
     run_fragment_inner(order, plan, exec, controller, boundaries, phase)
         .await
-        .map_err(|e| msq_engine::scratch::from_datafusion_disk_limit(e, limit))
+        .map_err(|e| msq_rows::scratch::from_datafusion_disk_limit(e, limit))
 }
 
 async fn run_fragment_inner(

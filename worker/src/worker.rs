@@ -7,13 +7,13 @@ use crate::segment_writer::generate_segments;
 use async_trait::async_trait;
 use futures::FutureExt;
 use msq_engine::counters::{SharedCounters, StageCounters};
-use msq_engine::exec::ExecContext;
+use msq_rows::exec::ExecContext;
 use msq_engine::kernel::WorkerStagePhase;
 use msq_engine::keystats::RangePartitions;
 use msq_engine::protocol::{ControllerClient, OutputLocation, WorkOrder, WorkerClient, WorkerResult};
-use msq_engine::rpc::ClusterAuth;
-use msq_engine::shuffle::located::{durable_partition_path, durable_prefix};
-use msq_engine::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher, WorkerStageOutput};
+use msq_rows::rpc::ClusterAuth;
+use msq_rows::shuffle::located::{durable_partition_path, durable_prefix};
+use msq_rows::shuffle::{InProcessShuffle, LocatedFetcher, ShuffleFetcher, WorkerStageOutput};
 use msq_engine::stage::StageProcessor;
 use msq_engine::{MsqError, Result};
 use object_store::ObjectStore;
@@ -96,7 +96,7 @@ impl Worker {
         msq_engine::blocking(move || -> Result<()> {
             for (p, runs) in output.partitions.iter().enumerate() {
                 let path = durable_partition_path(&prefix2, p);
-                msq_engine::shuffle::run::upload_merged(
+                msq_rows::shuffle::run::upload_merged(
                     store.clone(),
                     &path,
                     &output.schema,
@@ -106,7 +106,7 @@ impl Worker {
                     &scratch,
                 )?;
                 for r in runs {
-                    if let msq_engine::shuffle::Run::Spilled { path, .. } = r {
+                    if let msq_rows::shuffle::Run::Spilled { path, .. } = r {
                         let _ = std::fs::remove_file(path);
                     }
                 }

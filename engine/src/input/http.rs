@@ -94,7 +94,7 @@ where
 
 impl HttpInputSource {
     /// Druid's checks: at least one URI, each `http` or `https` (Druid's default allowed
-    /// protocols). Whether this build can fetch it is checked by `msq_rows::input::http::check_fetchable`.
+    /// protocols). Whether each is a well-formed URL is checked by `msq_rows::input::http::check_fetchable`.
     pub fn validate(&self) -> Result<()> {
         if self.uris.is_empty() {
             return Err(MsqError::Validation("Empty URIs".into()));
@@ -130,4 +130,3 @@ pub fn basic_auth(user: &str, password: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
 }
-

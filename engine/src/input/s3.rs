@@ -21,7 +21,6 @@ use crate::error::{MsqError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-
 /// `{"type":"s3", ...}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct S3InputSource {
@@ -265,3 +264,5 @@ pub fn object_uri(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
 
+#[cfg(test)]
+mod tests;

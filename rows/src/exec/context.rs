@@ -1,7 +1,7 @@
 //! What a worker hands to the operators of the fragment it runs.
 
-use msq_engine::counters::{update, SharedCounters};
 use crate::shuffle::ShuffleFetcher;
+use msq_engine::counters::{update, SharedCounters};
 use msq_engine::{MsqError, Result};
 use object_store::ObjectStore;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,19 +1,15 @@
 //! Leaf operator that reads `EXTERN` input: each partition reads the input splits assigned to it.
 
-use super::{exec_context, leaf_properties};
-use msq_engine::counters::update;
+use super::context::ExecContext;
+use super::leaf::{leaf_execution_plan, leaf_properties, LeafExec};
 use crate::input::open_split;
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties, SendableRecordBatchStream};
+use msq_engine::counters::update;
 use msq_engine::input::{InputFormat, InputSource, InputSplit};
 use msq_engine::signature::Signature;
 use msq_engine::MsqError;
-use arrow::datatypes::{Schema, SchemaRef};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::execution::TaskContext;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
-};
 use std::sync::Arc;
 
 /// Reads external input splits; partition `p` reads `splits[p]`. The controller assigns the
@@ -94,39 +90,16 @@ impl DisplayAs for ExternalScanExec {
     }
 }
 
-impl ExecutionPlan for ExternalScanExec {
-    fn name(&self) -> &str {
-        "ExternalScanExec"
-    }
+leaf_execution_plan!(ExternalScanExec);
 
-    fn properties(&self) -> &Arc<PlanProperties> {
+impl LeafExec for ExternalScanExec {
+    const NAME: &'static str = "ExternalScanExec";
+
+    fn plan_properties(&self) -> &Arc<PlanProperties> {
         &self.props
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
-    ) -> datafusion::error::Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> datafusion::error::Result<SendableRecordBatchStream> {
-        let ctx = exec_context(&context)?;
+    fn open(&self, partition: usize, ctx: Arc<ExecContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
         let Some(all_splits) = &self.splits else {
             return Err(datafusion::error::DataFusionError::Internal(
                 "external input splits were not assigned before execution".into(),
@@ -146,10 +119,7 @@ impl ExecutionPlan for ExternalScanExec {
         let schema_for_task = out_schema.clone();
         let task = move || {
             update(&ctx.counters, |c| {
-                if c.inputs.len() <= input {
-                    c.inputs.resize(input + 1, Default::default());
-                }
-                c.inputs[input].set_total_files(0, splits.len() as u64);
+                c.input_mut(input).set_total_files(0, splits.len() as u64);
             });
             for split in &splits {
                 let mut reader = match open_split(split, &format, read_schema.clone(), ctx.batch_size) {

@@ -1,21 +1,17 @@
 //! Leaf operator that reads a datasource's segments (Parquet files in deep storage).
 
-use super::{exec_context, leaf_properties};
-use msq_engine::counters::update;
-use msq_engine::granularity::Interval;
-use msq_engine::signature::TIME_COLUMN;
-use msq_engine::MsqError;
+use super::context::ExecContext;
+use super::leaf::{leaf_execution_plan, leaf_properties, LeafExec};
 use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, TimestampMillisecondArray};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::execution::TaskContext;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
+use msq_engine::counters::update;
+use msq_engine::granularity::Interval;
+use msq_engine::signature::TIME_COLUMN;
+use msq_engine::MsqError;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
@@ -109,39 +105,16 @@ impl DisplayAs for SegmentScanExec {
     }
 }
 
-impl ExecutionPlan for SegmentScanExec {
-    fn name(&self) -> &str {
-        "SegmentScanExec"
-    }
+leaf_execution_plan!(SegmentScanExec);
 
-    fn properties(&self) -> &Arc<PlanProperties> {
+impl LeafExec for SegmentScanExec {
+    const NAME: &'static str = "SegmentScanExec";
+
+    fn plan_properties(&self) -> &Arc<PlanProperties> {
         &self.props
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
-    ) -> datafusion::error::Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> datafusion::error::Result<SendableRecordBatchStream> {
-        let ctx = exec_context(&context)?;
+    fn open(&self, partition: usize, ctx: Arc<ExecContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
         let segments = self.segments.get(partition).cloned().unwrap_or_default();
         let schema = self.schema.clone();
         let input = self.input_number;
@@ -149,10 +122,7 @@ impl ExecutionPlan for SegmentScanExec {
         let task_schema = schema.clone();
         tokio::spawn(async move {
             update(&ctx.counters, |c| {
-                if c.inputs.len() <= input {
-                    c.inputs.resize(input + 1, Default::default());
-                }
-                c.inputs[input].set_total_files(0, segments.len() as u64);
+                c.input_mut(input).set_total_files(0, segments.len() as u64);
             });
             for seg in &segments {
                 let mut stream = match open_segment(ctx.deep_storage.clone(), seg, &task_schema, ctx.batch_size).await {

@@ -1,16 +1,13 @@
 //! Leaf operator that reads an earlier stage's output partitions through the shuffle.
 
-use super::{exec_context, leaf_properties};
-use msq_engine::counters::update;
+use super::context::ExecContext;
+use super::leaf::{leaf_execution_plan, leaf_properties, LeafExec};
 use arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalExpr};
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
+use msq_engine::counters::update;
 use std::sync::Arc;
 
 /// Reads partition `p` of stage `stage` when executed for partition `p`.
@@ -74,48 +71,23 @@ impl DisplayAs for ShuffleReaderExec {
     }
 }
 
-impl ExecutionPlan for ShuffleReaderExec {
-    fn name(&self) -> &str {
-        "ShuffleReaderExec"
-    }
+leaf_execution_plan!(ShuffleReaderExec);
 
-    fn properties(&self) -> &Arc<PlanProperties> {
+impl LeafExec for ShuffleReaderExec {
+    const NAME: &'static str = "ShuffleReaderExec";
+
+    fn plan_properties(&self) -> &Arc<PlanProperties> {
         &self.props
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
-    ) -> datafusion::error::Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> datafusion::error::Result<SendableRecordBatchStream> {
-        let ctx = exec_context(&context)?;
+    fn open(&self, partition: usize, ctx: Arc<ExecContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
         let stream = ctx.fetcher.read_partition(self.stage, partition, ctx.batch_size)?;
         let input = self.input_number;
         let counted = stream.map(move |b| {
             if let Ok(b) = &b {
                 update(&ctx.counters, |c| {
-                    if c.inputs.len() <= input {
-                        c.inputs.resize(input + 1, Default::default());
-                    }
-                    c.inputs[input].add_frame(partition, b.num_rows() as u64, msq_engine::counters::frame_bytes(b))
+                    c.input_mut(input)
+                        .add_frame(partition, b.num_rows() as u64, msq_engine::counters::frame_bytes(b))
                 });
             }
             b

@@ -2,7 +2,7 @@
 //! inline data, HTTP URIs and S3 objects.
 
 use msq_engine::error::{MsqError, Result};
-use msq_engine::input::{InputSource, InputSplit, LocalInputSource, SplitKind};
+use msq_engine::input::{InputSource, InputSplit, LocalInputSource, S3InputSource, SplitKind};
 use std::path::{Path, PathBuf};
 
 /// Lists the splits of an input source (I/O: directory walks, S3 listings).
@@ -41,6 +41,12 @@ impl ListSplits for InputSource {
             }
             InputSource::S3(s) => super::s3::splits(s),
         }
+    }
+}
+
+impl ListSplits for S3InputSource {
+    fn splits(&self) -> Result<Vec<InputSplit>> {
+        super::s3::splits(self)
     }
 }
 

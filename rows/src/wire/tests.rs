@@ -1,20 +1,6 @@
 use super::*;
-use msq_engine::counters::{ChannelCounters, SegmentGenerationProgress, SortProgress, StageCounters};
 use crate::exec::{ExecContext, ExternalScanExec, SegmentScanExec, SegmentSlice, ShuffleReaderExec};
-use msq_engine::granularity::{Granularity, Interval};
-use msq_engine::input::{
-    CsvInputFormat, HttpInputSource, InlineInputSource, InputFormat, InputSource, InputSplit, JsonInputFormat,
-    LocalInputSource, PasswordProvider,
-};
-use msq_engine::keystats::{boundaries_by_count, KeyRange, KeyStatistics, RangePartitions};
-use msq_engine::sort::SortColumn;
-use msq_engine::metadata::{SegmentId, SegmentRecord};
-use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkerResult, WorkerSettings};
-use msq_engine::signature::{ColumnSignature, ColumnType, Signature};
-use msq_engine::stage::{
-    PartitionTarget, ProcessorKind, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput,
-    StageProcessor, TimeBucket,
-};
+use crate::input::ListSplits;
 use arrow::array::{Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -27,6 +13,21 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{collect, displayable};
 use datafusion::prelude::SessionConfig;
+use msq_engine::counters::{ChannelCounters, SegmentGenerationProgress, SortProgress, StageCounters};
+use msq_engine::granularity::{Granularity, Interval};
+use msq_engine::input::{
+    CsvInputFormat, HttpInputSource, InlineInputSource, InputFormat, InputSource, InputSplit, JsonInputFormat,
+    LocalInputSource, PasswordProvider,
+};
+use msq_engine::keystats::{boundaries_by_count, KeyRange, KeyStatistics, RangePartitions};
+use msq_engine::metadata::{SegmentId, SegmentRecord};
+use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkerResult, WorkerSettings};
+use msq_engine::signature::{ColumnSignature, ColumnType, Signature};
+use msq_engine::sort::SortColumn;
+use msq_engine::stage::{
+    PartitionTarget, ProcessorKind, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput,
+    StageProcessor, TimeBucket,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;

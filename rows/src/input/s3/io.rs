@@ -8,9 +8,9 @@
 //! resumed with a ranged `GET` from the last byte received (same ETag). Parquet reads use
 //! ranged `GET`s through [`ObjectChunks`].
 
-use msq_engine::error::{MsqError, Result};
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
+use msq_engine::error::{MsqError, Result};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResult, ObjectStore};
 use std::future::Future;
