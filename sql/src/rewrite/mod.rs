@@ -4,9 +4,9 @@
 //! the `sqlTimeZone` of time functions and timestamp literals, a fixed `CURRENT_TIMESTAMP`,
 //! Calcite's `EXPR$n` column names, and the checks for constructs MSQ does not support.
 //!
-//! One job per file: [`options`] (the context), [`ast`] (helpers), [`checks`] (unsupported
-//! constructs), [`aggregates`], [`scalar`] (scalar forms and the time zone), [`unnest`] and
-//! [`names`] (output column names).
+//! One job per file: `options` (the context), `ast` (helpers), `checks` (unsupported
+//! constructs), `aggregates`, `scalar` (scalar forms and the time zone), `unnest` and
+//! `names` (output column names).
 
 mod aggregates;
 mod ast;

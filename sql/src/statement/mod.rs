@@ -5,11 +5,11 @@
 //! parenthesis depth 0: the Druid-only clauses are recognised and stripped, and the
 //! remaining query body is handed on as SQL text that a stock SQL planner understands.
 //!
-//! One job per file: [`tokens`] (the token stream and its depth-0 helpers), [`header`]
-//! (`INSERT INTO` / `REPLACE INTO ... OVERWRITE`), [`partitioning`] (`PARTITIONED BY`,
-//! `CLUSTERED BY`), [`body`] (query body rewriting), [`external`] (`TABLE(EXTERN(...))`),
-//! [`overwrite_where`] (the `OVERWRITE WHERE` condition), [`parse`] (the statement as a whole)
-//! and [`model`] (what comes out).
+//! One job per file: `tokens` (the token stream and its depth-0 helpers), `header`
+//! (`INSERT INTO` / `REPLACE INTO ... OVERWRITE`), `partitioning` (`PARTITIONED BY`,
+//! `CLUSTERED BY`), `body` (query body rewriting), `external` (`TABLE(EXTERN(...))`),
+//! `overwrite_where` (the `OVERWRITE WHERE` condition), `parse` (the statement as a whole)
+//! and `model` (what comes out).
 
 mod body;
 mod external;

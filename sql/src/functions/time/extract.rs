@@ -27,6 +27,7 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// Parses a unit name (case-insensitive).
     pub fn parse(s: &str) -> Option<Unit> {
         Some(match s.trim().to_ascii_uppercase().as_str() {
             "EPOCH" => Unit::Epoch,

@@ -2,9 +2,9 @@
 //! `PeriodGranularity`-style flooring, period shifting, field extraction, lenient ISO
 //! parsing and Joda-Time patterns.
 //!
-//! One job per file: [`zone`], [`period`] (parsing, shifting, flooring), [`diff`]
-//! (`TIMESTAMPDIFF`), [`extract`] (`TIME_EXTRACT`), [`iso`] (ISO-8601 parsing and formatting)
-//! and [`joda`] (Joda-Time patterns).
+//! One job per file: `zone`, `period` (parsing, shifting, flooring), `diff`
+//! (`TIMESTAMPDIFF`), `extract` (`TIME_EXTRACT`), `iso` (ISO-8601 parsing and formatting)
+//! and `joda` (Joda-Time patterns).
 
 mod diff;
 mod extract;
