@@ -2,10 +2,8 @@
 //! `SegmentScanExec` and `ShuffleReaderExec` travel as JSON inside the protobuf extension
 //! node; everything else in a fragment is DataFusion's own protobuf.
 
-use super::exprs;
+use super::proto_text;
 use crate::exec::{ExternalScanExec, SegmentScanExec, SegmentSlice, ShuffleReaderExec};
-use msq_engine::input::{InputFormat, InputSource, InputSplit};
-use msq_engine::signature::Signature;
 use arrow::datatypes::Schema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -17,6 +15,8 @@ use datafusion_proto::physical_plan::{
     PhysicalExtensionCodec, PhysicalPlanDecodeContext, PhysicalProtoConverterExtension,
 };
 use datafusion_proto::protobuf::PhysicalSortExprNodeCollection;
+use msq_engine::input::{InputFormat, InputSource, InputSplit};
+use msq_engine::signature::Signature;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -98,7 +98,7 @@ impl LeafNode {
                     let collection = PhysicalSortExprNodeCollection {
                         physical_sort_expr_nodes: nodes,
                     };
-                    Some(exprs::to_base64(&collection))
+                    Some(proto_text::to_base64(&collection))
                 }
                 None => None,
             };
@@ -160,7 +160,7 @@ impl LeafNode {
             } => {
                 let ordering = match ordering {
                     Some(text) => {
-                        let collection: PhysicalSortExprNodeCollection = exprs::from_base64(&text)?;
+                        let collection: PhysicalSortExprNodeCollection = proto_text::from_base64(&text)?;
                         let decode_ctx = PhysicalPlanDecodeContext::new(ctx, codec);
                         let sort = parse_physical_sort_exprs(
                             &collection.physical_sort_expr_nodes,

@@ -2,15 +2,18 @@ use super::*;
 use crate::exec::{ExecContext, ExternalScanExec, SegmentScanExec, SegmentSlice, ShuffleReaderExec};
 use crate::input::ListSplits;
 use arrow::array::{Int64Array, StringArray};
-use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::expressions::{binary, col, lit};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::{collect, displayable};
 use datafusion::prelude::SessionConfig;
 use msq_engine::counters::{ChannelCounters, SegmentGenerationProgress, SortProgress, StageCounters};
@@ -21,6 +24,7 @@ use msq_engine::input::{
 };
 use msq_engine::keystats::{boundaries_by_count, KeyRange, KeyStatistics, RangePartitions};
 use msq_engine::metadata::{SegmentId, SegmentRecord};
+use msq_engine::protocol::WorkOrder;
 use msq_engine::protocol::{InputStageLocation, OutputLocation, WorkerResult, WorkerSettings};
 use msq_engine::signature::{ColumnSignature, ColumnType, Signature};
 use msq_engine::sort::SortColumn;
@@ -28,10 +32,12 @@ use msq_engine::stage::{
     PartitionTarget, ProcessorKind, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput,
     StageProcessor, TimeBucket,
 };
+use msq_engine::MsqError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 fn codec() -> WireCodec {

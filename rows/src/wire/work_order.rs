@@ -2,14 +2,14 @@
 //! base64 protobuf and hash-shuffle keys are base64 protobuf expressions over the stage's
 //! output schema.
 
-use super::WireCodec;
-use msq_engine::sort::SortColumn;
+use super::codec::{wire_error, WireCodec};
+use arrow::datatypes::Schema;
 use msq_engine::metadata::SegmentId;
 use msq_engine::protocol::{InputStageLocation, WorkOrder, WorkerSettings};
+use msq_engine::sort::SortColumn;
 use msq_engine::stage::{
     ProcessorKind, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput, StageProcessor,
 };
-use arrow::datatypes::Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -195,5 +195,21 @@ impl WireStage {
             shuffle,
             max_worker_count: self.max_worker_count,
         })
+    }
+}
+
+/// Work orders on the wire.
+impl WireCodec {
+    /// A work order as JSON bytes (the plan inside as base64 protobuf).
+    pub fn encode_work_order(&self, order: &WorkOrder) -> msq_engine::Result<Vec<u8>> {
+        let wire = WireWorkOrder::from_order(order, self)?;
+        serde_json::to_vec(&wire).map_err(|e| wire_error("cannot encode work order", e))
+    }
+
+    /// The work order of JSON bytes made by [`WireCodec::encode_work_order`].
+    pub fn decode_work_order(&self, bytes: &[u8]) -> msq_engine::Result<WorkOrder> {
+        let wire: WireWorkOrder =
+            serde_json::from_slice(bytes).map_err(|e| wire_error("cannot decode work order", e))?;
+        wire.into_order(self)
     }
 }
