@@ -66,8 +66,8 @@ impl ParquetSplitReader {
                 headers,
             } => {
                 let mut body = super::http::http_get(uri, authorization.as_deref(), headers)?;
-                let mut data = Vec::with_capacity(body.content_length.unwrap_or(0).min(1 << 30) as usize);
-                body.reader.read_to_end(&mut data).map_err(|e| MsqError::InputSource {
+                let mut data = Vec::with_capacity(body.content_length().unwrap_or(0).min(1 << 30) as usize);
+                body.read_to_end(&mut data).map_err(|e| MsqError::InputSource {
                     message: format!("Error reading [{uri}]: {e}"),
                 })?;
                 let size = data.len() as u64;

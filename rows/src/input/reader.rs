@@ -213,7 +213,7 @@ pub(crate) fn open_bytes(split: &InputSplit) -> Result<SplitBytes> {
         } => {
             let body = super::http::http_get(uri, authorization.as_deref(), headers)?;
             let raw = CountingReader {
-                inner: body.reader,
+                inner: body,
                 counter: counter.clone(),
             };
             let name = split.name_for_extension().unwrap_or_default();

@@ -562,8 +562,10 @@ fn serve(files: HashMap<String, Vec<u8>>) -> String {
                     if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
                         break;
                     }
-                    if let Some(v) = line.strip_prefix("Authorization: ") {
-                        auth = Some(v.trim().to_string());
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("authorization") {
+                            auth = Some(v.trim().to_string());
+                        }
                     }
                 }
                 let (route, name) = path[1..].split_once('/').unwrap_or((&path[1..], ""));
@@ -755,9 +757,13 @@ fn http_source_json_and_validation() {
     );
 
     let https = InputSource::from_json(r#"{"type":"http","uris":["https://h/a.json"]}"#).unwrap();
-    match https.splits() {
+    assert_eq!(https.splits().unwrap()[0].uri(), Some("https://h/a.json".to_string()));
+    match InputSource::from_json(r#"{"type":"http","uris":["http://h:port/a.json"]}"#)
+        .unwrap()
+        .splits()
+    {
         Err(MsqError::InputSource { message }) => {
-            assert!(message.contains("only http URIs are supported"), "{message}")
+            assert!(message.starts_with("Invalid URI [http://h:port/a.json]"), "{message}")
         }
         other => panic!("{other:?}"),
     }

@@ -63,7 +63,7 @@ impl Run {
                         message: e.to_string(),
                     }
                 })?;
-                let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, body.reader), None)?;
+                let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, body), None)?;
                 Ok(Box::new(reader.map(|r| r.map_err(Into::into))))
             }
             Run::Object { store, path, scratch } => {
