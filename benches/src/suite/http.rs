@@ -34,103 +34,40 @@ impl HttpLatency {
     }
 }
 
-/// A minimal HTTP/1.1 client over one keep-alive connection (enough for the task API).
+/// The task API's client: reqwest keeping one connection alive (no Nagle delay).
 pub(crate) struct HttpClient {
-    addr: std::net::SocketAddr,
-    conn: Option<tokio::io::BufReader<tokio::net::TcpStream>>,
+    client: reqwest::Client,
+    base: String,
 }
 
 impl HttpClient {
-    pub(crate) fn new(addr: std::net::SocketAddr) -> Self {
-        HttpClient { addr, conn: None }
+    pub(crate) fn new(addr: std::net::SocketAddr) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(HttpClient {
+            client,
+            base: format!("http://{addr}"),
+        })
     }
 
     /// Sends one request; returns the status code and the body.
-    async fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, Vec<u8>), String> {
-        match self.try_request(method, path, body).await {
-            Ok(r) => Ok(r),
-            Err(_) => {
-                // The server may have closed the idle connection: retry once on a new one.
-                self.conn = None;
-                self.try_request(method, path, body).await
-            }
-        }
-    }
-
-    async fn try_request(&mut self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, Vec<u8>), String> {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-        let e = |e: std::io::Error| e.to_string();
-        if self.conn.is_none() {
-            let s = tokio::net::TcpStream::connect(self.addr).await.map_err(e)?;
-            s.set_nodelay(true).map_err(e)?;
-            self.conn = Some(tokio::io::BufReader::new(s));
-        }
-        let conn = self.conn.as_mut().expect("connected");
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n",
-            self.addr
-        );
+    async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, Vec<u8>), String> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::ACCEPT, "application/json");
         if let Some(b) = body {
-            req.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-                b.len()
-            ));
-        } else {
-            req.push_str("\r\n");
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string());
         }
-        conn.get_mut().write_all(req.as_bytes()).await.map_err(e)?;
-        let mut line = String::new();
-        if conn.read_line(&mut line).await.map_err(e)? == 0 {
-            return Err("connection closed".into());
-        }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let (mut length, mut chunked, mut close) = (None, false, false);
-        loop {
-            line.clear();
-            conn.read_line(&mut line).await.map_err(e)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-                match k.as_str() {
-                    "content-length" => length = v.parse::<usize>().ok(),
-                    "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
-                    "connection" => close = v.eq_ignore_ascii_case("close"),
-                    _ => {}
-                }
-            }
-        }
-        let mut out = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                conn.read_line(&mut line).await.map_err(e)?;
-                let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
-                    .map_err(|x| x.to_string())?;
-                let mut chunk = vec![0u8; n + 2];
-                conn.read_exact(&mut chunk).await.map_err(e)?;
-                if n == 0 {
-                    break;
-                }
-                out.extend_from_slice(&chunk[..n]);
-            }
-        } else if let Some(n) = length {
-            out.resize(n, 0);
-            conn.read_exact(&mut out).await.map_err(e)?;
-        } else {
-            conn.read_to_end(&mut out).await.map_err(e)?;
-            close = true;
-        }
-        if close {
-            self.conn = None;
-        }
-        Ok((status, out))
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        Ok((status, bytes.to_vec()))
     }
 }
 
@@ -154,7 +91,7 @@ pub(crate) async fn http_latency(dir: &Path, runs: usize) -> Result<Vec<HttpLate
         None,
     ));
     let body = json!({"query": crate::sql::TINY_SELECT, "context": {"maxNumTasks": 2}}).to_string();
-    let mut client = HttpClient::new(addr);
+    let client = HttpClient::new(addr)?;
     let submit = |r: &(u16, Vec<u8>)| -> Result<Value, String> {
         let v: Value = serde_json::from_slice(&r.1).map_err(|e| e.to_string())?;
         if r.0 != 200 {
