@@ -305,6 +305,13 @@ impl MsqError {
                 ("maxInputFiles", json!(max_input_files)),
                 ("minNumWorker", json!(min_num_worker)),
             ],
+            _ => self.input_and_resource_fault_fields(),
+        }
+    }
+
+    /// [`MsqError::fault_fields`] of input and resource faults.
+    fn input_and_resource_fault_fields(&self) -> Vec<(&'static str, Value)> {
+        match self {
             MsqError::ColumnTypeNotSupported {
                 column_name,
                 column_type,

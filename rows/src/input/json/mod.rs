@@ -1,0 +1,295 @@
+//! Newline-delimited JSON reading with Druid's row semantics.
+//!
+//! Lines are gathered into a chunk of up to `batch_size` rows and decoded in one pass by
+//! [`FlatDecoder`], a decoder for the common case (one flat object per line, the values plain
+//! strings, numbers, booleans and nulls) that produces exactly what arrow-json would. A chunk it
+//! does not take (anything unusual: nested values, escaped keys, numbers a LONG column would
+//! truncate, invalid JSON, ...) is decoded in one call to arrow-json's decoder, and only when
+//! that fails is the chunk decoded line by line to find the bad line(s), which are reported as
+//! [`ParseWarning`]s and skipped.
+//!
+//! Value semantics (arrow-json with `coerce_primitive` and `ignore_type_conflicts`):
+//! * STRING columns take JSON strings, and numbers/booleans as their text (`true`, `12.50` as
+//!   written).
+//! * LONG/FLOAT/DOUBLE columns take numbers (a fractional number in a LONG column is truncated)
+//!   and strings holding a number of that type.
+//! * A value that does not fit its column (`"abc"` in a LONG column, a boolean in a LONG column,
+//!   an object or array in a STRING column, a scalar in an ARRAY column) becomes **null**; it does
+//!   not fail the row.
+//! * Fields not in the schema are ignored; missing fields are null.
+//! * A line that is not valid JSON, is not a JSON object, or holds more or less than one value
+//!   is a parse error (reported and skipped). Blank lines are skipped; a leading UTF-8 BOM is
+//!   ignored.
+
+mod flat;
+mod scan;
+
+use super::reader::{ByteCounter, ParseWarning, ReadStats, SplitBytes, SplitReader};
+use arrow::datatypes::SchemaRef;
+use arrow::json::reader::{Decoder, ReaderBuilder};
+use arrow::record_batch::RecordBatch;
+use flat::{FlatDecoder, MAX_FLAT_DECLINES};
+use msq_engine::error::{MsqError, Result};
+use msq_engine::input::source::InputSplit;
+use std::io::BufRead;
+
+/// Longest row text quoted in a parse error.
+const MAX_ROW_IN_MESSAGE: usize = 1000;
+/// A chunk stops growing past this many bytes even if it has fewer than `batch_size` lines.
+const MAX_CHUNK_BYTES: usize = 64 * 1024 * 1024;
+/// Rows the single-line probe decoder may hold (2, so a line with two values is caught).
+const PROBE_BATCH: usize = 2;
+
+/// Where one line sits in the chunk buffer.
+#[derive(Debug, Clone, Copy)]
+struct LineSpan {
+    start: usize,
+    end: usize,
+    number: u64,
+}
+
+/// Reads one split of newline-delimited JSON.
+pub struct JsonSplitReader {
+    input: Box<dyn BufRead + Send>,
+    counter: ByteCounter,
+    /// File path or `inline`, for warnings.
+    source: String,
+    /// Druid's `Path:` (a `file:` URI) for messages; none for inline data.
+    uri: Option<String>,
+    schema: SchemaRef,
+    batch_size: usize,
+    decoder: Decoder,
+    probe: Option<Decoder>,
+    /// The fast path, while the schema allows it and chunks keep taking it.
+    flat: Option<FlatDecoder>,
+    chunk: Vec<u8>,
+    lines: Vec<LineSpan>,
+    good: Vec<usize>,
+    /// Physical lines read so far.
+    line_number: u64,
+    /// Rows produced so far.
+    rows: u64,
+    eof: bool,
+    finished: bool,
+}
+
+fn build_decoder(schema: &SchemaRef, batch_size: usize) -> Result<Decoder> {
+    ReaderBuilder::new(schema.clone())
+        .with_batch_size(batch_size)
+        .with_coerce_primitive(true)
+        .with_ignore_type_conflicts(true)
+        .build_decoder()
+        .map_err(|e| MsqError::Validation(format!("Cannot read JSON into the EXTERN signature: {e}")))
+}
+
+impl JsonSplitReader {
+    pub(crate) fn new(split: &InputSplit, input: SplitBytes, schema: SchemaRef, batch_size: usize) -> Result<Self> {
+        let decoder = build_decoder(&schema, batch_size)?;
+        let flat = FlatDecoder::new(&schema);
+        Ok(JsonSplitReader {
+            input: input.reader,
+            counter: input.counter,
+            source: split.describe(),
+            uri: split.uri(),
+            schema,
+            batch_size,
+            decoder,
+            probe: None,
+            flat,
+            chunk: Vec::new(),
+            lines: Vec::with_capacity(batch_size.min(1 << 16)),
+            good: Vec::new(),
+            line_number: 0,
+            rows: 0,
+            eof: false,
+            finished: false,
+        })
+    }
+
+    /// Fills `chunk`/`lines` with the next non-blank lines (up to `batch_size`).
+    fn fill_chunk(&mut self) -> Result<()> {
+        self.chunk.clear();
+        self.lines.clear();
+        while !self.eof && self.lines.len() < self.batch_size && self.chunk.len() < MAX_CHUNK_BYTES {
+            let start = self.chunk.len();
+            let n = self
+                .input
+                .read_until(b'\n', &mut self.chunk)
+                .map_err(|e| MsqError::InputSource {
+                    message: format!("Error reading [{}]: {e}", self.source),
+                })?;
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            self.line_number += 1;
+            if self.line_number == 1 && self.chunk[start..].starts_with(b"\xEF\xBB\xBF") {
+                self.chunk.drain(start..start + 3);
+            }
+            if self.chunk[start..].iter().all(u8::is_ascii_whitespace) {
+                self.chunk.truncate(start);
+                continue;
+            }
+            self.lines.push(LineSpan {
+                start,
+                end: self.chunk.len(),
+                number: self.line_number,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decodes the whole chunk at once; `None` if anything about it is off.
+    fn decode_bulk(&mut self) -> Option<RecordBatch> {
+        let expected = self.lines.len();
+        let consumed = self.decoder.decode(&self.chunk).ok()?;
+        if consumed != self.chunk.len() || self.decoder.has_partial_record() || self.decoder.len() != expected {
+            return None;
+        }
+        self.decoder.flush().ok().flatten().filter(|b| b.num_rows() == expected)
+    }
+
+    /// Whether `line` decodes on its own to exactly one row.
+    fn probe_line(&mut self, line: &[u8]) -> Result<bool> {
+        let probe = match &mut self.probe {
+            Some(p) => p,
+            None => self.probe.insert(build_decoder(&self.schema, PROBE_BATCH)?),
+        };
+        let ok = match probe.decode(line) {
+            Ok(n) if n == line.len() && !probe.has_partial_record() && probe.len() == 1 => {
+                matches!(probe.flush(), Ok(Some(b)) if b.num_rows() == 1)
+            }
+            _ => false,
+        };
+        if !ok {
+            // The decoder's state is unknown after a failure: start afresh.
+            self.probe = None;
+        }
+        Ok(ok)
+    }
+
+    /// Decodes the chunk: in bulk, or line by line when the bulk decode fails. Returns `None`
+    /// when no line of the chunk was good.
+    fn decode_chunk(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Result<Option<RecordBatch>> {
+        if let Some(flat) = &mut self.flat {
+            match flat.decode(&self.chunk, self.lines.len(), &self.schema) {
+                Some(batch) => {
+                    self.rows += batch.num_rows() as u64;
+                    return Ok(Some(batch));
+                }
+                None if flat.declined >= MAX_FLAT_DECLINES => self.flat = None,
+                None => {}
+            }
+        }
+        if let Some(batch) = self.decode_bulk() {
+            self.rows += batch.num_rows() as u64;
+            return Ok(Some(batch));
+        }
+        self.decoder = build_decoder(&self.schema, self.batch_size)?;
+        self.good.clear();
+        for i in 0..self.lines.len() {
+            let span = self.lines[i];
+            let line = std::mem::take(&mut self.chunk);
+            let ok = self.probe_line(&line[span.start..span.end]);
+            self.chunk = line;
+            if ok? {
+                self.good.push(i);
+            } else {
+                // Druid's record number counts rows parsed before this one, plus one.
+                let record = self.rows + self.good.len() as u64 + 1;
+                warnings(self.warning(span, record))?;
+            }
+        }
+        if self.good.is_empty() {
+            return Ok(None);
+        }
+        for &i in &self.good {
+            let span = self.lines[i];
+            self.decoder
+                .decode(&self.chunk[span.start..span.end])
+                .map_err(|e| self.internal_error(span, e))?;
+        }
+        let last = self.lines[*self.good.last().expect("non-empty")];
+        let batch = self
+            .decoder
+            .flush()
+            .map_err(|e| self.internal_error(last, e))?
+            .ok_or_else(|| self.internal_error(last, "no rows decoded"))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(Some(batch))
+    }
+
+    fn internal_error(&self, span: LineSpan, e: impl std::fmt::Display) -> MsqError {
+        MsqError::CannotParseExternalData {
+            message: format!(
+                "Unable to parse rows of [{}] near line {}: {e}",
+                self.source, span.number
+            ),
+        }
+    }
+
+    fn warning(&self, span: LineSpan, record: u64) -> ParseWarning {
+        let raw = &self.chunk[span.start..span.end];
+        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = String::from_utf8_lossy(raw);
+        let row = truncate_chars(&text, MAX_ROW_IN_MESSAGE);
+        let message = match &self.uri {
+            Some(uri) => format!(
+                "Unable to parse row [{row}] (Path: {uri}, Record: {record}, Line: {})",
+                span.number
+            ),
+            None => format!("Unable to parse row [{row}] (Record: {record}, Line: {})", span.number),
+        };
+        ParseWarning {
+            source: self.source.clone(),
+            line: span.number,
+            message,
+        }
+    }
+}
+
+/// The first `max` characters of `s`.
+fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+impl SplitReader for JsonSplitReader {
+    fn next_batch(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Option<Result<RecordBatch>> {
+        while !self.finished {
+            if let Err(e) = self.fill_chunk() {
+                self.finished = true;
+                return Some(Err(e));
+            }
+            if self.lines.is_empty() {
+                if self.eof {
+                    self.finished = true;
+                }
+                continue;
+            }
+            match self.decode_chunk(warnings) {
+                Ok(Some(batch)) => return Some(Ok(batch)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.finished = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+
+    fn stats(&self) -> ReadStats {
+        ReadStats {
+            rows: self.rows,
+            bytes: self.counter.get(),
+            files: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
