@@ -10,7 +10,6 @@ pub mod locking;
 pub mod overlord;
 pub mod recovery;
 pub mod report;
-pub mod segment_layout;
 pub mod tasks;
 pub mod values;
 pub mod worker_protocol;

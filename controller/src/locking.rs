@@ -13,26 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Druid's default `taskLockTimeout` (5 minutes).
-pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 300_000;
-
 /// How often a running ingestion renews its locks.
 pub const RENEW_EVERY: Duration = Duration::from_millis(LOCK_RENEW_MS);
 
-/// The `taskLockTimeout` context value in milliseconds (Druid's default when absent).
+/// How long to wait for conflicting locks: the context's `taskLockTimeout`.
 pub fn lock_timeout(ctx: &QueryContext) -> Result<Duration> {
-    match ctx.raw.get("taskLockTimeout") {
-        None | Some(serde_json::Value::Null) => Ok(Duration::from_millis(DEFAULT_LOCK_TIMEOUT_MS)),
-        Some(v) => v
-            .as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            .map(Duration::from_millis)
-            .ok_or_else(|| {
-                MsqError::Validation(format!(
-                    "Invalid value for context parameter [taskLockTimeout]: [{v}] is not a non-negative number of milliseconds"
-                ))
-            }),
-    }
+    Ok(Duration::from_millis(ctx.task_lock_timeout_ms))
 }
 
 /// When a lock taken now lapses unless renewed (epoch millis).
@@ -144,30 +130,4 @@ pub async fn allocate(
         }
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn lock_timeout_from_context() {
-        let ctx = |v: serde_json::Value| QueryContext::parse(v.as_object().unwrap()).unwrap();
-        assert_eq!(lock_timeout(&ctx(json!({}))).unwrap(), Duration::from_millis(300_000));
-        assert_eq!(
-            lock_timeout(&ctx(json!({"taskLockTimeout": 1500}))).unwrap(),
-            Duration::from_millis(1500)
-        );
-        assert_eq!(
-            lock_timeout(&ctx(json!({"taskLockTimeout": "20"}))).unwrap(),
-            Duration::from_millis(20)
-        );
-        assert_eq!(
-            lock_timeout(&ctx(json!({"taskLockTimeout": -1})))
-                .unwrap_err()
-                .error_code(),
-            "InvalidInput"
-        );
-    }
 }

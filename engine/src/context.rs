@@ -31,6 +31,9 @@ pub struct QueryContext {
     pub durable_shuffle_storage: bool,
     /// `faultTolerance`: relaunch failed workers and re-run their work from durable storage.
     pub fault_tolerance: bool,
+    /// `taskLockTimeout`: how long an ingestion waits for conflicting tasks' time-chunk locks
+    /// (milliseconds, Druid's default 300,000).
+    pub task_lock_timeout_ms: u64,
 }
 
 impl Default for QueryContext {
@@ -43,6 +46,10 @@ impl Default for QueryContext {
 pub const ROWS_PER_SEGMENT: (i64, i64) = (1, i32::MAX as i64);
 /// Accepted range of `maxRowsInMemory` (a Java `int` in Druid).
 pub const MAX_ROWS_IN_MEMORY: (i64, i64) = (1, i32::MAX as i64);
+/// Druid's default `taskLockTimeout` (5 minutes).
+pub const DEFAULT_TASK_LOCK_TIMEOUT_MS: i64 = 300_000;
+/// Accepted range of `taskLockTimeout` in milliseconds.
+pub const TASK_LOCK_TIMEOUT_MS: (i64, i64) = (0, i64::MAX);
 /// Accepted range of `maxParseExceptions` (-1: unlimited).
 pub const MAX_PARSE_EXCEPTIONS: (i64, i64) = (-1, i64::MAX);
 /// Accepted range of `workerMemoryBytes`: 1 KiB to 1 TiB.
@@ -137,6 +144,7 @@ impl QueryContext {
             rows_per_frame: int("rowsPerFrame", 8192, ROWS_PER_FRAME)? as usize,
             durable_shuffle_storage: boolean("durableShuffleStorage", false)? || boolean("faultTolerance", false)?,
             fault_tolerance: boolean("faultTolerance", false)?,
+            task_lock_timeout_ms: int("taskLockTimeout", DEFAULT_TASK_LOCK_TIMEOUT_MS, TASK_LOCK_TIMEOUT_MS)? as u64,
             raw: raw.clone(),
         })
     }
@@ -336,6 +344,25 @@ impl ContextReader<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn task_lock_timeout_defaults_to_druids_and_must_be_non_negative() {
+        let parse = |v: Value| QueryContext::parse(v.as_object().unwrap());
+        assert_eq!(parse(json!({})).unwrap().task_lock_timeout_ms, 300_000);
+        assert_eq!(
+            parse(json!({"taskLockTimeout": 1500})).unwrap().task_lock_timeout_ms,
+            1500
+        );
+        assert_eq!(
+            parse(json!({"taskLockTimeout": "20"})).unwrap().task_lock_timeout_ms,
+            20
+        );
+        for bad in [json!(-1), json!("soon")] {
+            let e = parse(json!({ "taskLockTimeout": bad })).unwrap_err();
+            assert_eq!(e.error_code(), "InvalidInput");
+            assert!(e.to_string().contains("taskLockTimeout"), "{e}");
+        }
+    }
 
     #[test]
     fn defaults_and_overrides() {

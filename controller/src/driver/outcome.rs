@@ -3,10 +3,10 @@
 
 use super::{Driver, QueryOutcome};
 use crate::report::{ErrorEntry, QueryStatus, ReportState};
-use crate::segment_layout::{finalize_shard_specs, ShardChoice};
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use msq_engine::granularity::format_millis;
+use msq_engine::metadata::{finalize_shard_specs, ShardChoice};
 use msq_engine::stage::StageProcessor;
 use msq_engine::{MsqError, Result};
 use msq_rows::shuffle::{LocatedFetcher, ShuffleFetcher};

@@ -11,10 +11,12 @@
 
 pub mod allocation;
 pub mod segment;
+pub mod shard_spec;
 pub mod store;
 pub mod timeline;
 
 pub use allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, TaskLock};
 pub use segment::{SegmentId, SegmentRecord};
+pub use shard_spec::{finalize_shard_specs, ShardChoice};
 pub use store::{MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
 pub use timeline::{allocate, overshadowed, visible_segments, Allocation, VisibleSegment};
