@@ -390,6 +390,193 @@ pub fn generate(source: &Path, rows: usize, seed: u64, out_dir: &Path, gzip: boo
     generate_parts(source, rows, seed, out_dir, gzip, 1)
 }
 
+/// Where the JSON goes: one file, or `parts` files in a directory. Written under a `.tmp`
+/// name and renamed when complete.
+struct JsonLayout {
+    /// The file (one part) or the directory of the parts.
+    dir: PathBuf,
+    paths: Vec<PathBuf>,
+    tmp: PathBuf,
+    gzip: bool,
+}
+
+impl JsonLayout {
+    /// The names for `parts` files of `rows` rows in `out_dir`; creates the parts' `.tmp`
+    /// directory.
+    fn create(out_dir: &Path, rows: usize, parts: usize, gzip: bool) -> io::Result<Self> {
+        let ext = if gzip { ".json.gz" } else { ".json" };
+        let (dir, paths): (PathBuf, Vec<PathBuf>) = if parts == 1 {
+            let p = out_dir.join(format!("wikipedia-{rows}{ext}"));
+            (p.clone(), vec![p])
+        } else {
+            let d = out_dir.join(format!("wikipedia-{rows}-json{parts}"));
+            let files = (0..parts).map(|i| d.join(format!("part-{i}{ext}"))).collect();
+            (d, files)
+        };
+        let tmp = tmp_name(&dir);
+        if parts > 1 {
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp)?;
+        }
+        Ok(JsonLayout { dir, paths, tmp, gzip })
+    }
+
+    fn parts(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Where part `i` is written before the rename.
+    fn part_tmp(&self, i: usize) -> PathBuf {
+        if self.parts() == 1 {
+            self.tmp.clone()
+        } else {
+            self.tmp.join(self.paths[i].file_name().expect("a file name"))
+        }
+    }
+
+    fn open(&self, i: usize) -> io::Result<JsonOut> {
+        let file = BufWriter::with_capacity(1 << 20, File::create(self.part_tmp(i))?);
+        Ok(if self.gzip {
+            // GzEncoder's header has mtime 0 and no name: the output is deterministic.
+            JsonOut::Gzip(Box::new(GzEncoder::new(file, Compression::fast())))
+        } else {
+            JsonOut::Plain(file)
+        })
+    }
+
+    /// Moves the complete output to its final name (replacing an earlier one).
+    fn commit(&self) -> io::Result<()> {
+        if self.parts() > 1 {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        std::fs::rename(&self.tmp, &self.dir)
+    }
+
+    /// Bytes of the stored (committed) files.
+    fn stored_bytes(&self) -> io::Result<u64> {
+        let mut bytes = 0;
+        for p in &self.paths {
+            bytes += std::fs::metadata(p)?.len();
+        }
+        Ok(bytes)
+    }
+}
+
+/// The JSON side of the output: rows as lines, buffered, consecutive rows to each part.
+struct JsonWriter<'a> {
+    layout: &'a JsonLayout,
+    rows: usize,
+    part: usize,
+    out: JsonOut,
+    line: Vec<u8>,
+    raw_bytes: u64,
+    written: usize,
+}
+
+impl<'a> JsonWriter<'a> {
+    fn open(layout: &'a JsonLayout, rows: usize) -> io::Result<Self> {
+        Ok(JsonWriter {
+            layout,
+            rows,
+            part: 0,
+            out: layout.open(0)?,
+            line: Vec::with_capacity(1 << 16),
+            raw_bytes: 0,
+            written: 0,
+        })
+    }
+
+    /// The row count after part `i`.
+    fn part_end(&self, i: usize) -> usize {
+        (i + 1) * self.rows / self.layout.parts()
+    }
+
+    fn flush_lines(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.line)?;
+        self.raw_bytes += self.line.len() as u64;
+        self.line.clear();
+        Ok(())
+    }
+
+    fn push(&mut self, r: &OutRow) -> io::Result<()> {
+        if self.written == self.part_end(self.part) {
+            self.flush_lines()?;
+            let next = self.layout.open(self.part + 1)?;
+            std::mem::replace(&mut self.out, next).finish()?;
+            self.part += 1;
+        }
+        write_json_line(&mut self.line, r);
+        if self.line.len() >= 1 << 16 {
+            self.flush_lines()?;
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Writes what is buffered and closes the last part; returns the bytes of JSON text.
+    fn finish(mut self) -> io::Result<u64> {
+        self.flush_lines()?;
+        debug_assert!(
+            self.rows == 0 || self.part + 1 == self.layout.parts(),
+            "every part holds rows"
+        );
+        self.out.finish()?;
+        Ok(self.raw_bytes)
+    }
+}
+
+/// The Parquet side of the output: rows in record batches of [`BATCH_ROWS`].
+struct ParquetOut {
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    batch: Batch,
+}
+
+impl ParquetOut {
+    fn create(path: &Path) -> io::Result<Self> {
+        let schema = parquet_schema();
+        let props = WriterProperties::builder()
+            .set_compression(ParquetCompression::SNAPPY)
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let writer =
+            ArrowWriter::try_new(File::create(path)?, schema.clone(), Some(props)).map_err(|e| bad(e.to_string()))?;
+        Ok(ParquetOut {
+            writer,
+            schema,
+            batch: Batch::new(),
+        })
+    }
+
+    fn write_batch(&mut self) -> io::Result<()> {
+        let batch = self.batch.finish(&self.schema)?;
+        self.writer.write(&batch).map_err(|e| bad(e.to_string()))
+    }
+
+    fn push(&mut self, r: &OutRow) -> io::Result<()> {
+        self.batch.push(r);
+        if self.batch.len == BATCH_ROWS {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the last batch and the footer, and syncs the file.
+    fn finish(mut self) -> io::Result<()> {
+        if self.batch.len > 0 {
+            self.write_batch()?;
+        }
+        let file = self.writer.into_inner().map_err(|e| bad(e.to_string()))?;
+        file.sync_all()
+    }
+}
+
+/// Day `k` of the generated data (day 0 is the sample's), `YYYY-MM-DD`.
+fn day(k: usize) -> String {
+    let start = NaiveDate::from_ymd_opt(SAMPLE_DATE.0, SAMPLE_DATE.1, SAMPLE_DATE.2).expect("valid date");
+    (start + Days::new(k as u64)).format("%Y-%m-%d").to_string()
+}
+
 /// [`generate`] with the JSON split into `parts` files (consecutive rows, the same rows in
 /// the same order as with one file) in the directory `wikipedia-<rows>-json<parts>/`, so
 /// several workers (and the peers' threads) can read it in parallel. `parts` ≤ 1 is one file.
@@ -403,110 +590,35 @@ pub fn generate_parts(
 ) -> io::Result<GeneratedData> {
     let sample = read_sample(source)?;
     std::fs::create_dir_all(out_dir)?;
-    let parts = parts.clamp(1, rows.max(1));
-    let ext = if gzip { ".json.gz" } else { ".json" };
-    let (json_dir, json_paths): (PathBuf, Vec<PathBuf>) = if parts == 1 {
-        let p = out_dir.join(format!("wikipedia-{rows}{ext}"));
-        (p.clone(), vec![p])
-    } else {
-        let d = out_dir.join(format!("wikipedia-{rows}-json{parts}"));
-        let files = (0..parts).map(|i| d.join(format!("part-{i}{ext}"))).collect();
-        (d, files)
-    };
-    let json_tmp = tmp_name(&json_dir);
-    if parts > 1 {
-        let _ = std::fs::remove_dir_all(&json_tmp);
-        std::fs::create_dir_all(&json_tmp)?;
-    }
-    // Where part `i` is written before the rename.
-    let part_tmp = |i: usize| -> PathBuf {
-        if parts == 1 {
-            json_tmp.clone()
-        } else {
-            json_tmp.join(json_paths[i].file_name().expect("a file name"))
-        }
-    };
-    let open_part = |i: usize| -> io::Result<JsonOut> {
-        let file = BufWriter::with_capacity(1 << 20, File::create(part_tmp(i))?);
-        Ok(if gzip {
-            // GzEncoder's header has mtime 0 and no name: the output is deterministic.
-            JsonOut::Gzip(Box::new(GzEncoder::new(file, Compression::fast())))
-        } else {
-            JsonOut::Plain(file)
-        })
-    };
+    let layout = JsonLayout::create(out_dir, rows, parts.clamp(1, rows.max(1)), gzip)?;
     let parquet_path = out_dir.join(format!("wikipedia-{rows}.parquet"));
     let parquet_tmp = tmp_name(&parquet_path);
-    let schema = parquet_schema();
-    let props = WriterProperties::builder()
-        .set_compression(ParquetCompression::SNAPPY)
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build();
-    let mut parquet = ArrowWriter::try_new(File::create(&parquet_tmp)?, schema.clone(), Some(props))
-        .map_err(|e| bad(e.to_string()))?;
+    let mut parquet = ParquetOut::create(&parquet_tmp)?;
+    let mut json = JsonWriter::open(&layout, rows)?;
 
-    let start = NaiveDate::from_ymd_opt(SAMPLE_DATE.0, SAMPLE_DATE.1, SAMPLE_DATE.2).expect("valid date");
+    // Copy `k` of the sample is day `k`; the last copy may be cut short.
     let n = sample.len();
     let days = rows.div_ceil(n);
-    let day = |k: usize| (start + Days::new(k as u64)).format("%Y-%m-%d").to_string();
-    let part_end = |i: usize| (i + 1) * rows / parts;
-    let mut part = 0usize;
-    let mut json = open_part(0)?;
-    let mut raw_bytes = 0u64;
-    let mut batch = Batch::new();
-    let mut line = Vec::with_capacity(1 << 16);
-    let mut written = 0usize;
     for k in 0..days {
         let date = day(k);
         let in_copy = n.min(rows - k * n);
         for (j, src) in sample.iter().take(in_copy).enumerate() {
-            if written == part_end(part) {
-                json.write_all(&line)?;
-                raw_bytes += line.len() as u64;
-                line.clear();
-                std::mem::replace(&mut json, open_part(part + 1)?).finish()?;
-                part += 1;
-            }
             let r = vary(src, seed, k as u64, j as u64, &date);
-            write_json_line(&mut line, &r);
-            if line.len() >= 1 << 16 {
-                json.write_all(&line)?;
-                raw_bytes += line.len() as u64;
-                line.clear();
-            }
-            batch.push(&r);
-            if batch.len == BATCH_ROWS {
-                parquet.write(&batch.finish(&schema)?).map_err(|e| bad(e.to_string()))?;
-            }
-            written += 1;
+            json.push(&r)?;
+            parquet.push(&r)?;
         }
     }
-    json.write_all(&line)?;
-    raw_bytes += line.len() as u64;
-    json.finish()?;
-    debug_assert!(rows == 0 || part + 1 == parts, "every part holds rows");
-    if batch.len > 0 {
-        parquet.write(&batch.finish(&schema)?).map_err(|e| bad(e.to_string()))?;
-    }
-    let file = parquet.into_inner().map_err(|e| bad(e.to_string()))?;
-    file.sync_all()?;
-    drop(file);
-    if parts > 1 {
-        let _ = std::fs::remove_dir_all(&json_dir);
-    }
-    std::fs::rename(&json_tmp, &json_dir)?;
+    let raw_bytes = json.finish()?;
+    parquet.finish()?;
+    layout.commit()?;
     std::fs::rename(&parquet_tmp, &parquet_path)?;
 
-    let mut json_bytes = 0;
-    for p in &json_paths {
-        json_bytes += std::fs::metadata(p)?.len();
-    }
     Ok(GeneratedData {
-        json_bytes,
+        json_bytes: layout.stored_bytes()?,
         json_raw_bytes: raw_bytes,
         parquet_bytes: std::fs::metadata(&parquet_path)?.len(),
-        json: json_dir,
-        json_parts: json_paths,
+        json: layout.dir.clone(),
+        json_parts: layout.paths.clone(),
         parquet: parquet_path,
         rows,
         days,

@@ -1,6 +1,10 @@
 //! Submit-to-SUCCESS latency of a tiny SELECT through the HTTP API of an in-process server.
 
-use super::*;
+use super::stats::quantile;
+use msq_controller::Overlord;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Client-observed latency of a tiny SELECT through the HTTP API.
 #[derive(Debug, Clone)]
@@ -77,17 +81,17 @@ impl HttpClient {
 /// `?wait_for_completion=true` (one request).
 pub(crate) async fn http_latency(dir: &Path, runs: usize) -> Result<Vec<HttpLatency>, String> {
     let _ = std::fs::remove_dir_all(dir);
-    let mut engine = Engine::open_local(dir).map_err(|e| e.to_string())?;
+    let mut engine = Overlord::open_local(dir).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     engine.host = addr.to_string();
     let tasks = msq_controller::tasks::TaskManager::new(engine, 4).map_err(|e| e.to_string())?;
-    let server = tokio::spawn(msq_controller::http::serve(
+    let server = tokio::spawn(msq_controller::druid_api::serve(
         tasks,
         listener,
-        msq_controller::http::DEFAULT_MAX_BODY_BYTES,
+        msq_controller::druid_api::DEFAULT_MAX_BODY_BYTES,
         None,
     ));
     let body = json!({"query": crate::sql::TINY_SELECT, "context": {"maxNumTasks": 2}}).to_string();

@@ -1,12 +1,13 @@
 //! Peak memory: this process's high-water mark (reset per measure), whole `msq run` child
 //! processes, and bytes on disk.
 
-use super::*;
+use serde_json::{Map, Value};
+use std::path::Path;
 
 /// Hands freed heap back to the OS, then resets this process's peak-RSS mark (`VmHWM`) to the
 /// current RSS; false where the kernel does not allow it (then peaks are process-wide).
 pub fn reset_peak_rss() -> bool {
-    msq_engine::memory::release_free_memory();
+    msq_rows::memory::release_free_memory();
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
@@ -27,30 +28,6 @@ pub(crate) fn dir_bytes(dir: &Path) -> u64 {
             _ => e.metadata().map(|m| m.len()).unwrap_or(0),
         })
         .sum()
-}
-
-/// The INSERT with a memory budget against the default, at one worker count.
-#[derive(Debug, Clone)]
-pub struct MemoryBound {
-    pub workers: usize,
-    pub input_bytes: u64,
-    pub budget_bytes: u64,
-    pub default: (Measure, RunFacts),
-    pub bounded: (Measure, RunFacts),
-    /// Peak RSS (MB) of a fresh `msq run` process: of `SELECT 1` (the fixed cost), of the
-    /// INSERT with the default budget, with the small budget, and with the small budget over
-    /// a quarter of the rows in as many files.
-    pub process_peaks: Option<ProcessPeaks>,
-}
-
-/// Peak RSS of `msq run` child processes, MB (see [`MemoryBound`]).
-#[derive(Debug, Clone)]
-pub struct ProcessPeaks {
-    pub idle_mb: f64,
-    pub default_mb: f64,
-    pub bounded_mb: f64,
-    pub bounded_part_mb: f64,
-    pub part_bytes: u64,
 }
 
 /// This process's peak resident memory in KiB (`VmHWM`; 0 where /proc does not tell).

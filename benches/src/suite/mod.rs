@@ -14,9 +14,14 @@
 //! * the scale table: stages, work orders, shuffle and read counters of the INSERT and the
 //!   GROUP BY channel query at each worker count, from the task report;
 //! * the same suite on DuckDB and DataFusion over the same files, ratio msq-rs / peer per line.
+//!
+//! Imports point one way: `stats` (one measure) and `memory` import no sibling; `http` uses
+//! `stats`; `model` (what the msq-rs side measured) uses `stats` and `http`; `msq`, `peers`
+//! and `report` use those; this module only runs the steps in order.
 
 mod http;
 mod memory;
+mod model;
 mod msq;
 mod peers;
 mod report;
@@ -24,19 +29,12 @@ mod stats;
 
 pub use memory::{own_peak_rss_kib, peak_rss_mb, reset_peak_rss};
 
-use http::*;
-use memory::*;
-use msq::*;
-use peers::*;
-use report::*;
-use stats::*;
+use memory::dir_bytes;
+use msq::{run_msq, MsqInput};
+use peers::{machine, run_peer};
+use report::{render_markdown, results_json, ReportHeader};
 
-use msq_controller::report::{LiveReport, ReportState};
-use msq_controller::Overlord;
-use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// Options of `msq bench`.
 pub struct BenchOptions {
@@ -156,7 +154,10 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::http::{http_latency, HttpLatency};
+    use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow};
+    use super::report::{render_markdown, results_json, targets, ReportHeader};
+    use super::stats::{median, peer_of, quantile, Measure};
 
     #[test]
     fn quantiles_and_medians() {
@@ -183,6 +184,115 @@ mod tests {
         let t = targets(&all, &MsqResults::default());
         assert_eq!(t[0].2, Some(false));
         assert!(t[1].1.starts_with("0 of 1"));
+    }
+
+    #[test]
+    fn markdown_has_every_section_in_order() {
+        let m = |e: &str, n: &str, s: f64| Measure::from_times(e, n, 1000, 5 << 20, vec![s, s * 1.1, s * 0.9], 123.4);
+        let all = vec![
+            m("msq-rs", "insert_1_workers", 2.0),
+            m("msq-rs", "insert_2_workers", 1.1),
+            m("msq-rs", "replace_one_day", 0.5),
+            m("msq-rs", "select_count", 0.02),
+            m("msq-rs", "select_top_channels", 0.05),
+            m("duckdb", "insert", 1.0),
+            m("duckdb", "select_count", 0.01),
+            m("duckdb", "insert_from_parquet", 0.3),
+            m("datafusion", "select_top_channels", 0.04),
+            m("datafusion", "insert_from_parquet", 0.2),
+        ];
+        let f = |w: f64| RunFacts {
+            stages: 3,
+            work_orders: 4,
+            shuffle_bytes: 3 << 20,
+            shuffle_frames: 17,
+            read_rows: 1000,
+            read_bytes: 7 << 20,
+            spilled_files: 5,
+            wall_s: w,
+        };
+        let mut msq = MsqResults {
+            measures: all.iter().filter(|x| x.engine == "msq-rs").cloned().collect(),
+            memory: Some(MemoryBound {
+                workers: 1,
+                input_bytes: 50 << 20,
+                budget_bytes: 5 << 20,
+                default: (all[0].clone(), f(2.0)),
+                bounded: (all[1].clone(), f(2.5)),
+                process_peaks: Some(ProcessPeaks {
+                    idle_mb: 20.0,
+                    default_mb: 300.0,
+                    bounded_mb: 90.0,
+                    bounded_part_mb: 80.0,
+                    part_bytes: 12 << 20,
+                }),
+            }),
+            scale: vec![
+                ScaleRow {
+                    measure: "insert".into(),
+                    workers: 1,
+                    facts: f(2.0),
+                },
+                ScaleRow {
+                    measure: "insert".into(),
+                    workers: 2,
+                    facts: f(1.2),
+                },
+                ScaleRow {
+                    measure: "select_top_channels".into(),
+                    workers: 1,
+                    facts: f(0.05),
+                },
+            ],
+            http: vec![
+                HttpLatency::from_times("poll", vec![3.0, 4.0, 9.0]),
+                HttpLatency::from_times("wait", vec![2.0, 5.0]),
+            ],
+        };
+        let h = ReportHeader {
+            command: "msq bench --rows 1000",
+            machine: "2 cores (x), 4.0 GiB RAM, linux".into(),
+            rows: 1000,
+            days: 1,
+            json_files: 2,
+            json_bytes: 1 << 20,
+            json_raw_bytes: 50 << 20,
+            parquet_bytes: 2 << 20,
+            runs: 3,
+            peer_versions: vec!["duckdb 1.0".into(), "datafusion 40".into()],
+        };
+        let md = render_markdown(&h, &all, &msq);
+        let mut at = 0;
+        for section in [
+            "# Benchmarks",
+            "## Results",
+            "Peers only",
+            "## HTTP API",
+            "## Memory stays bounded",
+            "Whole `msq run` processes",
+            "## Scale",
+            "## Targets",
+        ] {
+            at += md[at..]
+                .find(section)
+                .unwrap_or_else(|| panic!("{section} after byte {at}"));
+        }
+        assert!(md.contains("| insert | 2 | 3 | 4 | 3.0 | 17 | 1000 | 7.0 | 1.200 | 1.67× |"));
+        let json = results_json(&h, &all, &msq);
+        assert_eq!(json["targets"].as_array().unwrap().len(), 5);
+        assert_eq!(json["targets"][3]["met"], true);
+        assert_eq!(json["targets"][4]["met"], true);
+        msq.memory.as_mut().unwrap().process_peaks = None;
+        let t = targets(&all, &msq);
+        assert!(t[4]
+            .1
+            .starts_with("peak RSS 123 MB with a 5 MB budget (5 spilled files)"));
+        let h = ReportHeader {
+            peer_versions: vec![],
+            ..h
+        };
+        let md = render_markdown(&h, &all[..2], &MsqResults::default());
+        assert!(md.contains("Peers: none (not run)") && !md.contains("## Scale") && !md.contains("## HTTP API"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,16 @@
 //! The msq-rs side of the suite: INSERT, REPLACE and SELECT tasks on an embedded engine, with
 //! the facts of each run read from its task report.
 
-use super::*;
+use super::http::http_latency;
+use super::memory::{child_peak_rss_mb, dir_bytes, peak_rss_mb, reset_peak_rss};
+use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow};
+use super::stats::Measure;
+use msq_controller::report::{LiveReport, ReportState};
+use msq_controller::Overlord;
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 pub(crate) fn context(workers: usize, extra: &[(&str, Value)]) -> Map<String, Value> {
     let mut m = Map::new();
@@ -10,56 +19,6 @@ pub(crate) fn context(workers: usize, extra: &[(&str, Value)]) -> Map<String, Va
         m.insert((*k).into(), v.clone());
     }
     m
-}
-
-/// What the task report says about one run.
-#[derive(Debug, Clone, Default)]
-pub struct RunFacts {
-    pub stages: usize,
-    /// Sum of each stage's `workerCount`.
-    pub work_orders: usize,
-    pub shuffle_bytes: u64,
-    pub shuffle_frames: u64,
-    /// Rows and bytes stage 0 read (its input channels).
-    pub read_rows: u64,
-    pub read_bytes: u64,
-    /// Sorted runs spilled to disk plus output partitions written to disk.
-    pub spilled_files: u64,
-    pub wall_s: f64,
-}
-
-impl RunFacts {
-    pub(crate) fn from_report(r: &ReportState, wall_s: f64) -> Self {
-        let mut f = RunFacts {
-            stages: r.stages.len(),
-            work_orders: r.stages.iter().map(|s| s.worker_count.unwrap_or(0)).sum(),
-            wall_s,
-            ..Default::default()
-        };
-        for (stage, workers) in &r.counters {
-            for c in workers.values() {
-                if let Some(s) = &c.shuffle {
-                    f.shuffle_bytes += s.total_bytes();
-                    f.shuffle_frames += s.frames.iter().sum::<u64>();
-                    f.spilled_files += s.files.iter().sum::<u64>();
-                }
-                if let Some(p) = &c.sort_progress {
-                    f.spilled_files += p.spilled_runs;
-                }
-                if *stage == 0 {
-                    f.read_rows += c.inputs.iter().map(|i| i.total_rows()).sum::<u64>();
-                    f.read_bytes += c.inputs.iter().map(|i| i.total_bytes()).sum::<u64>();
-                }
-            }
-        }
-        f
-    }
-
-    pub(crate) fn to_json(&self) -> Value {
-        json!({"stages": self.stages, "work_orders": self.work_orders, "shuffle_bytes": self.shuffle_bytes,
-               "shuffle_frames": self.shuffle_frames, "read_rows": self.read_rows, "read_bytes": self.read_bytes,
-               "spilled_files": self.spilled_files, "wall_s": self.wall_s})
-    }
 }
 
 /// Runs the INSERT `runs` times, each in a fresh data dir `<prefix>-<run>` under `work` (only
@@ -124,23 +83,6 @@ pub(crate) async fn run_task(
     }
 }
 
-/// A row of the scale table.
-#[derive(Debug, Clone)]
-pub struct ScaleRow {
-    pub measure: String,
-    pub workers: usize,
-    pub facts: RunFacts,
-}
-
-/// Everything the msq-rs side measured.
-#[derive(Debug, Clone, Default)]
-pub struct MsqResults {
-    pub measures: Vec<Measure>,
-    pub memory: Option<MemoryBound>,
-    pub scale: Vec<ScaleRow>,
-    pub http: Vec<HttpLatency>,
-}
-
 /// What the msq-rs side runs on.
 pub struct MsqInput<'a> {
     pub json_files: &'a [PathBuf],
@@ -159,6 +101,33 @@ pub struct MsqInput<'a> {
 pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, String> {
     let mut out = MsqResults::default();
     let insert = crate::sql::insert_sql_files(input.json_files);
+    let default_insert = inserts_at_each_worker_count(work, input, &insert, &mut out).await?;
+    out.memory = memory_bound(work, input, &insert, default_insert).await?;
+
+    // The rest runs on the data of the first INSERT run.
+    let dir = work.join(format!("msq-insert-w{}-0", input.workers[0]));
+    let engine = Overlord::open_local(&dir).map_err(|e| e.to_string())?;
+    out.measures.extend(replace_and_selects(&engine, &dir, input).await?);
+    out.scale.extend(top_channels_scale(&engine, input).await?);
+    drop(engine);
+
+    if input.http_runs > 0 {
+        out.http = http_latency(&work.join("msq-http"), input.http_runs).await?;
+        for h in &out.http {
+            eprintln!("  http {}: p50 {:.1} ms, p99 {:.1} ms", h.mode, h.p50_ms, h.p99_ms);
+        }
+    }
+    Ok(out)
+}
+
+/// The INSERT at each worker count: adds its measures and scale rows to `out`; returns the
+/// measure and facts of the first worker count (the memory-bound line's default).
+async fn inserts_at_each_worker_count(
+    work: &Path,
+    input: &MsqInput<'_>,
+    insert: &str,
+    out: &mut MsqResults,
+) -> Result<Option<(Measure, RunFacts)>, String> {
     let (rows, runs) = (input.rows, input.runs.max(1));
     let mut default_insert: Option<(Measure, RunFacts)> = None;
     for &w in input.workers {
@@ -167,7 +136,7 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
         let (times, last) = insert_runs(
             work,
             &format!("msq-insert-w{w}"),
-            &insert,
+            insert,
             &context(w, &[]),
             runs,
             rows,
@@ -193,13 +162,23 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
         });
         out.measures.push(m);
     }
+    Ok(default_insert)
+}
 
-    // The INSERT with a budget of a tenth of the input, at the first worker count.
+/// The INSERT with a budget of a tenth of the input, at the first worker count, against
+/// `default_insert`.
+async fn memory_bound(
+    work: &Path,
+    input: &MsqInput<'_>,
+    insert: &str,
+    default_insert: Option<(Measure, RunFacts)>,
+) -> Result<Option<MemoryBound>, String> {
+    let (rows, runs) = (input.rows, input.runs.max(1));
     let w0 = input.workers[0];
     let budget = (input.json_raw_bytes / 10).max(1024);
     let bounded_ctx = context(w0, &[("workerMemoryBytes", json!(budget))]);
     reset_peak_rss();
-    let (times, last) = insert_runs(work, "msq-insert-bounded", &insert, &bounded_ctx, runs, rows, false).await?;
+    let (times, last) = insert_runs(work, "msq-insert-bounded", insert, &bounded_ctx, runs, rows, false).await?;
     let bounded = Measure::from_times(
         "msq-rs",
         &format!("insert_{w0}_workers_bounded"),
@@ -212,23 +191,42 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
         "  {} {:.3} s, peak {:.0} MB, {} spilled files",
         bounded.measure, bounded.median_s, bounded.peak_rss_mb, last.spilled_files
     );
-    // Peak memory of whole processes (the bench process keeps what earlier measures left in
-    // its heap, so its own high-water mark overstates a single INSERT).
-    let process_peaks = (|| -> Result<ProcessPeaks, String> {
+    let process_peaks = process_peaks(work, input, insert, &bounded_ctx);
+    Ok(default_insert.map(|default| MemoryBound {
+        workers: w0,
+        input_bytes: input.json_raw_bytes,
+        budget_bytes: budget,
+        default,
+        bounded: (bounded, last),
+        process_peaks,
+    }))
+}
+
+/// Peak memory of whole processes (the bench process keeps what earlier measures left in
+/// its heap, so its own high-water mark overstates a single INSERT); `None` (and a note on
+/// stderr) where they cannot be measured.
+fn process_peaks(
+    work: &Path,
+    input: &MsqInput<'_>,
+    insert: &str,
+    bounded_ctx: &Map<String, Value>,
+) -> Option<ProcessPeaks> {
+    let w0 = input.workers[0];
+    let peaks = (|| -> Result<ProcessPeaks, String> {
         Ok(ProcessPeaks {
             idle_mb: child_peak_rss_mb(work, "rss-idle", "SELECT 1", &Map::new())?,
-            default_mb: child_peak_rss_mb(work, "rss-default", &insert, &context(w0, &[]))?,
-            bounded_mb: child_peak_rss_mb(work, "rss-bounded", &insert, &bounded_ctx)?,
+            default_mb: child_peak_rss_mb(work, "rss-default", insert, &context(w0, &[]))?,
+            bounded_mb: child_peak_rss_mb(work, "rss-bounded", insert, bounded_ctx)?,
             bounded_part_mb: child_peak_rss_mb(
                 work,
                 "rss-bounded-part",
                 &crate::sql::insert_sql_files(input.quarter_files),
-                &bounded_ctx,
+                bounded_ctx,
             )?,
             part_bytes: input.quarter_raw_bytes,
         })
     })();
-    let process_peaks = match process_peaks {
+    match peaks {
         Ok(p) => {
             eprintln!(
                 "  process peaks: idle {:.0} MB, default {:.0} MB, bounded {:.0} MB, bounded (a quarter of the rows) {:.0} MB",
@@ -240,74 +238,65 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
             eprintln!("  process peaks not measured: {e}");
             None
         }
-    };
-    out.memory = default_insert.map(|default| MemoryBound {
-        workers: w0,
-        input_bytes: input.json_raw_bytes,
-        budget_bytes: budget,
-        default,
-        bounded: (bounded, last),
-        process_peaks,
-    });
+    }
+}
 
-    // The rest runs on the data of the first INSERT run.
-    let dir = work.join(format!("msq-insert-w{w0}-0"));
-    let engine = Overlord::open_local(&dir).map_err(|e| e.to_string())?;
-    let ctx = context(w0, &[]);
+/// REPLACE of one day, then each SELECT, `runs` times each at the first worker count, on
+/// the data in `dir`.
+async fn replace_and_selects(engine: &Overlord, dir: &Path, input: &MsqInput<'_>) -> Result<Vec<Measure>, String> {
+    let (rows, runs) = (input.rows, input.runs.max(1));
+    let ctx = context(input.workers[0], &[]);
     let replace = crate::sql::replace_sql();
     let mut times = Vec::new();
     reset_peak_rss();
     for _ in 0..runs {
-        times.push(run_task(&engine, &replace, &ctx).await?.0);
+        times.push(run_task(engine, &replace, &ctx).await?.0);
     }
     let seg_bytes = dir_bytes(&dir.join("segments"));
-    out.measures.push(Measure::from_times(
+    let mut out = vec![Measure::from_times(
         "msq-rs",
         "replace_one_day",
         rows,
         seg_bytes,
         times,
         peak_rss_mb(),
-    ));
+    )];
     let seg_bytes = dir_bytes(&dir.join("segments"));
     for (name, sql) in crate::sql::SELECTS {
         let mut times = Vec::new();
         reset_peak_rss();
         for _ in 0..runs {
-            times.push(run_task(&engine, sql, &ctx).await?.0);
+            times.push(run_task(engine, sql, &ctx).await?.0);
         }
         let m = Measure::from_times("msq-rs", name, rows, seg_bytes, times, peak_rss_mb());
         eprintln!("  {} {:.4} s", m.measure, m.median_s);
-        out.measures.push(m);
+        out.push(m);
     }
-    // Scale: the GROUP BY channel query at each worker count (the fastest of `runs`).
+    Ok(out)
+}
+
+/// Scale: the GROUP BY channel query at each worker count (the fastest of `runs`).
+async fn top_channels_scale(engine: &Overlord, input: &MsqInput<'_>) -> Result<Vec<ScaleRow>, String> {
     let (_, top) = crate::sql::SELECTS
         .iter()
         .find(|(n, _)| *n == "select_top_channels")
         .copied()
         .ok_or("no select_top_channels")?;
+    let mut out = Vec::new();
     for &w in input.workers {
         let ctx = context(w, &[]);
         let mut best: Option<RunFacts> = None;
-        for _ in 0..runs {
-            let (_, _, f) = run_task(&engine, top, &ctx).await?;
+        for _ in 0..input.runs.max(1) {
+            let (_, _, f) = run_task(engine, top, &ctx).await?;
             if best.as_ref().is_none_or(|b| f.wall_s < b.wall_s) {
                 best = Some(f);
             }
         }
-        out.scale.push(ScaleRow {
+        out.push(ScaleRow {
             measure: "select_top_channels".into(),
             workers: w,
             facts: best.unwrap_or_default(),
         });
-    }
-    drop(engine);
-
-    if input.http_runs > 0 {
-        out.http = http_latency(&work.join("msq-http"), input.http_runs).await?;
-        for h in &out.http {
-            eprintln!("  http {}: p50 {:.1} ms, p99 {:.1} ms", h.mode, h.p50_ms, h.p99_ms);
-        }
     }
     Ok(out)
 }

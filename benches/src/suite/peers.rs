@@ -1,6 +1,8 @@
 //! The peers (DuckDB, DataFusion) run by `benches/peers/peer.py` over the same files.
 
-use super::*;
+use super::stats::Measure;
+use serde_json::Value;
+use std::path::Path;
 
 /// Runs one Python peer; its stdout is one JSON object per measure, its stderr's first line
 /// the engine's version.

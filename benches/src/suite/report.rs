@@ -1,6 +1,9 @@
 //! `BENCHMARKS.md` and `bench-results.json` from the measures.
 
-use super::*;
+use super::http::HttpLatency;
+use super::model::{MemoryBound, MsqResults, ProcessPeaks, ScaleRow};
+use super::stats::{mb, peer_of, ratio, Measure};
+use serde_json::{json, Value};
 
 /// What the report says about the data and the run.
 pub struct ReportHeader<'a> {
@@ -18,6 +21,29 @@ pub struct ReportHeader<'a> {
 
 /// BENCHMARKS.md.
 pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> String {
+    let mut md = header_section(h);
+    md.push_str(&results_section(all));
+    if !msq.http.is_empty() {
+        md.push_str(&http_section(&msq.http));
+    }
+    if let Some(mem) = &msq.memory {
+        md.push_str(&memory_section(mem));
+    }
+    if !msq.scale.is_empty() {
+        md.push_str(&scale_section(&msq.scale));
+    }
+    md.push_str(&targets_section(all, msq));
+    // The hand-kept history of performance changes and what each bought.
+    if let Ok(changes) = std::fs::read_to_string(crate::benches_dir().join("CHANGES.md")) {
+        md.push('\n');
+        md.push_str(changes.trim_end());
+        md.push('\n');
+    }
+    md
+}
+
+/// The title, the command and machine, the data, and how to read the lines.
+fn header_section(h: &ReportHeader) -> String {
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");
     md.push_str(&format!(
@@ -49,6 +75,13 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
          (`maxNumTasks` 2, the default); peers use both cores.\n\n",
         h.runs
     ));
+    md
+}
+
+/// `## Results`: each msq-rs line beside the peers', then the peers' lines msq-rs has no
+/// counterpart for.
+fn results_section(all: &[Measure]) -> String {
+    let mut md = String::new();
     md.push_str("## Results\n\n");
     md.push_str(
         "| measure | msq-rs s (min–max) | rows/s | MB/s | peak RSS MB | DuckDB s | ratio | DuckDB MB | DataFusion s | ratio | DataFusion MB |\n\
@@ -86,108 +119,124 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
         md.push_str(&parts.join(", "));
         md.push_str(".\n");
     }
+    md
+}
 
-    if !msq.http.is_empty() {
+/// `## HTTP API`: the tiny SELECT's latency quantiles, one line per mode.
+fn http_section(http: &[HttpLatency]) -> String {
+    let mut md = format!(
+        "\n## HTTP API: tiny SELECT, submit → SUCCESS\n\n\
+         An in-process server (`msq_controller::druid_api::serve` on 127.0.0.1:0, embedded workers, 4 worker slots); \
+         the client (HTTP/1.1, one keep-alive connection) POSTs `/druid/v2/sql/task` with \
+         `{}` (context `maxNumTasks` 2) and stops the clock when it sees SUCCESS. \
+         3 warm-up runs are not counted.\n\n\
+         | mode | runs | p50 ms | p90 ms | p99 ms | max ms | mean ms |\n|---|---|---|---|---|---|---|\n",
+        crate::sql::TINY_SELECT.replace('|', "\\|")
+    );
+    for l in http {
         md.push_str(&format!(
-            "\n## HTTP API: tiny SELECT, submit → SUCCESS\n\n\
-             An in-process server (`msq_controller::druid_api::serve` on 127.0.0.1:0, embedded workers, 4 worker slots); \
-             the client (HTTP/1.1, one keep-alive connection) POSTs `/druid/v2/sql/task` with \
-             `{}` (context `maxNumTasks` 2) and stops the clock when it sees SUCCESS. \
-             3 warm-up runs are not counted.\n\n\
-             | mode | runs | p50 ms | p90 ms | p99 ms | max ms | mean ms |\n|---|---|---|---|---|---|---|\n",
-            crate::sql::TINY_SELECT.replace('|', "\\|")
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+            l.mode, l.runs, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms
         ));
-        for l in &msq.http {
-            md.push_str(&format!(
-                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
-                l.mode, l.runs, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms
-            ));
-        }
     }
+    md
+}
 
-    if let Some(mem) = &msq.memory {
+/// `## Memory stays bounded`: the INSERT with the small budget against the default, then
+/// the whole-process peaks where measured.
+fn memory_section(mem: &MemoryBound) -> String {
+    let mut md = format!(
+        "\n## Memory stays bounded: data 10× the memory budget\n\n\
+         The INSERT at {} worker(s) with the context `workerMemoryBytes` = {} ({:.1} MB, a tenth of the {:.1} MB of JSON \
+         text), against the default budget (256 MiB). Spilled files: sorted runs and output partitions the \
+         shuffle wrote to disk (task report counters, summed over workers, of the last run).\n\n\
+         | INSERT | workerMemoryBytes | s (min–max) | peak RSS MB | spilled files | shuffle MB |\n|---|---|---|---|---|---|\n",
+        mem.workers,
+        mem.budget_bytes,
+        mb(mem.budget_bytes),
+        mb(mem.input_bytes)
+    );
+    for (label, budget, (m, f)) in [
+        ("default", "268435456 (default)".to_string(), &mem.default),
+        ("bounded", mem.budget_bytes.to_string(), &mem.bounded),
+    ] {
         md.push_str(&format!(
-            "\n## Memory stays bounded: data 10× the memory budget\n\n\
-             The INSERT at {} worker(s) with the context `workerMemoryBytes` = {} ({:.1} MB, a tenth of the {:.1} MB of JSON \
-             text), against the default budget (256 MiB). Spilled files: sorted runs and output partitions the \
-             shuffle wrote to disk (task report counters, summed over workers, of the last run).\n\n\
-             | INSERT | workerMemoryBytes | s (min–max) | peak RSS MB | spilled files | shuffle MB |\n|---|---|---|---|---|---|\n",
-            mem.workers,
-            mem.budget_bytes,
-            mb(mem.budget_bytes),
-            mb(mem.input_bytes)
+            "| {label} | {budget} | {:.3} ({:.3}–{:.3}) | {:.0} | {} | {:.1} |\n",
+            m.median_s,
+            m.min_s,
+            m.max_s,
+            m.peak_rss_mb,
+            f.spilled_files,
+            mb(f.shuffle_bytes)
         ));
-        for (label, budget, (m, f)) in [
-            ("default", "268435456 (default)".to_string(), &mem.default),
-            ("bounded", mem.budget_bytes.to_string(), &mem.bounded),
-        ] {
-            md.push_str(&format!(
-                "| {label} | {budget} | {:.3} ({:.3}–{:.3}) | {:.0} | {} | {:.1} |\n",
-                m.median_s,
-                m.min_s,
-                m.max_s,
-                m.peak_rss_mb,
-                f.spilled_files,
-                mb(f.shuffle_bytes)
-            ));
-        }
-        if let Some(p) = &mem.process_peaks {
-            md.push_str(&format!(
-                "\nThe bench process's own high-water mark above includes what earlier measures left in its heap. \
-                 Whole `msq run` processes, one fresh process per line (peak RSS: the child's own `VmHWM`):\n\n\
-                 | `msq run` | JSON text MB | workerMemoryBytes | peak RSS MB |\n|---|---|---|---|\n\
-                 | `SELECT 1` (fixed cost: code, runtime, metadata) | 0 | – | {:.0} |\n\
-                 | INSERT, all parts | {:.1} | default (256 MiB) | {:.0} |\n\
-                 | INSERT, a quarter of the rows (as many files) | {:.1} | {} | {:.0} |\n\
-                 | INSERT, all parts | {:.1} | {} | {:.0} |\n",
-                p.idle_mb,
-                mb(mem.input_bytes),
-                p.default_mb,
-                mb(p.part_bytes),
-                mem.budget_bytes,
-                p.bounded_part_mb,
-                mb(mem.input_bytes),
-                mem.budget_bytes,
-                p.bounded_mb
-            ));
-        }
     }
-
-    if !msq.scale.is_empty() {
-        md.push_str(
-            "\n## Scale\n\n\
-             From the task report of one run per line (the INSERT's last run; the GROUP BY channel query's \
-             fastest): stages, work orders (the sum of every stage's `workerCount`), what the stages' shuffles \
-             wrote (`shuffle` counters: bytes, frames), what stage 0 read (its input counters: rows, bytes as \
-             stored), and the wall time of the task.\n\n\
-             | query | workers | stages | work orders | shuffle MB | shuffle frames | rows read | MB read | wall s | speed-up |\n\
-             |---|---|---|---|---|---|---|---|---|---|\n",
-        );
-        for r in &msq.scale {
-            let base = msq
-                .scale
-                .iter()
-                .find(|b| b.measure == r.measure)
-                .map(|b| b.facts.wall_s)
-                .unwrap_or(f64::NAN);
-            let f = &r.facts;
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {:.1} | {} | {} | {:.1} | {:.3} | {:.2}× |\n",
-                r.measure,
-                r.workers,
-                f.stages,
-                f.work_orders,
-                mb(f.shuffle_bytes),
-                f.shuffle_frames,
-                f.read_rows,
-                mb(f.read_bytes),
-                f.wall_s,
-                base / f.wall_s
-            ));
-        }
+    if let Some(p) = &mem.process_peaks {
+        md.push_str(&process_peaks_table(mem, p));
     }
+    md
+}
 
-    md.push_str("\n## Targets\n\n| target | this run | met |\n|---|---|---|\n");
+/// The peak RSS of whole `msq run` processes, one fresh process per line.
+fn process_peaks_table(mem: &MemoryBound, p: &ProcessPeaks) -> String {
+    format!(
+        "\nThe bench process's own high-water mark above includes what earlier measures left in its heap. \
+         Whole `msq run` processes, one fresh process per line (peak RSS: the child's own `VmHWM`):\n\n\
+         | `msq run` | JSON text MB | workerMemoryBytes | peak RSS MB |\n|---|---|---|---|\n\
+         | `SELECT 1` (fixed cost: code, runtime, metadata) | 0 | – | {:.0} |\n\
+         | INSERT, all parts | {:.1} | default (256 MiB) | {:.0} |\n\
+         | INSERT, a quarter of the rows (as many files) | {:.1} | {} | {:.0} |\n\
+         | INSERT, all parts | {:.1} | {} | {:.0} |\n",
+        p.idle_mb,
+        mb(mem.input_bytes),
+        p.default_mb,
+        mb(p.part_bytes),
+        mem.budget_bytes,
+        p.bounded_part_mb,
+        mb(mem.input_bytes),
+        mem.budget_bytes,
+        p.bounded_mb
+    )
+}
+
+/// `## Scale`: the task-report facts of each query at each worker count, with the speed-up
+/// over the query's first line.
+fn scale_section(scale: &[ScaleRow]) -> String {
+    let mut md = String::from(
+        "\n## Scale\n\n\
+         From the task report of one run per line (the INSERT's last run; the GROUP BY channel query's \
+         fastest): stages, work orders (the sum of every stage's `workerCount`), what the stages' shuffles \
+         wrote (`shuffle` counters: bytes, frames), what stage 0 read (its input counters: rows, bytes as \
+         stored), and the wall time of the task.\n\n\
+         | query | workers | stages | work orders | shuffle MB | shuffle frames | rows read | MB read | wall s | speed-up |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in scale {
+        let base = scale
+            .iter()
+            .find(|b| b.measure == r.measure)
+            .map(|b| b.facts.wall_s)
+            .unwrap_or(f64::NAN);
+        let f = &r.facts;
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {:.1} | {} | {} | {:.1} | {:.3} | {:.2}× |\n",
+            r.measure,
+            r.workers,
+            f.stages,
+            f.work_orders,
+            mb(f.shuffle_bytes),
+            f.shuffle_frames,
+            f.read_rows,
+            mb(f.read_bytes),
+            f.wall_s,
+            base / f.wall_s
+        ));
+    }
+    md
+}
+
+/// `## Targets`: each target, where this run stands, whether it is met.
+fn targets_section(all: &[Measure], msq: &MsqResults) -> String {
+    let mut md = String::from("\n## Targets\n\n| target | this run | met |\n|---|---|---|\n");
     for (target, result, met) in targets(all, msq) {
         md.push_str(&format!(
             "| {target} | {result} | {} |\n",
@@ -198,30 +247,44 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
             }
         ));
     }
-    // The hand-kept history of performance changes and what each bought.
-    if let Ok(changes) = std::fs::read_to_string(crate::benches_dir().join("CHANGES.md")) {
-        md.push('\n');
-        md.push_str(changes.trim_end());
-        md.push('\n');
-    }
     md
 }
 
+/// One target: what it asks, where this run stands, whether it is met (`None`: not measured).
+pub(crate) type Target = (String, String, Option<bool>);
+
 /// Each target: what it asks, where this run stands, whether it is met.
-pub(crate) fn targets(all: &[Measure], msq: &MsqResults) -> Vec<(String, String, Option<bool>)> {
-    let mut out = Vec::new();
-    let find = |name: &str| all.iter().find(|m| m.engine == "msq-rs" && m.measure == name);
+pub(crate) fn targets(all: &[Measure], msq: &MsqResults) -> Vec<Target> {
+    let mut out = vec![
+        insert_vs_duckdb(all),
+        selects_vs_duckdb(all),
+        http_p50(&msq.http),
+        insert_speed_up(all),
+    ];
+    out.extend(msq.memory.as_ref().map(memory_bounded));
+    out
+}
+
+/// The msq-rs / DuckDB ratio of an msq-rs line, where DuckDB has its counterpart.
+fn duckdb_ratio(all: &[Measure], m: &Measure) -> Option<f64> {
+    ratio(m, peer_of(all, "duckdb", &m.measure))
+}
+
+/// The INSERT at some worker count at most as slow as DuckDB's.
+fn insert_vs_duckdb(all: &[Measure]) -> Target {
     let inserts: Vec<&Measure> = all
         .iter()
         .filter(|m| m.engine == "msq-rs" && m.measure.starts_with("insert_") && m.measure.ends_with("_workers"))
         .collect();
-    let duck = |m: &Measure| ratio(m, peer_of(all, "duckdb", &m.measure));
     let parts: Vec<String> = inserts
         .iter()
-        .filter_map(|m| duck(m).map(|r| format!("{}: {r:.2}", m.measure)))
+        .filter_map(|m| duckdb_ratio(all, m).map(|r| format!("{}: {r:.2}", m.measure)))
         .collect();
-    let best = inserts.iter().filter_map(|m| duck(m)).fold(f64::INFINITY, f64::min);
-    out.push((
+    let best = inserts
+        .iter()
+        .filter_map(|m| duckdb_ratio(all, m))
+        .fold(f64::INFINITY, f64::min);
+    (
         "INSERT / DuckDB ≤ 1.0".to_string(),
         if parts.is_empty() {
             "no DuckDB line".into()
@@ -229,14 +292,18 @@ pub(crate) fn targets(all: &[Measure], msq: &MsqResults) -> Vec<(String, String,
             parts.join(", ")
         },
         best.is_finite().then_some(best <= 1.0),
-    ));
+    )
+}
+
+/// Every SELECT at most as slow as DuckDB's.
+fn selects_vs_duckdb(all: &[Measure]) -> Target {
     let selects: Vec<(String, f64)> = all
         .iter()
         .filter(|m| m.engine == "msq-rs" && m.measure.starts_with("select_"))
-        .filter_map(|m| duck(m).map(|r| (m.measure.clone(), r)))
+        .filter_map(|m| duckdb_ratio(all, m).map(|r| (m.measure.clone(), r)))
         .collect();
     let ok = selects.iter().filter(|(_, r)| *r <= 1.0).count();
-    out.push((
+    (
         "SELECTs / DuckDB ≤ 1.0".to_string(),
         format!(
             "{ok} of {} lines; ratios {}",
@@ -248,67 +315,75 @@ pub(crate) fn targets(all: &[Measure], msq: &MsqResults) -> Vec<(String, String,
                 .join(", ")
         ),
         (!selects.is_empty()).then_some(ok == selects.len()),
-    ));
-    let poll = msq.http.first();
-    out.push((
+    )
+}
+
+/// The tiny SELECT through the HTTP API under 50 ms at the median, every mode.
+fn http_p50(http: &[HttpLatency]) -> Target {
+    let poll = http.first();
+    (
         "HTTP tiny SELECT submit → SUCCESS p50 < 50 ms".to_string(),
-        msq.http
-            .iter()
+        http.iter()
             .map(|h| format!("{}: p50 {:.1} ms, p99 {:.1} ms", h.mode, h.p50_ms, h.p99_ms))
             .collect::<Vec<_>>()
             .join("; "),
-        poll.map(|h| msq.http.iter().all(|x| x.p50_ms < 50.0) && h.p50_ms < 50.0),
-    ));
+        poll.map(|h| http.iter().all(|x| x.p50_ms < 50.0) && h.p50_ms < 50.0),
+    )
+}
+
+/// The INSERT at 2 workers at least 1.7× as fast as at 1.
+fn insert_speed_up(all: &[Measure]) -> Target {
+    let find = |name: &str| all.iter().find(|m| m.engine == "msq-rs" && m.measure == name);
+    let target = "INSERT: 2 workers ≥ 1.7× 1 worker (2 cores)".to_string();
     match (find("insert_1_workers"), find("insert_2_workers")) {
         (Some(a), Some(b)) => {
             let s = a.median_s / b.median_s;
-            out.push((
-                "INSERT: 2 workers ≥ 1.7× 1 worker (2 cores)".to_string(),
+            (
+                target,
                 format!("{s:.2}× ({:.3} s → {:.3} s)", a.median_s, b.median_s),
                 Some(s >= 1.7),
-            ));
+            )
         }
-        _ => out.push((
-            "INSERT: 2 workers ≥ 1.7× 1 worker (2 cores)".to_string(),
-            "not measured".into(),
-            None,
-        )),
+        _ => (target, "not measured".into(), None),
     }
-    if let Some(mem) = &msq.memory {
-        let (d, b) = (&mem.default, &mem.bounded);
-        match &mem.process_peaks {
-            // Bounded: with the small budget, 4× the data costs at most 25% more peak memory
-            // (it does not grow with the data), and less than the default budget.
-            Some(p) => out.push((
-                "Peak memory bounded at 10× data / budget".to_string(),
-                format!(
-                    "`msq run` peak RSS with a {:.0} MB budget: {:.0} MB over {:.0} MB of JSON, {:.0} MB over {:.0} MB \
-                     ({} spilled files); {:.0} MB with the default budget; {:.0} MB for `SELECT 1`",
-                    mb(mem.budget_bytes),
-                    p.bounded_part_mb,
-                    mb(p.part_bytes),
-                    p.bounded_mb,
-                    mb(mem.input_bytes),
-                    b.1.spilled_files,
-                    p.default_mb,
-                    p.idle_mb
-                ),
-                Some(p.bounded_mb <= p.bounded_part_mb * 1.25 && p.bounded_mb < p.default_mb),
-            )),
-            None => out.push((
-                "Peak memory bounded at 10× data / budget".to_string(),
-                format!(
-                    "peak RSS {:.0} MB with a {:.0} MB budget ({} spilled files) vs {:.0} MB by default",
-                    b.0.peak_rss_mb,
-                    mb(mem.budget_bytes),
-                    b.1.spilled_files,
-                    d.0.peak_rss_mb
-                ),
-                Some(b.0.peak_rss_mb <= d.0.peak_rss_mb),
-            )),
-        }
+}
+
+/// Peak memory bounded with the small budget: from whole processes where measured, else
+/// from the bench process's own high-water marks.
+fn memory_bounded(mem: &MemoryBound) -> Target {
+    let (d, b) = (&mem.default, &mem.bounded);
+    let target = "Peak memory bounded at 10× data / budget".to_string();
+    match &mem.process_peaks {
+        // Bounded: with the small budget, 4× the data costs at most 25% more peak memory
+        // (it does not grow with the data), and less than the default budget.
+        Some(p) => (
+            target,
+            format!(
+                "`msq run` peak RSS with a {:.0} MB budget: {:.0} MB over {:.0} MB of JSON, {:.0} MB over {:.0} MB \
+                 ({} spilled files); {:.0} MB with the default budget; {:.0} MB for `SELECT 1`",
+                mb(mem.budget_bytes),
+                p.bounded_part_mb,
+                mb(p.part_bytes),
+                p.bounded_mb,
+                mb(mem.input_bytes),
+                b.1.spilled_files,
+                p.default_mb,
+                p.idle_mb
+            ),
+            Some(p.bounded_mb <= p.bounded_part_mb * 1.25 && p.bounded_mb < p.default_mb),
+        ),
+        None => (
+            target,
+            format!(
+                "peak RSS {:.0} MB with a {:.0} MB budget ({} spilled files) vs {:.0} MB by default",
+                b.0.peak_rss_mb,
+                mb(mem.budget_bytes),
+                b.1.spilled_files,
+                d.0.peak_rss_mb
+            ),
+            Some(b.0.peak_rss_mb <= d.0.peak_rss_mb),
+        ),
     }
-    out
 }
 
 /// bench-results.json.

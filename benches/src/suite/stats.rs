@@ -1,6 +1,6 @@
 //! One measured line of the suite and the statistics over its runs (median, quantiles, ratios).
 
-use super::*;
+use serde_json::{json, Value};
 
 /// One measured line of the suite.
 #[derive(Debug, Clone)]
