@@ -56,9 +56,18 @@ fn is_test_file(p: &Path) -> bool {
     })
 }
 
-/// The text before a `#[cfg(test)]` module, i.e. the file without its inline tests.
+/// The text before the first inline `#[cfg(test)] mod name { ... }`, i.e. the file without
+/// its inline tests (which sit at the end of a file).
 fn without_inline_tests(text: &str) -> &str {
-    text.find("#[cfg(test)]\nmod tests {").map_or(text, |i| &text[..i])
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]\nmod ").map(|i| from + i) {
+        let line_end = text[i + 13..].find('\n').map_or(text.len(), |e| i + 13 + e);
+        if text[i..line_end].trim_end().ends_with('{') {
+            return &text[..i];
+        }
+        from = line_end;
+    }
+    text
 }
 
 fn strip_comments(text: &str) -> String {

@@ -3,8 +3,8 @@
 
 use crate::counters::StageCounters;
 use crate::keystats::{KeyStatistics, RangePartitions};
-use crate::sort::SortColumn;
 use crate::metadata::{SegmentId, SegmentRecord};
+use crate::sort::SortColumn;
 use crate::stage::StageDefinition;
 use crate::{MsqError, Result};
 use async_trait::async_trait;

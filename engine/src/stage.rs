@@ -2,8 +2,8 @@
 
 use crate::granularity::{Granularity, Interval};
 use crate::input::{InputFormat, InputSource};
-use crate::sort::SortColumn;
 use crate::signature::{Signature, TIME_COLUMN};
+use crate::sort::SortColumn;
 use arrow::datatypes::SchemaRef;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;

@@ -14,7 +14,7 @@
 //! * Tables are created on connect, in the connection's `search_path` schema (choose one with
 //!   `?options=-c%20search_path%3Dname` in the URL).
 
-use crate::sql::{locks, pending, pg, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
+use crate::sql::{locks, pending, pg, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, TaskLock};
@@ -335,7 +335,7 @@ impl MetadataStore for PostgresMetadataStore {
 
     fn publish(&self, p: &SegmentPublish) -> Result<PublishResult> {
         let p = p.clone();
-        self.in_tx(Guard::Publish, move |tx| segments::publish(tx, &p))
+        self.in_tx(Guard::Publish, move |tx| publish::publish(tx, &p))
     }
 
     fn mark_unused(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentId>> {

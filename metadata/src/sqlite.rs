@@ -3,7 +3,7 @@
 //! transactions (`BEGIN IMMEDIATE`: every write is serialized) and converts arguments and
 //! rows.
 
-use crate::sql::{locks, pending, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
+use crate::sql::{locks, pending, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, TaskLock};
@@ -191,7 +191,7 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     fn publish(&self, p: &SegmentPublish) -> Result<PublishResult> {
-        self.in_tx(Guard::Publish, |tx| segments::publish(tx, p))
+        self.in_tx(Guard::Publish, |tx| publish::publish(tx, p))
     }
 
     fn mark_unused(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentId>> {

@@ -14,6 +14,7 @@ mod locks;
 mod messages;
 mod outcome;
 mod stages;
+mod worker_dirs;
 mod workers;
 
 use crate::events::{Event, EventKind};
@@ -37,7 +38,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
-use workers::WorkerDirs;
+use worker_dirs::WorkerDirs;
 
 /// Services a query runs against.
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //! and each segment's number within its time chunk.
 
 use crate::granularity::Interval;
-use crate::metadata::SegmentRecord;
+use crate::metadata::segment::SegmentRecord;
 use serde_json::json;
 
 /// How segments of an ingestion are sharded, as Druid chooses: range shard specs only for

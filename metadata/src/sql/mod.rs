@@ -15,6 +15,7 @@
 
 pub mod locks;
 pub mod pending;
+pub mod publish;
 pub mod schema;
 pub mod segments;
 pub mod tasks;

@@ -1,11 +1,10 @@
-//! `druid_segments`: queries, publishing (checks, marking overshadowed segments unused,
-//! inserting, dropping the task's pending ids) and marking segments used or unused.
+//! `druid_segments`: queries, inserts and marking segments used or unused.
 
-use super::{locks, message, pending, to_i64, Arg, SqlRow, SqlTx};
+use super::{message, to_i64, Arg, SqlRow, SqlTx};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
-use msq_engine::metadata::store::{check_publish, now_iso, segments_to_mark_unused, PublishResult, SegmentPublish};
+use msq_engine::metadata::store::now_iso;
 
 /// Columns read into a `SegmentRecord`, in order.
 const SEGMENT_COLUMNS: &str = r#"id, dataSource, "start", "end", version, partition_num, used, is_tombstone, num_rows,
@@ -72,7 +71,7 @@ pub fn by_id(tx: &mut dyn SqlTx, id: &str) -> Result<Option<SegmentRecord>> {
 }
 
 /// Inserts one used segment; an empty creation or status date becomes `now`.
-fn insert(tx: &mut dyn SqlTx, s: &SegmentRecord, now: &str) -> Result<()> {
+pub(super) fn insert(tx: &mut dyn SqlTx, s: &SegmentRecord, now: &str) -> Result<()> {
     let iso = s.id.interval.to_iso();
     let (start_iso, end_iso) = iso.split_once('/').unwrap_or((iso.as_str(), iso.as_str()));
     let or_now = |v: &str| if v.is_empty() { now.to_string() } else { v.to_string() };
@@ -109,7 +108,7 @@ fn insert(tx: &mut dyn SqlTx, s: &SegmentRecord, now: &str) -> Result<()> {
 }
 
 /// Marks the used ones among `ids` unused.
-fn mark_ids_unused(tx: &mut dyn SqlTx, ids: &[SegmentId], now: &str) -> Result<()> {
+pub(super) fn mark_ids_unused(tx: &mut dyn SqlTx, ids: &[SegmentId], now: &str) -> Result<()> {
     for id in ids {
         tx.exec(
             "UPDATE druid_segments SET used = FALSE, used_status_last_updated = ?1 WHERE id = ?2 AND used = TRUE",
@@ -117,27 +116,6 @@ fn mark_ids_unused(tx: &mut dyn SqlTx, ids: &[SegmentId], now: &str) -> Result<(
         )?;
     }
     Ok(())
-}
-
-/// [`msq_engine::metadata::MetadataStore::publish`] inside a transaction serialized with
-/// [`super::Guard::Publish`].
-pub fn publish(tx: &mut dyn SqlTx, p: &SegmentPublish) -> Result<PublishResult> {
-    check_publish(p)?;
-    locks::check_publish_locks(tx, p)?;
-    let now = now_iso();
-    let used = query(tx, &p.data_source, None, true)?;
-    let marked = segments_to_mark_unused(&used, p);
-    mark_ids_unused(tx, &marked, &now)?;
-    let mut published = Vec::with_capacity(p.segments.len());
-    for s in &p.segments {
-        insert(tx, s, &now)?;
-        published.push(s.id.clone());
-    }
-    pending::delete_of_task(tx, &p.task_id)?;
-    Ok(PublishResult {
-        published,
-        marked_unused: marked,
-    })
 }
 
 /// [`msq_engine::metadata::MetadataStore::mark_unused`] inside a transaction serialized with

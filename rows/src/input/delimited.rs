@@ -18,15 +18,16 @@
 //!   truncated).
 //! * Blank lines are skipped; a leading UTF-8 BOM is ignored; `\r\n` line ends are accepted.
 
-use msq_engine::input::format::{InputFormat, DEFAULT_LIST_DELIMITER};
-use super::reader::{ByteCounter, ParseWarning, ReadStats, SplitBytes, SplitReader};
-use msq_engine::input::source::InputSplit;
-use msq_engine::error::{MsqError, Result};
+use super::bytes::SplitBytes;
+use super::split_reader::{ByteCounter, ParseWarning, ReadStats, SplitReader};
 use arrow::array::{
     new_null_array, ArrayRef, Float32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use msq_engine::error::{MsqError, Result};
+use msq_engine::input::format::{InputFormat, DEFAULT_LIST_DELIMITER};
+use msq_engine::input::source::InputSplit;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 //!   signature's schema (`Signature::to_arrow_schema`), reporting unparsable rows as
 //!   [`ParseWarning`]s.
 
+mod bytes;
 pub mod delimited;
 pub mod http;
 pub mod json;
@@ -14,9 +15,12 @@ pub mod list;
 pub mod parquet;
 pub mod reader;
 pub mod s3;
+pub mod split_reader;
 
+pub use bytes::Compression;
 pub use list::ListSplits;
-pub use reader::{open_split, read_split, Compression, ParseWarning, ReadStats, SplitReader, READ_BUFFER_SIZE};
+pub use reader::{open_split, read_split};
+pub use split_reader::{ParseWarning, ReadStats, SplitReader, READ_BUFFER_SIZE};
 
 #[cfg(test)]
 mod tests;

@@ -10,15 +10,15 @@
 //!   UTF-8 text (invalid UTF-8 → null); otherwise a STRING column gets their Base64 text, which
 //!   is what Druid's row conversion does with bytes.
 
-use msq_engine::input::format::ParquetInputFormat;
-use super::reader::{ParseWarning, ReadStats, SplitReader};
-use msq_engine::input::source::{InputSplit, SplitKind};
-use msq_engine::error::{MsqError, Result};
+use super::split_reader::{ParseWarning, ReadStats, SplitReader};
 use arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringBuilder};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use base64::Engine;
+use msq_engine::error::{MsqError, Result};
+use msq_engine::input::format::ParquetInputFormat;
+use msq_engine::input::source::{InputSplit, SplitKind};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use std::io::Read;

@@ -1,10 +1,10 @@
 use super::*;
-use msq_engine::input::*;
-use msq_engine::error::MsqError;
-use msq_engine::signature::Signature;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use msq_engine::error::MsqError;
+use msq_engine::input::*;
+use msq_engine::signature::Signature;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;

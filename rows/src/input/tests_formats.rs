@@ -1,12 +1,12 @@
 //! Tests of the csv, tsv and parquet formats and the http source.
 
 use super::*;
-use msq_engine::input::*;
-use msq_engine::error::MsqError;
-use msq_engine::signature::Signature;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use msq_engine::error::MsqError;
+use msq_engine::input::*;
+use msq_engine::signature::Signature;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -4,10 +4,10 @@
 
 use super::run::Run;
 use super::store::{stream_runs, InProcessShuffle, ShuffleFetcher};
-use msq_engine::protocol::{InputStageLocation, OutputLocation};
 use crate::rpc::ClusterAuth;
-use msq_engine::{MsqError, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
+use msq_engine::protocol::{InputStageLocation, OutputLocation};
+use msq_engine::{MsqError, Result};
 use object_store::ObjectStore;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,8 +1,5 @@
 //! Row → partition routing: hash keys, range keys and time buckets.
 
-use msq_engine::granularity::Granularity;
-use msq_engine::sort::SortColumn;
-use msq_engine::{MsqError, Result};
 use arrow::array::{Array, ArrayRef, AsArray, TimestampMillisecondArray, UInt32Array};
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
@@ -12,6 +9,9 @@ use arrow_schema::SortOptions;
 use datafusion::common::hash_utils::create_hashes;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
+use msq_engine::granularity::Granularity;
+use msq_engine::sort::SortColumn;
+use msq_engine::{MsqError, Result};
 use std::sync::Arc;
 
 /// Partition of each row by hashing `keys`, consistent across workers.

@@ -2,13 +2,13 @@
 
 use crate::merge::BatchIter;
 use crate::scratch::Charged;
-use msq_engine::{MsqError, Result};
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
+use msq_engine::{MsqError, Result};
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::fs::File;
 use std::io::Write;

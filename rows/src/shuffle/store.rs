@@ -3,12 +3,12 @@
 
 use super::run::Run;
 use crate::merge::{merge_sorted_runs, BatchIter};
-use msq_engine::sort::SortColumn;
-use msq_engine::{MsqError, Result};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::SendableRecordBatchStream;
+use msq_engine::sort::SortColumn;
+use msq_engine::{MsqError, Result};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

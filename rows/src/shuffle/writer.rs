@@ -4,16 +4,16 @@
 use super::partitioner::{hash_partitions, split_by_partition, time_buckets, KeyEncoder};
 use super::run::{spill, Run};
 use super::store::WorkerStageOutput;
-use msq_engine::counters::{update, ChannelCounters, SharedCounters, SortProgress};
-use msq_engine::keystats::{KeyStatistics, RangePartitions};
 use crate::merge::{merge_sorted_runs, sort_batches};
-use msq_engine::counters::batch_memory_size;
-use msq_engine::sort::SortColumn;
-use msq_engine::stage::ShuffleSpec;
-use msq_engine::Result;
 use arrow::array::{ArrayRef, AsArray, Int64Array};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use msq_engine::counters::batch_memory_size;
+use msq_engine::counters::{update, ChannelCounters, SharedCounters, SortProgress};
+use msq_engine::keystats::{KeyStatistics, RangePartitions};
+use msq_engine::sort::SortColumn;
+use msq_engine::stage::ShuffleSpec;
+use msq_engine::Result;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -437,15 +437,15 @@ impl ShuffleWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use msq_engine::counters::StageCounters;
-    use msq_engine::granularity::Granularity;
-    use msq_engine::sort::SortColumn;
     use crate::shuffle::store::stream_runs;
-    use msq_engine::stage::{PartitionTarget, RangeShuffle, TimeBucket};
     use arrow::array::{Array, AsArray, Int64Array, StringArray, TimestampMillisecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use datafusion::physical_expr::expressions::Column;
     use futures::StreamExt;
+    use msq_engine::counters::StageCounters;
+    use msq_engine::granularity::Granularity;
+    use msq_engine::sort::SortColumn;
+    use msq_engine::stage::{PartitionTarget, RangeShuffle, TimeBucket};
     use std::sync::{Arc, Mutex};
 
     fn schema() -> SchemaRef {
@@ -563,7 +563,8 @@ mod tests {
         let stats = w.finish_reading().unwrap().expect("range shuffles gather statistics");
         assert_eq!(stats.total_rows(), 1000);
         assert_eq!(stats.bucket_count(), 3);
-        let parts = msq_engine::kernel::query::compute_partitions(&stats, PartitionTarget::RowsPerPartition(150)).unwrap();
+        let parts =
+            msq_engine::kernel::query::compute_partitions(&stats, PartitionTarget::RowsPerPartition(150)).unwrap();
         assert!(parts.len() >= 7, "1000 rows / 150 per partition over 3 hours");
         let runs = w.sort_progress.runs as usize;
         assert!(w.sort_progress.spilled_runs > 2, "tiny budget spills runs");

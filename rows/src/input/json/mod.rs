@@ -24,7 +24,8 @@
 mod flat;
 mod scan;
 
-use super::reader::{ByteCounter, ParseWarning, ReadStats, SplitBytes, SplitReader};
+use super::bytes::SplitBytes;
+use super::split_reader::{ByteCounter, ParseWarning, ReadStats, SplitReader};
 use arrow::datatypes::SchemaRef;
 use arrow::json::reader::{Decoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;

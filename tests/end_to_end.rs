@@ -1,4 +1,4 @@
-//! End-to-end tests of the engine core on the real wikipedia sample: ingestion, queries,
+//! End-to-end tests on the real wikipedia sample: ingestion, queries,
 //! REPLACE semantics, reports, errors and spilling.
 
 mod common;
