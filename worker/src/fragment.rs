@@ -8,12 +8,12 @@ use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use futures::StreamExt;
-use msq_rows::exec::ExecContext;
 use msq_engine::kernel::WorkerStagePhase;
 use msq_engine::protocol::{ControllerClient, WorkOrder, WorkerResult};
-use msq_rows::shuffle::{ShuffleWriter, ShuffleWriterConfig, WorkerStageOutput};
 use msq_engine::stage::ShuffleSpec;
 use msq_engine::{MsqError, Result};
+use msq_rows::exec::ExecContext;
+use msq_rows::shuffle::{ShuffleWriter, ShuffleWriterConfig, WorkerStageOutput};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
