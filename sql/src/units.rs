@@ -3,7 +3,8 @@
 //!
 //! `FLOOR/CEIL(x TO unit)` (and `PARTITIONED BY FLOOR(__time TO unit)`) takes the plain units
 //! `SECOND` to `YEAR` exactly as written; `TIMESTAMPADD` and `DATE_TRUNC` take Calcite's time
-//! units, which add sub-second and multi-year units, the `SQL_TSI_` prefix and plurals.
+//! units, which add sub-second and multi-year units, the `SQL_TSI_` prefix and plurals;
+//! `TIMESTAMPDIFF` takes `MILLISECOND` to `YEAR` with the `SQL_TSI_` prefix, no plurals.
 
 /// One SQL time unit.
 struct TimeUnit {
@@ -13,15 +14,27 @@ struct TimeUnit {
     period: &'static str,
     /// Whether `FLOOR(x TO unit)` accepts it.
     floor_to: bool,
+    /// Whether `TIMESTAMPDIFF` accepts it.
+    diff: bool,
 }
 
 const fn unit(name: &'static str, period: &'static str, floor_to: bool) -> TimeUnit {
-    TimeUnit { name, period, floor_to }
+    TimeUnit {
+        name,
+        period,
+        floor_to,
+        diff: floor_to,
+    }
 }
 
 /// Every time unit msq-rs knows.
 const UNITS: [TimeUnit; 14] = [
-    unit("MILLISECOND", "PT0.001S", false),
+    TimeUnit {
+        name: "MILLISECOND",
+        period: "PT0.001S",
+        floor_to: false,
+        diff: true,
+    },
     unit("MICROSECOND", "PT0.001S", false),
     unit("SECOND", "PT1S", true),
     unit("MINUTE", "PT1M", true),
@@ -53,6 +66,14 @@ pub fn calcite_unit_period(unit: &str) -> Option<&'static str> {
     let u = unit.trim().to_ascii_uppercase();
     let u = u.strip_prefix("SQL_TSI_").unwrap_or(&u).trim_end_matches('S');
     UNITS.iter().find(|t| t.name == u).map(|t| t.period)
+}
+
+/// The ISO period of a `TIMESTAMPDIFF` unit: `MILLISECOND` to `YEAR`, in any case, with
+/// surrounding spaces or a `SQL_TSI_` prefix.
+pub fn diff_unit_period(unit: &str) -> Option<&'static str> {
+    let u = unit.trim().to_ascii_uppercase();
+    let u = u.strip_prefix("SQL_TSI_").unwrap_or(&u);
+    UNITS.iter().find(|t| t.diff && t.name == u).map(|t| t.period)
 }
 
 #[cfg(test)]
@@ -94,6 +115,23 @@ mod tests {
         for name in ["", "FORTNIGHT", "DOW", "EPOCH", "SQL_TSI_", "S"] {
             assert_eq!(floor_unit_period(name), None, "{name}");
             assert_eq!(calcite_unit_period(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn timestampdiff_takes_millisecond_to_year_without_plurals() {
+        for (name, period) in [
+            ("MILLISECOND", "PT0.001S"),
+            ("second", "PT1S"),
+            ("SQL_TSI_HOUR", "PT1H"),
+            (" week ", "P1W"),
+            ("QUARTER", "P3M"),
+            ("YEAR", "P1Y"),
+        ] {
+            assert_eq!(diff_unit_period(name), Some(period), "{name}");
+        }
+        for name in ["MICROSECOND", "DECADE", "HOURS", "FORTNIGHT", ""] {
+            assert_eq!(diff_unit_period(name), None, "{name}");
         }
     }
 }

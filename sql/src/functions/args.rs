@@ -18,17 +18,7 @@ pub(super) fn is_string_type(t: &DataType) -> bool {
 }
 
 pub(super) fn is_integer_type(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    )
+    t.is_integer()
 }
 
 pub(super) fn invalid(msg: String) -> datafusion::error::DataFusionError {

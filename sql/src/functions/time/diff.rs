@@ -1,7 +1,8 @@
 //! `TIMESTAMPDIFF`: whole units between two instants.
 
-use super::period::{whole_months, DAY, HOUR, MINUTE, SECOND};
+use super::period::{whole_months, Period, DAY, HOUR, MINUTE, SECOND};
 use super::zone::Zone;
+use crate::units::diff_unit_period;
 
 /// The units of `TIMESTAMPDIFF`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,21 +14,17 @@ pub enum DiffUnit {
 }
 
 impl DiffUnit {
-    /// Parses a unit name (`HOUR`, `SQL_TSI_HOUR`, case-insensitive).
+    /// Parses a unit name (`HOUR`, `SQL_TSI_HOUR`, case-insensitive) through the one table
+    /// of SQL time units ([`crate::units`]).
     pub fn parse(s: &str) -> Option<DiffUnit> {
-        let u = s.trim().to_ascii_uppercase();
-        let u = u.strip_prefix("SQL_TSI_").unwrap_or(&u);
-        Some(match u {
-            "MILLISECOND" => DiffUnit::Fixed(1),
-            "SECOND" => DiffUnit::Fixed(SECOND),
-            "MINUTE" => DiffUnit::Fixed(MINUTE),
-            "HOUR" => DiffUnit::Fixed(HOUR),
-            "DAY" => DiffUnit::Fixed(DAY),
-            "WEEK" => DiffUnit::Fixed(7 * DAY),
-            "MONTH" => DiffUnit::Months(1),
-            "QUARTER" => DiffUnit::Months(3),
-            "YEAR" => DiffUnit::Months(12),
-            _ => return None,
+        let p = Period::parse(diff_unit_period(s)?)?;
+        let months = p.years * 12 + p.months;
+        Some(if months > 0 {
+            DiffUnit::Months(months)
+        } else {
+            DiffUnit::Fixed(
+                p.weeks * 7 * DAY + p.days * DAY + p.hours * HOUR + p.minutes * MINUTE + p.seconds * SECOND + p.millis,
+            )
         })
     }
 }
