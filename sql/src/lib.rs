@@ -1,5 +1,6 @@
 //! Druid SQL dialect for msq-rs: statement parsing, Druid functions, planning to a stage DAG.
 
+pub mod explain;
 pub mod functions;
 pub mod guard;
 pub mod planner;

@@ -41,6 +41,10 @@ pub struct PlannedStatement {
     /// Output columns (SELECT results, or rows written).
     pub output_schema: Arc<Schema>,
     pub cluster_by: Vec<String>,
+    /// The parsed statement (for `EXPLAIN`: its `OVERWRITE` and `EXTERN`s as written).
+    pub statement: DruidStatement,
+    /// The datasources the statement reads, sorted, each once.
+    pub read_tables: Vec<String>,
 }
 
 /// A DataFusion session configured for planning msq-rs stage DAGs.
@@ -183,15 +187,17 @@ async fn plan_on_this_thread(
     let select_list = crate::rewrite::output_expressions(&parsed);
     crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
     let state = sc.state();
-    register_datasources(&sc, &parsed, &stmt, metadata, workers).await?;
+    let read_tables = register_datasources(&sc, &parsed, &stmt, metadata, workers).await?;
     let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
     check_columns(logical.schema().fields().len())?;
     let df = DataFrame::new(state.clone(), logical);
 
-    match stmt.kind {
+    let mut planned = match stmt.kind {
         StatementKind::Select => plan_select(df, &stmt, query_id, workers).await,
         StatementKind::Insert | StatementKind::Replace => plan_ingest(df, &stmt, &select_list, context, query_id).await,
-    }
+    }?;
+    planned.read_tables = read_tables;
+    Ok(planned)
 }
 
 /// Registers each `TABLE(EXTERN(...))` of the statement as a table under its `__extern_N` name.
@@ -239,15 +245,17 @@ fn parse_query(query_sql: &str) -> Result<datafusion::sql::parser::Statement> {
 }
 
 /// Registers every datasource the statement reads (other than its externs) with its used
-/// segments; an unknown, qualified or invalid name is `Object not found`.
+/// segments and returns their names (sorted, each once); an unknown, qualified or invalid
+/// name is `Object not found`.
 async fn register_datasources(
     sc: &SessionContext,
     parsed: &datafusion::sql::parser::Statement,
     stmt: &DruidStatement,
     metadata: Arc<dyn MetadataStore>,
     workers: usize,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let state = sc.state();
+    let mut names = std::collections::BTreeSet::new();
     for r in state.resolve_table_references(parsed).map_err(planning_error)? {
         let name = r.table().to_string();
         if stmt.externs.iter().any(|e| e.table_name == name) {
@@ -271,8 +279,9 @@ async fn register_datasources(
             name.as_str(),
             Arc::new(DatasourceTable::new(name.clone(), segments, workers)),
         )?;
+        names.insert(name);
     }
-    Ok(())
+    Ok(names.into_iter().collect())
 }
 
 /// Plans a `SELECT`: its physical plan cut into stages.
@@ -290,6 +299,8 @@ async fn plan_select(df: DataFrame, stmt: &DruidStatement, query_id: &str, worke
         replace: None,
         output_schema,
         cluster_by: vec![],
+        statement: stmt.clone(),
+        read_tables: Vec::new(),
     })
 }
 
@@ -355,6 +366,8 @@ async fn plan_ingest(
         replace,
         output_schema,
         cluster_by,
+        statement: stmt.clone(),
+        read_tables: Vec::new(),
     })
 }
 

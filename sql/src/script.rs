@@ -65,6 +65,27 @@ pub fn split_statements(script: &str) -> Vec<String> {
     out
 }
 
+/// The requests of `script`: its statements, each with the `SET` statements before it (a
+/// `SET` sets context for the statement after it, as in one request to Druid). `SET`s at the
+/// end, with no statement after them, are a request of their own (which fails as Druid's).
+pub fn split_requests(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut sets = String::new();
+    for stmt in split_statements(script) {
+        if crate::statement::is_set_statement(&stmt) {
+            sets.push_str(&stmt);
+            sets.push_str(";\n");
+        } else {
+            out.push(format!("{sets}{stmt}"));
+            sets.clear();
+        }
+    }
+    if !sets.is_empty() {
+        out.push(sets);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +99,18 @@ mod tests {
         assert!(v[1].ends_with("SELECT 2"));
         assert_eq!(split_statements("SELECT 'it''s;'"), vec!["SELECT 'it''s;'".to_string()]);
         assert!(split_statements(" ; -- nothing\n").is_empty());
+    }
+
+    #[test]
+    fn set_statements_go_with_the_statement_after_them() {
+        let s = "SET maxNumTasks = 3; set x = 'a;b';\nSELECT 1;\nSELECT 2; SET y = 1;";
+        assert_eq!(
+            split_requests(s),
+            vec![
+                "SET maxNumTasks = 3;\nset x = 'a;b';\nSELECT 1".to_string(),
+                "SELECT 2".to_string(),
+                "SET y = 1;\n".to_string(),
+            ]
+        );
     }
 }

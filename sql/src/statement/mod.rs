@@ -9,7 +9,8 @@
 //! (`INSERT INTO` / `REPLACE INTO ... OVERWRITE`), `partitioning` (`PARTITIONED BY`,
 //! `CLUSTERED BY`), `body` (query body rewriting), `external` (`TABLE(EXTERN(...))`),
 //! `overwrite_where` (the `OVERWRITE WHERE` condition), `parse` (the statement as a whole)
-//! and `model` (what comes out).
+//! and `model` (what comes out). Before the statement, `request` splits off a request's
+//! `SET` statements (`set`) and `EXPLAIN PLAN FOR`.
 
 mod body;
 mod external;
@@ -18,10 +19,16 @@ mod model;
 mod overwrite_where;
 mod parse;
 mod partitioning;
+mod request;
+mod set;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_request;
 mod tokens;
 
 pub use model::{ClusterKey, DruidStatement, ExternSpec, Overwrite, StatementKind};
 pub use overwrite_where::{parse_overwrite_where, parse_overwrite_where_in_zone};
 pub use parse::{parse_statement, parse_statement_in_zone};
+pub use request::{parse_request, SqlRequest};
+pub use set::is_set_statement;
