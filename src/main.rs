@@ -112,7 +112,8 @@ impl From<Format> for OutputFormat {
 enum Command {
     /// Run one statement (INSERT, REPLACE or SELECT) in this process on the embedded defaults.
     Run {
-        /// The SQL statement (several, separated by `;`, run in order).
+        /// The SQL statement (several, separated by `;`, run in order; `SET key = value;`
+        /// sets a context key for the statement after it; `EXPLAIN PLAN FOR` prints the plan).
         #[arg(long, conflicts_with = "file")]
         sql: Option<String>,
         /// A file holding the SQL statement.

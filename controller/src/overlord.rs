@@ -13,8 +13,9 @@ use msq_engine::{MsqError, Result};
 use msq_metadata::SqliteMetadataStore;
 use msq_rows::rpc::ClusterAuth;
 use msq_rows::wire::WireCodec;
+use msq_sql::explain::Explanation;
 use msq_sql::planner::{plan_statement, PlannedStatement};
-use msq_sql::statement::StatementKind;
+use msq_sql::statement::{parse_request, SqlRequest, StatementKind};
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 use serde_json::{json, Map, Value};
@@ -117,15 +118,46 @@ impl Overlord {
         }
     }
 
-    /// Validates and plans a statement (errors here are the user's: HTTP 400, no task).
+    /// Validates and plans a statement (errors here are the user's: HTTP 400, no task). `SET`
+    /// statements before it set context keys over `context` (as in Druid, a `SET` wins); the
+    /// task's SQL is the whole text. `EXPLAIN PLAN FOR` never runs: see [`Overlord::explain`].
     pub async fn prepare(&self, sql: &str, context: &Map<String, Value>) -> Result<PreparedTask> {
-        let ctx = QueryContext::parse(context)?;
+        let request = parse_request(sql)?;
+        if request.explain {
+            return Err(MsqError::QueryNotSupported(
+                "EXPLAIN PLAN FOR is answered with the plan; it does not run as a task".into(),
+            ));
+        }
+        self.plan_request(&request, sql, context).await
+    }
+
+    /// `EXPLAIN PLAN FOR <statement>` (after any `SET` statements): the statement is planned
+    /// as [`Overlord::prepare`] would, and its `sqlQueryId` and Druid's explain row come back;
+    /// `None` for a statement without `EXPLAIN`.
+    pub async fn explain(&self, sql: &str, context: &Map<String, Value>) -> Result<Option<(String, Explanation)>> {
+        let request = parse_request(sql)?;
+        if !request.explain {
+            return Ok(None);
+        }
+        let task = self.plan_request(&request, sql, context).await?;
+        let explanation = Explanation::new(&task.planned, &task.context);
+        Ok(Some((task.planned.query.query_id.clone(), explanation)))
+    }
+
+    /// Plans the statement of `request` with its `SET` values over `context`.
+    async fn plan_request(
+        &self,
+        request: &SqlRequest,
+        sql: &str,
+        context: &Map<String, Value>,
+    ) -> Result<PreparedTask> {
+        let ctx = QueryContext::parse(&request.merged_context(context))?;
         let query_id = ctx
             .sql_query_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let task_id = format!("query-{query_id}");
-        let planned = plan_statement(sql, &ctx, &query_id, self.metadata.clone()).await?;
+        let planned = plan_statement(&request.statement, &ctx, &query_id, self.metadata.clone()).await?;
         Ok(PreparedTask {
             task_id,
             planned,

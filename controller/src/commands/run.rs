@@ -21,7 +21,8 @@ pub enum OutputFormat {
 
 /// What `msq run` runs, and where.
 pub struct RunOptions {
-    /// The statements (several, separated by `;`).
+    /// The statements (several, separated by `;`; `SET key = value;` statements set context
+    /// keys for the statement after them).
     pub sql: String,
     /// Query context as a JSON object.
     pub context: String,
@@ -39,7 +40,7 @@ pub async fn run(o: RunOptions) -> Result<(), String> {
         _ => return Err("--context must be a JSON object".into()),
     };
     let overlord = o.cluster.start(&o.data_dir, None).await?;
-    let statements = msq_sql::script::split_statements(&o.sql);
+    let statements = msq_sql::script::split_requests(&o.sql);
     if statements.is_empty() {
         return Err("no statement to run".into());
     }
@@ -49,7 +50,8 @@ pub async fn run(o: RunOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one statement as a task; prints its results or what it wrote.
+/// Runs one statement as a task; prints its results or what it wrote (for `EXPLAIN PLAN
+/// FOR`, the plan row: nothing runs).
 async fn run_one(
     overlord: &Overlord,
     sql: &str,
@@ -57,10 +59,13 @@ async fn run_one(
     report_path: Option<&std::path::Path>,
     format: OutputFormat,
 ) -> Result<(), String> {
-    let task = overlord
-        .prepare(sql, context)
-        .await
-        .map_err(|e| format!("{}: {e}", e.error_code()))?;
+    let user_error = |e: msq_engine::MsqError| format!("{}: {e}", e.error_code());
+    if let Some((_, explanation)) = overlord.explain(sql, context).await.map_err(user_error)? {
+        let batch = explanation.to_batch();
+        print_results(std::slice::from_ref(&batch), &batch.schema(), format);
+        return Ok(());
+    }
+    let task = overlord.prepare(sql, context).await.map_err(user_error)?;
     overlord.record_start(&task).map_err(|e| e.to_string())?;
     let report: LiveReport = Arc::new(Mutex::new(ReportState::new(&task.task_id, &overlord.host)));
     let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
