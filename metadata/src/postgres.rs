@@ -14,12 +14,14 @@
 //! * Tables are created on connect, in the connection's `search_path` schema (choose one with
 //!   `?options=-c%20search_path%3Dname` in the URL).
 
-use crate::sql::{locks, pending, pg, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
+use crate::sql::{kill, locks, pending, pg, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, TaskLock};
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
-use msq_engine::metadata::store::{MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
+use msq_engine::metadata::store::{
+    KillRequest, KillResult, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord,
+};
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, NoTls, Row};
@@ -328,6 +330,10 @@ impl MetadataStore for PostgresMetadataStore {
         self.run(segments::data_sources)
     }
 
+    fn all_data_sources(&self) -> Result<Vec<String>> {
+        self.run(segments::all_data_sources)
+    }
+
     fn segment(&self, id: &str) -> Result<Option<SegmentRecord>> {
         let id = id.to_string();
         self.run(move |tx| segments::by_id(tx, &id))
@@ -346,6 +352,11 @@ impl MetadataStore for PostgresMetadataStore {
     fn set_segments_used(&self, ids: &[String], used: bool) -> Result<usize> {
         let ids = ids.to_vec();
         self.in_tx(Guard::Segments, move |tx| segments::set_used(tx, &ids, used))
+    }
+
+    fn kill_unused_segments(&self, req: &KillRequest) -> Result<KillResult> {
+        let req = req.clone();
+        self.in_tx(Guard::Publish, move |tx| kill::kill_unused(tx, &req))
     }
 
     fn insert_pending_segments(&self, task_id: &str, ids: &[SegmentId]) -> Result<()> {

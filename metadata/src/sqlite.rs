@@ -3,12 +3,14 @@
 //! transactions (`BEGIN IMMEDIATE`: every write is serialized) and converts arguments and
 //! rows.
 
-use crate::sql::{locks, pending, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
+use crate::sql::{kill, locks, pending, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, TaskLock};
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
-use msq_engine::metadata::store::{MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
+use msq_engine::metadata::store::{
+    KillRequest, KillResult, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord,
+};
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 use std::path::Path;
@@ -186,6 +188,10 @@ impl MetadataStore for SqliteMetadataStore {
         self.run(segments::data_sources)
     }
 
+    fn all_data_sources(&self) -> Result<Vec<String>> {
+        self.run(segments::all_data_sources)
+    }
+
     fn segment(&self, id: &str) -> Result<Option<SegmentRecord>> {
         self.run(|tx| segments::by_id(tx, id))
     }
@@ -200,6 +206,10 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn set_segments_used(&self, ids: &[String], used: bool) -> Result<usize> {
         self.in_tx(Guard::Segments, |tx| segments::set_used(tx, ids, used))
+    }
+
+    fn kill_unused_segments(&self, req: &KillRequest) -> Result<KillResult> {
+        self.in_tx(Guard::Publish, |tx| kill::kill_unused(tx, req))
     }
 
     fn insert_pending_segments(&self, task_id: &str, ids: &[SegmentId]) -> Result<()> {

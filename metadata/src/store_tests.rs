@@ -6,7 +6,7 @@ use msq_engine::granularity::parse_instant;
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType};
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
-use msq_engine::metadata::store::{MetadataStore, SegmentPublish, TaskFilter, TaskRecord};
+use msq_engine::metadata::store::{KillRequest, KillResult, MetadataStore, SegmentPublish, TaskFilter, TaskRecord};
 use msq_engine::metadata::timeline::{allocate, visible_segments};
 use msq_engine::signature::{ColumnSignature, ColumnType, Signature};
 use serde_json::json;
@@ -114,6 +114,8 @@ macro_rules! store_suite {
             locks_conflict_wait_and_lapse,
             concurrent_allocations_get_distinct_ids,
             publish_needs_the_lock,
+            kill_deletes_only_unused_records_inside_the_interval,
+            kill_needs_the_exclusive_lock,
         );
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {
@@ -362,6 +364,124 @@ pub(crate) fn mark_unused_set_used_and_pending(fx: &dyn Fixture) {
     assert_eq!(store.delete_pending_segments("wiki").unwrap(), 1);
     assert!(store.pending_segments("wiki").unwrap().is_empty());
     assert_eq!(store.pending_segments("other").unwrap().len(), 1);
+}
+
+fn kill_req(interval: Interval, task_id: Option<&str>) -> KillRequest {
+    KillRequest {
+        data_source: "wiki".into(),
+        interval,
+        task_id: task_id.map(str::to_string),
+        limit: None,
+        max_used_status_last_updated: None,
+    }
+}
+
+pub(crate) fn kill_deletes_only_unused_records_inside_the_interval(fx: &dyn Fixture) {
+    let store = fx.store();
+    let (d1, d2, d3) = (day("2015-09-12"), day("2015-09-13"), day("2015-09-14"));
+    let segs = vec![
+        seg("wiki", d1, "v1", 0),
+        seg("wiki", d1, "v1", 1),
+        seg("wiki", d2, "v1", 0),
+        seg("wiki", d3, "v1", 0),
+    ];
+    store.publish(&insert("wiki", "t1", segs.clone())).unwrap();
+    store
+        .publish(&insert("other", "t2", vec![seg("other", d1, "v1", 0)]))
+        .unwrap();
+    assert_eq!(store.all_data_sources().unwrap(), ["other", "wiki"]);
+    // Nothing unused yet: a kill over all time deletes nothing.
+    assert_eq!(
+        store
+            .kill_unused_segments(&kill_req(Interval::eternity(), None))
+            .unwrap(),
+        KillResult::default()
+    );
+    assert_eq!(
+        store
+            .mark_unused("wiki", Some(Interval::new(d1.start, d2.end)))
+            .unwrap()
+            .len(),
+        3
+    );
+    store.mark_unused("other", None).unwrap();
+    assert_eq!(store.data_sources().unwrap(), ["wiki"]);
+    assert_eq!(store.all_data_sources().unwrap(), ["other", "wiki"]);
+    // A kill of one day (plus a partial overlap of the next) takes that day's two unused
+    // segments only.
+    let k = store
+        .kill_unused_segments(&kill_req(Interval::new(d1.start, d2.start + H), None))
+        .unwrap();
+    let killed: Vec<SegmentId> = k.killed.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(killed, vec![segs[0].id.clone(), segs[1].id.clone()]);
+    assert!(k.killed.iter().all(|s| !s.used));
+    assert!(k.still_referenced.is_empty());
+    let left: Vec<SegmentId> = store.all_segments("wiki").unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(left, vec![segs[2].id.clone(), segs[3].id.clone()]);
+    assert!(store.segment(&segs[0].id.to_string()).unwrap().is_none());
+    // The used segment of d3 survives a kill over all time; d2's unused one goes, with a limit.
+    let limited = KillRequest {
+        limit: Some(5),
+        ..kill_req(Interval::eternity(), None)
+    };
+    assert_eq!(store.kill_unused_segments(&limited).unwrap().killed.len(), 1);
+    assert_eq!(store.used_segments("wiki", None).unwrap(), vec![segs[3].clone()]);
+    assert_eq!(store.all_segments("wiki").unwrap().len(), 1);
+    assert_eq!(store.all_segments("other").unwrap().len(), 1);
+    // A path another row still names is reported, so its file stays.
+    let a = seg("wiki", d1, "v2", 0);
+    let b = SegmentRecord {
+        path: a.path.clone(),
+        ..seg("wiki", d2, "v2", 0)
+    };
+    store
+        .publish(&insert("wiki", "t3", vec![a.clone(), b.clone()]))
+        .unwrap();
+    store.mark_unused("wiki", Some(d1)).unwrap();
+    let k = store.kill_unused_segments(&kill_req(d1, None)).unwrap();
+    assert_eq!(k.killed.len(), 1);
+    assert_eq!(k.still_referenced, vec![a.path.clone()]);
+    assert!(store.segment(&b.id.to_string()).unwrap().unwrap().used);
+    assert_eq!(fx.reopen().all_segments("wiki").unwrap().len(), 2);
+}
+
+pub(crate) fn kill_needs_the_exclusive_lock(fx: &dyn Fixture) {
+    let store = fx.store();
+    let d1 = day("2015-09-12");
+    store
+        .publish(&insert("wiki", "t1", vec![seg("wiki", d1, "v1", 0)]))
+        .unwrap();
+    store.mark_unused("wiki", None).unwrap();
+    store
+        .insert_task(&task("kill-1", "wiki", "2024-01-01T00:00:00.000Z", "RUNNING"))
+        .unwrap();
+    let err = store.kill_unused_segments(&kill_req(d1, Some("kill-1"))).unwrap_err();
+    assert!(matches!(err, MsqError::InsertLockPreempted), "{err:?}");
+    assert_eq!(store.all_segments("wiki").unwrap().len(), 1);
+    // A shared lock is not enough; an exclusive one over the whole interval is.
+    let shared = LockRequest {
+        lock_type: LockType::Shared,
+        ..exclusive("kill-1", d1, "v9")
+    };
+    assert!(matches!(
+        store.lock_intervals(&shared).unwrap(),
+        LockOutcome::Acquired { .. }
+    ));
+    assert!(store.kill_unused_segments(&kill_req(d1, Some("kill-1"))).is_err());
+    store.release_locks("kill-1").unwrap();
+    assert!(matches!(
+        store.lock_intervals(&exclusive("kill-1", d1, "v9")).unwrap(),
+        LockOutcome::Acquired { .. }
+    ));
+    assert_eq!(
+        store
+            .kill_unused_segments(&kill_req(d1, Some("kill-1")))
+            .unwrap()
+            .killed
+            .len(),
+        1
+    );
+    assert!(store.all_segments("wiki").unwrap().is_empty());
 }
 
 pub(crate) fn tasks_round_trip_filters_logs_reports(fx: &dyn Fixture) {

@@ -18,5 +18,5 @@ pub mod timeline;
 pub use allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, LockType, TaskLock};
 pub use segment::{SegmentId, SegmentRecord};
 pub use shard_spec::{finalize_shard_specs, ShardChoice};
-pub use store::{MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
+pub use store::{KillRequest, KillResult, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
 pub use timeline::{allocate, overshadowed, visible_segments, Allocation, VisibleSegment};

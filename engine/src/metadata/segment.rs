@@ -43,6 +43,18 @@ impl SegmentId {
         )
     }
 
+    /// Whether `path` is a file this segment's writer could have made: [`SegmentId::path`]
+    /// for some query id that is a valid id, and no empty, `.` or `..` component anywhere.
+    /// Deleting a segment's file checks this first, so a damaged record can never point a
+    /// delete at anything but this segment's own file.
+    pub fn owns_path(&self, path: &str) -> bool {
+        let iv = self.interval.to_iso().replace('/', "_");
+        let prefix = format!("{}/{}/{}/{}_", self.data_source, iv, self.version, self.partition_num);
+        let query_id = path.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".parquet"));
+        query_id.is_some_and(|q| crate::ids::validate_id("queryId", q).is_ok())
+            && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+    }
+
     /// Druid's ISO text of the interval start and end (ETERNITY bounds as Druid prints them).
     fn bounds_iso(&self) -> (String, String) {
         let iso = self.interval.to_iso();
@@ -166,6 +178,29 @@ mod tests {
             "wiki/2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z/2024-01-01T00:00:00.000Z/3_q1.parquet"
         );
         assert_ne!(id.path("q1"), id.path("q2"));
+    }
+
+    #[test]
+    fn a_segment_owns_only_its_own_paths() {
+        let id = SegmentId::new("wiki", iv("2015-09-12", "2015-09-13"), "2024-01-01T00:00:00.000Z", 3);
+        assert!(id.owns_path(&id.path("q1")));
+        let other = SegmentId {
+            partition_num: 4,
+            ..id.clone()
+        };
+        assert!(!id.owns_path(&other.path("q1")));
+        for bad in [
+            "",
+            "wiki/x.parquet",
+            "/etc/passwd",
+            "wiki/2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z/2024-01-01T00:00:00.000Z/3_.parquet",
+            "wiki/2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z/2024-01-01T00:00:00.000Z/3_a/../../x.parquet",
+            "wiki/2015-09-12T00:00:00.000Z_2015-09-13T00:00:00.000Z/2024-01-01T00:00:00.000Z/3_q1.parquet.bak",
+        ] {
+            assert!(!id.owns_path(bad), "{bad}");
+        }
+        let dotted = SegmentId::new("..", iv("2015-09-12", "2015-09-13"), "v", 0);
+        assert!(!dotted.owns_path(&dotted.path("q1")));
     }
 
     #[test]

@@ -77,6 +77,63 @@ pub fn segments_to_mark_unused(used: &[SegmentRecord], p: &SegmentPublish) -> Ve
     marked
 }
 
+/// What a kill task removes: the unused segments of `data_source` lying wholly inside
+/// `interval`, oldest time chunks first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillRequest {
+    pub data_source: String,
+    pub interval: Interval,
+    /// The kill task, which must hold an exclusive lock covering `interval` (as Druid's kill
+    /// task does) for anything to go; `None` skips the check (tools and tests).
+    pub task_id: Option<String>,
+    /// At most this many segments.
+    pub limit: Option<usize>,
+    /// Only segments whose `used` flag last changed at or before this ISO instant.
+    pub max_used_status_last_updated: Option<String>,
+}
+
+/// What a kill removed from the metadata store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KillResult {
+    /// The deleted records (all were unused).
+    pub killed: Vec<SegmentRecord>,
+    /// Paths of killed segments that remaining records (used or not) still name: their files
+    /// must stay.
+    pub still_referenced: Vec<String>,
+}
+
+/// The kill rules every store applies inside its transaction: among `segments` (the
+/// dataSource's segments overlapping the interval), the unused ones wholly inside it whose
+/// status last changed no later than the request allows, in store order, up to the limit.
+/// A used segment is never chosen.
+pub fn segments_to_kill(segments: &[SegmentRecord], req: &KillRequest) -> Vec<SegmentRecord> {
+    segments
+        .iter()
+        .filter(|s| !s.used && s.id.data_source == req.data_source && req.interval.encloses(&s.id.interval))
+        .filter(|s| {
+            req.max_used_status_last_updated
+                .as_deref()
+                .is_none_or(|max| s.used_status_last_updated.as_str() <= max)
+        })
+        .take(req.limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect()
+}
+
+/// The deep-storage files a kill deletes: each killed segment's own file (a path its id
+/// owns, see [`SegmentId::owns_path`]), unless a remaining record still names it. Tombstones
+/// have none.
+pub fn files_to_delete(k: &KillResult) -> Vec<String> {
+    let keep: HashSet<&str> = k.still_referenced.iter().map(String::as_str).collect();
+    let mut out: Vec<String> = Vec::new();
+    for s in &k.killed {
+        if !s.path.is_empty() && s.id.owns_path(&s.path) && !keep.contains(s.path.as_str()) && !out.contains(&s.path) {
+            out.push(s.path.clone());
+        }
+    }
+    out
+}
+
 /// One row of `druid_tasks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -175,6 +232,9 @@ pub trait MetadataStore: Send + Sync {
     /// Names of the dataSources that have used segments, sorted.
     fn data_sources(&self) -> Result<Vec<String>>;
 
+    /// Names of every dataSource with segments in the store, used or unused, sorted.
+    fn all_data_sources(&self) -> Result<Vec<String>>;
+
     /// One segment by its textual id (used or not).
     fn segment(&self, id: &str) -> Result<Option<SegmentRecord>>;
 
@@ -191,6 +251,12 @@ pub trait MetadataStore: Send + Sync {
 
     /// Sets the `used` flag of the given segments (by textual id); returns how many changed.
     fn set_segments_used(&self, ids: &[String], used: bool) -> Result<usize>;
+
+    /// Deletes the records of the segments [`segments_to_kill`] picks, in one transaction
+    /// serialized with publishes, after checking the kill task still holds its lock
+    /// (`InsertLockPreempted` otherwise: nothing is deleted). Only rows still unused inside
+    /// that transaction go. Files are the caller's to delete ([`files_to_delete`]).
+    fn kill_unused_segments(&self, req: &KillRequest) -> Result<KillResult>;
 
     // ---- time-chunk locks and segment allocation ----
 
@@ -258,4 +324,91 @@ pub trait MetadataStore: Send + Sync {
     /// Deletes finished (not `RUNNING`) tasks created before `cutoff_iso`, with their logs;
     /// returns how many tasks went.
     fn delete_completed_tasks_before(&self, cutoff_iso: &str) -> Result<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Signature;
+
+    fn rec(partition_num: u32, interval: Interval, used: bool, path: &str, updated: &str) -> SegmentRecord {
+        SegmentRecord {
+            id: SegmentId::new("wiki", interval, "v1", partition_num),
+            used,
+            is_tombstone: path.is_empty(),
+            num_rows: 1,
+            size_bytes: 1,
+            path: path.to_string(),
+            signature: Signature::default(),
+            min_time: None,
+            max_time: None,
+            created_date: String::new(),
+            used_status_last_updated: updated.to_string(),
+            shard_spec: serde_json::Value::Null,
+        }
+    }
+
+    fn req(interval: Interval) -> KillRequest {
+        KillRequest {
+            data_source: "wiki".into(),
+            interval,
+            task_id: None,
+            limit: None,
+            max_used_status_last_updated: None,
+        }
+    }
+
+    #[test]
+    fn kills_only_unused_segments_inside_the_interval() {
+        let (a, b, c) = (Interval::new(0, 10), Interval::new(10, 20), Interval::new(5, 15));
+        let t = "2024-01-01T00:00:00.000Z";
+        let segs = vec![
+            rec(0, a, false, "", t),
+            rec(1, a, true, "", t),
+            rec(0, b, false, "", "2024-02-01T00:00:00.000Z"),
+            rec(0, c, false, "", t),
+        ];
+        let ids = |v: Vec<SegmentRecord>| {
+            v.into_iter()
+                .map(|s| (s.id.interval, s.id.partition_num))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(segments_to_kill(&segs, &req(Interval::new(0, 20)))),
+            [(a, 0), (b, 0), (c, 0)]
+        );
+        assert_eq!(ids(segments_to_kill(&segs, &req(a))), [(a, 0)]);
+        let limited = KillRequest {
+            limit: Some(1),
+            ..req(Interval::eternity())
+        };
+        assert_eq!(ids(segments_to_kill(&segs, &limited)), [(a, 0)]);
+        let old_only = KillRequest {
+            max_used_status_last_updated: Some(t.into()),
+            ..req(Interval::eternity())
+        };
+        assert_eq!(ids(segments_to_kill(&segs, &old_only)), [(a, 0), (c, 0)]);
+        let other = KillRequest {
+            data_source: "other".into(),
+            ..req(Interval::eternity())
+        };
+        assert!(segments_to_kill(&segs, &other).is_empty());
+    }
+
+    #[test]
+    fn files_are_the_segments_own_and_unshared() {
+        let iv = Interval::new(0, 10);
+        let own = |p: u32| SegmentId::new("wiki", iv, "v1", p).path("q1");
+        let k = KillResult {
+            killed: vec![
+                rec(0, iv, false, &own(0), ""),
+                rec(1, iv, false, &own(1), ""),
+                rec(2, iv, false, "", ""),
+                rec(3, iv, false, "../../etc/passwd", ""),
+                rec(4, iv, false, &own(0), ""),
+            ],
+            still_referenced: vec![own(1)],
+        };
+        assert_eq!(files_to_delete(&k), vec![own(0)]);
+    }
 }

@@ -55,6 +55,11 @@ pub fn of_data_source(tx: &mut dyn SqlTx, data_source: &str) -> Result<Vec<TaskL
     tx.query_as(&locks_of_data_source(), &[data_source.into()], lock_from_row)
 }
 
+/// The locks (live or lapsed) a task holds.
+pub fn of_task(tx: &mut dyn SqlTx, task_id: &str) -> Result<Vec<TaskLock>> {
+    tx.query_as(&locks_of_task(), &[task_id.into()], lock_from_row)
+}
+
 /// Extends a task's locks to `expires_ms`; how many.
 pub fn renew(tx: &mut dyn SqlTx, task_id: &str, expires_ms: i64) -> Result<usize> {
     tx.exec(

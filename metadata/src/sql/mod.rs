@@ -9,10 +9,12 @@
 //!
 //! - [`schema`]: the tables.
 //! - [`segments`]: used/unused segments and publishing.
+//! - [`kill`]: deleting the records of unused segments (kill tasks).
 //! - [`pending`]: pending (allocated, not yet published) segment ids.
 //! - [`locks`]: time-chunk locks and segment allocation.
 //! - [`tasks`]: tasks, their reports and logs.
 
+pub mod kill;
 pub mod locks;
 pub mod pending;
 pub mod publish;

@@ -64,6 +64,15 @@ pub fn data_sources(tx: &mut dyn SqlTx) -> Result<Vec<String>> {
     )
 }
 
+/// Every dataSource with segments, used or unused, sorted.
+pub fn all_data_sources(tx: &mut dyn SqlTx) -> Result<Vec<String>> {
+    tx.query_as(
+        "SELECT DISTINCT dataSource FROM druid_segments ORDER BY dataSource",
+        &[],
+        |r| r.text(0),
+    )
+}
+
 /// One segment (used or not) by id.
 pub fn by_id(tx: &mut dyn SqlTx, id: &str) -> Result<Option<SegmentRecord>> {
     let sql = format!("SELECT {SEGMENT_COLUMNS} FROM druid_segments WHERE id = ?1");
