@@ -13,11 +13,19 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-/// `POST /druid/indexer/v1/task`: native specs are not supported.
-pub(super) async fn submit_native_task() -> ApiError {
-    ApiError::unsupported(
+/// `POST /druid/indexer/v1/task`: `kill` tasks run ([`super::coordinator::submit_kill_task`]);
+/// native ingestion specs are not supported.
+pub(super) async fn submit_native_task(
+    State(s): State<AppState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(spec) = body.map_err(|rej| ApiError::malformed(&rej))?;
+    if spec.get("type").and_then(Value::as_str) == Some("kill") {
+        return super::coordinator::submit_kill_task(&s, &spec).await;
+    }
+    Err(ApiError::unsupported(
         "Native (JSON) ingestion specs are not supported by msq-rs; submit SQL INSERT/REPLACE statements to POST /druid/v2/sql/task",
-    )
+    ))
 }
 
 /// Druid's task status object for a task record.

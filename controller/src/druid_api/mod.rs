@@ -4,6 +4,7 @@
 //! beside them are [`crate::worker_protocol`].
 
 pub mod auth;
+mod coordinator;
 pub mod error;
 mod indexer;
 mod sql_task;
@@ -92,6 +93,28 @@ fn public_routes() -> Router<AppState> {
         )
         .route("/druid/indexer/v1/taskStatus", post(bulk_status))
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
+        .merge(coordinator_routes())
+}
+
+/// The coordinator's datasource and metadata endpoints ([`coordinator`]).
+fn coordinator_routes() -> Router<AppState> {
+    use coordinator::*;
+    const DS: &str = "/druid/coordinator/v1/datasources";
+    const META: &str = "/druid/coordinator/v1/metadata/datasources";
+    Router::new()
+        .route(DS, get(list_datasources))
+        .route(&format!("{DS}/{{ds}}"), get(get_datasource).delete(delete_datasource))
+        .route(&format!("{DS}/{{ds}}/segments"), get(datasource_segments))
+        .route(
+            &format!("{DS}/{{ds}}/segments/{{id}}"),
+            get(datasource_segment).delete(mark_segment_unused),
+        )
+        .route(&format!("{DS}/{{ds}}/markUnused"), post(mark_unused))
+        .route(&format!("{DS}/{{ds}}/intervals/{{interval}}"), delete(kill_interval))
+        .route(META, get(metadata_datasources))
+        .route(&format!("{META}/{{ds}}"), get(metadata_datasource))
+        .route(&format!("{META}/{{ds}}/segments"), get(metadata_segments))
+        .route(&format!("{META}/{{ds}}/segments/{{id}}"), get(metadata_segment))
 }
 
 /// Serves the API on `listener` until the process ends.
