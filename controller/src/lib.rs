@@ -5,6 +5,7 @@ pub mod commands;
 pub mod driver;
 pub mod druid_api;
 pub mod events;
+pub mod interactive;
 pub mod kill;
 pub mod launcher;
 pub mod locking;

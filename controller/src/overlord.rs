@@ -105,7 +105,8 @@ impl Overlord {
         })
     }
 
-    fn env(&self) -> QueryEnv {
+    /// The services a query of this overlord runs against.
+    pub(crate) fn env(&self) -> QueryEnv {
         QueryEnv {
             metadata: self.metadata.clone(),
             deep_storage: self.deep_storage.clone(),
@@ -115,6 +116,7 @@ impl Overlord {
             runner: self.runner.clone(),
             hub: self.hub.clone(),
             controller_url: self.controller_url.clone(),
+            result_sink: None,
         }
     }
 

@@ -58,7 +58,14 @@ pub struct QueryEnv {
     pub hub: Arc<crate::worker_protocol::ControllerHub>,
     /// Base URL of the controller endpoints, for HTTP workers.
     pub controller_url: Option<String>,
+    /// Where a SELECT's rows go as they are read from the final stage (interactive queries),
+    /// instead of being collected: nothing is capped or kept, and the query waits while the
+    /// receiver is full. A dropped receiver cancels the query.
+    pub result_sink: Option<ResultSink>,
 }
+
+/// Where a SELECT's rows are sent, batch by batch (see [`QueryEnv::result_sink`]).
+pub type ResultSink = mpsc::Sender<RecordBatch>;
 
 /// What a finished query produced.
 #[derive(Debug, Default)]

@@ -23,18 +23,53 @@ impl Driver<'_> {
         }
     }
 
-    /// Reads the final stage's output (up to `max_result_rows`) into the report.
-    async fn collect_results(&mut self) -> Result<QueryOutcome> {
+    /// The reader of the final stage's output.
+    fn results_fetcher(&self) -> LocatedFetcher {
         let last = self.query.stages.len() - 1;
-        let parts = self.kernel.partition_count(last).unwrap_or(1);
-        let fetcher = LocatedFetcher {
+        LocatedFetcher {
             query_id: self.query.query_id.clone(),
             inputs: BTreeMap::from([(last, self.input_location(last))]),
             local: self.shuffle.clone(),
             durable: Some(self.env.deep_storage.clone()),
             auth: self.env.runner.auth.clone(),
             scratch: self.scratch_dir.join("results"),
-        };
+        }
+    }
+
+    /// Sends the final stage's output, partition by partition and batch by batch, to the
+    /// result sink (with the statement's column names), waiting while it is full. A gone
+    /// receiver or a cancellation ends the query as `Canceled`.
+    async fn stream_results(&mut self, sink: super::ResultSink) -> Result<QueryOutcome> {
+        let last = self.query.stages.len() - 1;
+        let parts = self.kernel.partition_count(last).unwrap_or(1);
+        let fetcher = self.results_fetcher();
+        let schema = self.planned.output_schema.clone();
+        let mut cancel = self.cancel.clone();
+        for p in 0..parts {
+            let mut stream = fetcher.read_partition(last, p, self.ctx.rows_per_frame)?;
+            while let Some(b) = stream.next().await {
+                let b = b.map_err(MsqError::from)?;
+                if b.num_rows() == 0 {
+                    continue;
+                }
+                let b = RecordBatch::try_new(schema.clone(), b.columns().to_vec()).unwrap_or(b);
+                tokio::select! {
+                    sent = sink.send(b) => sent.map_err(|_| MsqError::Canceled)?,
+                    _ = cancel.wait_for(|c| *c) => return Err(MsqError::Canceled),
+                }
+            }
+        }
+        Ok(QueryOutcome::default())
+    }
+
+    /// Reads the final stage's output (up to `max_result_rows`) into the report.
+    async fn collect_results(&mut self) -> Result<QueryOutcome> {
+        if let Some(sink) = self.env.result_sink.clone() {
+            return self.stream_results(sink).await;
+        }
+        let last = self.query.stages.len() - 1;
+        let parts = self.kernel.partition_count(last).unwrap_or(1);
+        let fetcher = self.results_fetcher();
         let mut batches = Vec::new();
         let mut kept = 0usize;
         'read: for p in 0..parts {

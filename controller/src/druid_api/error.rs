@@ -84,6 +84,16 @@ impl ApiError {
         )
     }
 
+    /// A request body that is not the JSON asked for (`status` 400), or is too large (413),
+    /// or of a content type the endpoint does not take (415).
+    pub fn unreadable_body(status: StatusCode, message: impl Into<String>) -> Self {
+        let error = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "Request too large",
+            _ => "Malformed request",
+        };
+        ApiError::new(status, error, message, JSON_MAPPING_EXCEPTION)
+    }
+
     /// The body of a SQL task that could not be read: 415 without a JSON content type, 413
     /// past the body limit, 400 otherwise.
     pub fn sql_body(rej: &JsonRejection) -> Self {

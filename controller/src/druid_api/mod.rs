@@ -1,13 +1,15 @@
-//! Druid's public HTTP API: `POST /druid/v2/sql/task` ([`sql_task`]) and the Tasks API under
-//! `/druid/indexer/v1` ([`indexer`]). Handlers return [`ApiError`] for Druid's error bodies;
-//! basic auth is a layer ([`auth`]). The internal controller ↔ worker endpoints mounted
-//! beside them are [`crate::worker_protocol`].
+//! Druid's public HTTP API: `POST /druid/v2/sql/task` ([`sql_task`]), interactive SQL
+//! `POST /druid/v2/sql` ([`sql_resource`], answers written by [`result_format`]) and the
+//! Tasks API under `/druid/indexer/v1` ([`indexer`]). Handlers return [`ApiError`] for
+//! Druid's error bodies; basic auth is a layer ([`auth`]). The internal controller ↔ worker
+//! endpoints mounted beside them are [`crate::worker_protocol`].
 
 pub mod auth;
 mod coordinator;
 pub mod error;
 mod indexer;
 pub mod result_format;
+mod sql_resource;
 mod sql_task;
 mod state;
 
@@ -50,7 +52,10 @@ pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Crede
     }
     let app = api
         .route("/status/health", get(|| async { Json(json!(true)) }))
-        .with_state(AppState { tasks });
+        .with_state(AppState {
+            tasks,
+            sql: Default::default(),
+        });
     let app = match internal {
         Some(internal) => app.merge(internal),
         None => app,
@@ -64,6 +69,9 @@ fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/druid/v2/sql/task", post(submit_sql_task))
         .route("/druid/v2/sql/task/", post(submit_sql_task))
+        .route("/druid/v2/sql", post(sql_resource::post_sql))
+        .route("/druid/v2/sql/", post(sql_resource::post_sql))
+        .route("/druid/v2/sql/{id}", delete(sql_resource::cancel_sql))
         .route("/druid/indexer/v1/task", post(submit_native_task))
         .route("/druid/indexer/v1/tasks", get(list_tasks))
         .route(

@@ -77,7 +77,7 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 /// Binds Druid SQL dynamic parameters (`?`) from `[{"type":"VARCHAR","value":...}]`.
-fn bind_parameters(sql: &str, params: &[Value]) -> Result<String, MsqError> {
+pub(super) fn bind_parameters(sql: &str, params: &[Value]) -> Result<String, MsqError> {
     if params.is_empty() {
         return Ok(sql.to_string());
     }
