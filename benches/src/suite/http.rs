@@ -1,4 +1,5 @@
-//! Submit-to-SUCCESS latency of a tiny SELECT through the HTTP API of an in-process server.
+//! Submit-to-SUCCESS latency of a tiny SELECT through the HTTP API of an in-process server,
+//! and its answer time through interactive SQL.
 
 use super::stats::quantile;
 use msq_controller::Overlord;
@@ -145,10 +146,34 @@ pub(crate) async fn http_latency(dir: &Path, runs: usize) -> Result<Vec<HttpLate
         }
         waited.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let interactive = interactive_latency(&client, runs).await?;
     server.abort();
     let _ = std::fs::remove_dir_all(dir);
     Ok(vec![
         HttpLatency::from_times("poll status every 1 ms", polled),
         HttpLatency::from_times("wait_for_completion=true", waited),
+        HttpLatency::from_times("interactive POST /druid/v2/sql", interactive),
     ])
+}
+
+/// The same tiny SELECT through interactive SQL (`POST /druid/v2/sql`, rows in the answer),
+/// `runs` times after a warm-up; milliseconds per answer.
+async fn interactive_latency(client: &HttpClient, runs: usize) -> Result<Vec<f64>, String> {
+    let body =
+        json!({"query": crate::sql::TINY_SELECT, "context": {"maxNumTasks": 2}, "resultFormat": "array"}).to_string();
+    let mut times = Vec::with_capacity(runs);
+    for run in 0..runs + 3 {
+        let t = Instant::now();
+        let (code, answer) = client.request("POST", "/druid/v2/sql", Some(&body)).await?;
+        if code != 200 || answer != b"[[\"#en\",2],[\"#fr\",1]]\n" {
+            return Err(format!(
+                "interactive tiny SELECT answered {code}: {}",
+                String::from_utf8_lossy(&answer)
+            ));
+        }
+        if run >= 3 {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(times)
 }

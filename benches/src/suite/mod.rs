@@ -299,7 +299,8 @@ mod tests {
     async fn http_client_talks_to_the_api() {
         let dir = std::env::temp_dir().join(format!("msq-bench-http-{}", std::process::id()));
         let lat = http_latency(&dir, 3).await.unwrap();
-        assert_eq!(lat.len(), 2);
+        assert_eq!(lat.len(), 3);
+        assert_eq!(lat[2].mode, "interactive POST /druid/v2/sql");
         assert!(lat
             .iter()
             .all(|l| l.runs == 3 && l.p50_ms > 0.0 && l.p99_ms >= l.p50_ms));

@@ -128,7 +128,8 @@ fn http_section(http: &[HttpLatency]) -> String {
         "\n## HTTP API: tiny SELECT, submit → SUCCESS\n\n\
          An in-process server (`msq_controller::druid_api::serve` on 127.0.0.1:0, embedded workers, 4 worker slots); \
          the client (HTTP/1.1, one keep-alive connection) POSTs `/druid/v2/sql/task` with \
-         `{}` (context `maxNumTasks` 2) and stops the clock when it sees SUCCESS. \
+         `{}` (context `maxNumTasks` 2) and stops the clock when it sees SUCCESS; the interactive \
+         mode POSTs the same query to `/druid/v2/sql` and stops the clock at the end of the answer's rows. \
          3 warm-up runs are not counted.\n\n\
          | mode | runs | p50 ms | p90 ms | p99 ms | max ms | mean ms |\n|---|---|---|---|---|---|---|\n",
         crate::sql::TINY_SELECT.replace('|', "\\|")
