@@ -79,14 +79,16 @@ impl TaskManager {
             // A panic while planning is a bug met by this statement: it becomes a failed task
             // (UnknownError with the panic message), as a panic while running does.
             Err(e) if msq_sql::guard::is_planning_panic(&e) => {
-                let query_id = msq_engine::context::QueryContext::parse(context)?
+                // The context the statement was planned with: its SET values over the request's.
+                let context = msq_sql::statement::parse_request(sql)?.merged_context(context);
+                let query_id = msq_engine::context::QueryContext::parse(&context)?
                     .sql_query_id
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 let id = format!("query-{query_id}");
                 if self.overlord.metadata.get_task(&id)?.is_some() {
                     return Err(e);
                 }
-                self.overlord.record_failed_planning(&id, sql, context, opaque_id, e)?;
+                self.overlord.record_failed_planning(&id, sql, &context, opaque_id, e)?;
                 return Ok(id);
             }
             Err(e) => return Err(e),
