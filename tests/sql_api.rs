@@ -302,8 +302,13 @@ async fn delete_cancels_a_running_query() {
         .await
         .unwrap()
         .unwrap();
-    assert_ne!(r.status, 200, "{}", r.body);
-    assert!(r.body.contains("Canceled") || r.body.contains("cancel"), "{}", r.body);
+    // Druid's answer to a cancelled query.
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(r.json()["error"], "Query cancelled");
+    assert_eq!(
+        r.json()["errorClass"],
+        "org.apache.druid.query.QueryInterruptedException"
+    );
     let gone = request(&a, "DELETE", "/druid/v2/sql/slow-one", &[], None).await;
     assert_eq!(gone.status, 404);
     s.handle.abort();

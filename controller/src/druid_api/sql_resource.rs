@@ -174,6 +174,20 @@ fn refusal(kind: StatementKind) -> MsqError {
     })
 }
 
+/// The error answer of a query that failed before its first row: Druid's for a cancelled
+/// query (500, `Query cancelled`), the error's own otherwise.
+fn query_error(e: MsqError) -> ApiError {
+    match e {
+        MsqError::Canceled => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Query cancelled",
+            e.to_string(),
+            "org.apache.druid.query.QueryInterruptedException",
+        ),
+        e => e.into(),
+    }
+}
+
 /// The answer's body: whole when the query ends before any row (or fails: Druid's error
 /// body), streamed batch by batch otherwise. The stream holds the registration, so a client
 /// that goes away cancels the query.
@@ -185,7 +199,7 @@ async fn answer(
     let mut head = Vec::new();
     writer.start(&mut head);
     let Some(first) = run.rows.recv().await else {
-        run.outcome().await?;
+        run.outcome().await.map_err(query_error)?;
         writer.finish(&mut head);
         return Ok(Body::from(head));
     };
