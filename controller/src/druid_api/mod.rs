@@ -7,6 +7,7 @@
 pub mod auth;
 mod coordinator;
 pub mod error;
+mod explain;
 mod indexer;
 pub mod result_format;
 mod sql_resource;

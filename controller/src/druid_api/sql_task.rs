@@ -1,6 +1,7 @@
 //! `POST /druid/v2/sql/task`: a statement, its context and `?` parameters become a task.
 
 use super::error::ApiError;
+use super::explain::{explain_answer, AnswerFormat};
 use super::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -13,12 +14,18 @@ use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct SqlTaskRequest {
     query: String,
     #[serde(default)]
     context: Map<String, Value>,
     #[serde(default)]
     parameters: Vec<Value>,
+    /// How an `EXPLAIN PLAN FOR` answer is written (Druid's SQL request fields).
+    result_format: Option<String>,
+    header: Option<bool>,
+    types_header: Option<bool>,
+    sql_types_header: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -28,7 +35,7 @@ pub(super) struct SubmitParams {
 }
 
 /// Submits the statement; with `wait_for_completion`, answers when the task ends (or the
-/// `timeout`, 300s by default, passes).
+/// `timeout`, 300s by default, passes). `EXPLAIN PLAN FOR` answers the plan row instead.
 pub(super) async fn submit_sql_task(
     State(s): State<AppState>,
     Query(params): Query<SubmitParams>,
@@ -36,7 +43,16 @@ pub(super) async fn submit_sql_task(
     body: Result<Json<SqlTaskRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(req) = body.map_err(|rej| ApiError::sql_body(&rej))?;
+    let answer = AnswerFormat::parse(
+        req.result_format.as_deref(),
+        req.header,
+        req.types_header,
+        req.sql_types_header,
+    )?;
     let sql = bind_parameters(&req.query, &req.parameters)?;
+    if let Some(resp) = explain_answer(&s.tasks.overlord, &sql, &req.context, answer).await? {
+        return Ok(resp);
+    }
     let opaque = headers
         .get("X-Opaque-Id")
         .and_then(|v| v.to_str().ok())
