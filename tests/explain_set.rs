@@ -295,3 +295,56 @@ fn msq_run_prints_the_explain_row_and_applies_set() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_sql_answers_explain_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let body = json!({
+        "query": format!("SET maxNumTasks = 3;\nEXPLAIN PLAN FOR\n{}", wikipedia_insert()),
+        "resultFormat": "objectLines",
+        "context": {"sqlQueryId": "explain-2"},
+    });
+    let headers = [("Content-Type", "application/json")];
+    let r = request(&server.addr, "POST", "/druid/v2/sql", &headers, Some(&body.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("X-Druid-SQL-Query-Id"), Some("explain-2"));
+    assert!(r.body.ends_with("}\n\n"), "{:?}", r.body);
+    let row: Value = serde_json::from_str(r.body.trim_end()).unwrap();
+    assert_eq!(
+        row["ATTRIBUTES"],
+        r#"{"statementType":"INSERT","targetDataSource":"wikipedia","partitionedBy":"HOUR","clusteredBy":["channel"]}"#
+    );
+    assert_eq!(
+        row["RESOURCES"],
+        r#"[{"name":"EXTERNAL","type":"EXTERNAL"},{"name":"wikipedia","type":"DATASOURCE"}]"#
+    );
+    let plan: Value = serde_json::from_str(row["PLAN"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        plan[0]["query"]["context"],
+        json!({"sqlQueryId": "explain-2", "maxNumTasks": 3})
+    );
+
+    // A plain-text body, and bad input: 400.
+    let text = [("Content-Type", "text/plain")];
+    let r = request(
+        &server.addr,
+        "POST",
+        "/druid/v2/sql",
+        &text,
+        Some("EXPLAIN PLAN FOR SELECT 1"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[0]["ATTRIBUTES"], r#"{"statementType":"SELECT"}"#);
+    let r = request(
+        &server.addr,
+        "POST",
+        "/druid/v2/sql",
+        &text,
+        Some("SET maxNumTasks = 3;"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(task_count(&server.addr).await, 0);
+}

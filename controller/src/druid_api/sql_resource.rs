@@ -3,9 +3,11 @@
 //! /druid/v2/sql/{sqlQueryId}` cancels it. Bodies are JSON (`query`, `context`, `parameters`,
 //! `resultFormat`, `header`, `typesHeader`, `sqlTypesHeader`) or the bare query as
 //! `text/plain` or URL-encoded (then the answer is `object` without header). INSERT and
-//! REPLACE are refused with Druid's message: they run through the task endpoints.
+//! REPLACE are refused with Druid's message: they run through the task endpoints. `EXPLAIN
+//! PLAN FOR` (of any statement) answers its plan row ([`super::explain`]).
 
 use super::error::ApiError;
+use super::explain::{explain_answer, AnswerFormat};
 use super::result_format::{HeaderOptions, ResultColumn, ResultFormat, ResultWriter};
 use super::sql_task::bind_parameters;
 use super::state::AppState;
@@ -61,10 +63,17 @@ pub(super) async fn post_sql(
         sql_types_header: req.sql_types_header.unwrap_or(false),
     };
     let sql = bind_parameters(&req.query, req.parameters.as_deref().unwrap_or_default())?;
+    let context = req.context.unwrap_or_default();
+    let explain_format = AnswerFormat {
+        format,
+        header: options,
+    };
+    if let Some(resp) = explain_answer(&s.tasks.overlord, &sql, &context, explain_format).await? {
+        return Ok(resp);
+    }
     if let Some(kind) = ingest_kind(&sql) {
         return Err(refusal(kind).into());
     }
-    let context = req.context.unwrap_or_default();
     let overlord = &s.tasks.overlord;
     let task = overlord.prepare(&sql, &context).await?;
     if task.planned.kind != StatementKind::Select {
