@@ -413,7 +413,13 @@ fn public_routes(task: &str) -> Vec<Route> {
         // The coordinator's datasource and metadata endpoints.
         route("GET", "/druid/coordinator/v1/datasources?simple", None, Public, 200),
         route("GET", "/druid/coordinator/v1/datasources/nothing", None, Public, 204),
-        route("GET", "/druid/coordinator/v1/datasources/nothing/segments", None, Public, 204),
+        route(
+            "GET",
+            "/druid/coordinator/v1/datasources/nothing/segments",
+            None,
+            Public,
+            204,
+        ),
         route("DELETE", "/druid/coordinator/v1/datasources/nothing", None, Public, 200),
         route(
             "DELETE",
@@ -429,8 +435,20 @@ fn public_routes(task: &str) -> Vec<Route> {
             Public,
             204,
         ),
-        route("GET", "/druid/coordinator/v1/metadata/datasources?full", None, Public, 200),
-        route("GET", "/druid/coordinator/v1/metadata/datasources/nothing", None, Public, 404),
+        route(
+            "GET",
+            "/druid/coordinator/v1/metadata/datasources?full",
+            None,
+            Public,
+            200,
+        ),
+        route(
+            "GET",
+            "/druid/coordinator/v1/metadata/datasources/nothing",
+            None,
+            Public,
+            404,
+        ),
         route(
             "POST",
             "/druid/indexer/v1/task",

@@ -346,11 +346,19 @@ async fn bad_requests_get_druid_errors_never_5xx() {
     );
     assert_bad_request(&delete(a, &format!("{DS}/tiny?kill=true")).await, "interval");
     assert_bad_request(
-        &submit_task(a, json!({"type": "kill", "dataSource": "tiny", "interval": "yesterday"})).await,
+        &submit_task(
+            a,
+            json!({"type": "kill", "dataSource": "tiny", "interval": "yesterday"}),
+        )
+        .await,
         "Invalid interval [yesterday]",
     );
     assert_bad_request(
-        &submit_task(a, json!({"type": "kill", "dataSource": "../etc", "interval": "2020-01-01/2020-01-02"})).await,
+        &submit_task(
+            a,
+            json!({"type": "kill", "dataSource": "../etc", "interval": "2020-01-01/2020-01-02"}),
+        )
+        .await,
         "cannot start with '.'",
     );
     assert_bad_request(
@@ -358,15 +366,25 @@ async fn bad_requests_get_druid_errors_never_5xx() {
         "dataSource",
     );
     assert_bad_request(
-        &submit_task(a, json!({"type": "kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02", "batchSize": 0})).await,
+        &submit_task(
+            a,
+            json!({"type": "kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02", "batchSize": 0}),
+        )
+        .await,
         "batchSize[0] must be a positive integer.",
     );
     assert_bad_request(
-        &submit_task(a, json!({"type": "kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02", "markAsUnused": true}))
-            .await,
+        &submit_task(
+            a,
+            json!({"type": "kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02", "markAsUnused": true}),
+        )
+        .await,
         "markAsUnused",
     );
-    assert_bad_request(&submit_task(a, json!({"type": "index_parallel"})).await, "not supported");
+    assert_bad_request(
+        &submit_task(a, json!({"type": "index_parallel"})).await,
+        "not supported",
+    );
     let (id, _) = kill(
         a,
         json!({"type": "kill", "id": "my-kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02"}),
@@ -374,8 +392,11 @@ async fn bad_requests_get_druid_errors_never_5xx() {
     .await;
     assert_eq!(id, "my-kill");
     assert_bad_request(
-        &submit_task(a, json!({"type": "kill", "id": "my-kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02"}))
-            .await,
+        &submit_task(
+            a,
+            json!({"type": "kill", "id": "my-kill", "dataSource": "tiny", "interval": "2020-01-01/2020-01-02"}),
+        )
+        .await,
         "already exists",
     );
     let mark = format!("{DS}/tiny/markUnused");

@@ -70,7 +70,14 @@ pub fn new_task_id(prefix: Option<&str>, data_source: &str, interval: Interval) 
         .unwrap_or_default();
     let now = format_millis(chrono::Utc::now().timestamp_millis());
     let mut parts: Vec<&str> = prefix.into_iter().collect();
-    parts.extend(["kill", data_source, random.as_str(), start.as_str(), end.as_str(), now.as_str()]);
+    parts.extend([
+        "kill",
+        data_source,
+        random.as_str(),
+        start.as_str(),
+        end.as_str(),
+        now.as_str(),
+    ]);
     parts.join("_")
 }
 
