@@ -4,47 +4,24 @@
 
 mod common;
 
-use common::http::{request, start_server, Resp, Server};
+use common::http::{get, post_json, request, start_server, wait_task_done, Resp, Server};
 use common::*;
 use msq_controller::Overlord;
 use msq_engine::metadata::{LockOutcome, LockRequest, LockType, MetadataStore, SegmentRecord, TaskRecord};
 use msq_metadata::SqliteMetadataStore;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DS: &str = "/druid/coordinator/v1/datasources";
 const META: &str = "/druid/coordinator/v1/metadata/datasources";
-
-async fn get(addr: &str, path: &str) -> Resp {
-    request(addr, "GET", path, &[], None).await
-}
 
 async fn delete(addr: &str, path: &str) -> Resp {
     request(addr, "DELETE", path, &[], None).await
 }
 
-async fn post_json(addr: &str, path: &str, body: &Value) -> Resp {
-    let headers = [("Content-Type", "application/json")];
-    request(addr, "POST", path, &headers, Some(&body.to_string())).await
-}
-
 async fn submit_task(addr: &str, spec: Value) -> Resp {
     post_json(addr, "/druid/indexer/v1/task", &spec).await
-}
-
-async fn wait_done(addr: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let r = get(addr, &format!("/druid/indexer/v1/task/{id}/status")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        if v["status"]["status"] != "RUNNING" {
-            return v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(180), "task {id} did not finish");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn run_sql(addr: &str, sql: &str) -> String {
@@ -517,4 +494,8 @@ async fn a_kill_waits_for_the_lock_of_a_running_ingestion() {
     md.release_locks("query-replace").unwrap();
     assert_eq!(wait_done(a, &id).await["status"]["status"], "SUCCESS");
     assert!(md.all_segments("tiny").unwrap().is_empty());
+}
+
+async fn wait_done(addr: &str, id: &str) -> Value {
+    wait_task_done(addr, id, Duration::from_secs(180)).await
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::http::{request, start_server, Resp, Server};
+use common::http::{get, request, start_server, Resp, Server};
 use common::*;
 use msq_controller::Overlord;
 use serde_json::{json, Value};
@@ -12,10 +12,6 @@ use std::time::{Duration, Instant};
 
 async fn start(dir: &Path) -> Server {
     start_server(Overlord::open_local(dir).unwrap(), 4, 10 << 20, None).await
-}
-
-async fn get(addr: &str, path: &str) -> Resp {
-    request(addr, "GET", path, &[], None).await
 }
 
 async fn post_sql(addr: &str, body: &Value) -> Resp {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::http::{request, start_server, Resp, Server};
+use common::http::{get, post_json, request, start_server, wait_task_done, Server};
 use common::*;
 use msq_controller::druid_api::Credentials;
 use msq_controller::Overlord;
@@ -19,41 +19,12 @@ async fn start_with_slots(dir: &Path, auth: Option<Credentials>, max_body: usize
     start_server(Overlord::open_local(dir).unwrap(), slots, max_body, auth).await
 }
 
-async fn get(addr: &str, path: &str) -> Resp {
-    request(addr, "GET", path, &[], None).await
-}
-
-async fn post_json(addr: &str, path: &str, body: &Value) -> Resp {
-    request(
-        addr,
-        "POST",
-        path,
-        &[("Content-Type", "application/json")],
-        Some(&body.to_string()),
-    )
-    .await
-}
-
 async fn submit(addr: &str, sql: &str, context: Value) -> String {
     let r = post_json(addr, "/druid/v2/sql/task", &json!({"query": sql, "context": context})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert_eq!(v["state"], "RUNNING");
     v["taskId"].as_str().unwrap().to_string()
-}
-
-async fn wait_done(addr: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let r = get(addr, &format!("/druid/indexer/v1/task/{id}/status")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        if v["status"]["status"] != "RUNNING" {
-            return v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "task {id} did not finish");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn docs_insert(ds: &str) -> String {
@@ -532,4 +503,8 @@ async fn basic_auth_guards_everything_but_health() {
     .await;
     assert_eq!(sub.status, 401);
     s.handle.abort();
+}
+
+async fn wait_done(addr: &str, id: &str) -> Value {
+    wait_task_done(addr, id, Duration::from_secs(120)).await
 }

@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::http::{start_server, Resp, Server};
+use common::http::{start_server, wait_task_done, Resp, Server};
 use common::*;
 use msq_controller::Overlord;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 async fn start(data: &Path, max_temp_storage: Option<u64>) -> Server {
     let mut engine = Overlord::open_local(data).unwrap();
@@ -40,26 +40,6 @@ fn encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-async fn wait_done(addr: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let r = request(
-            addr,
-            "GET",
-            &format!("/druid/indexer/v1/task/{}/status", encode(id)),
-            None,
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let v = r.json();
-        if v["status"]["status"] != "RUNNING" {
-            return v;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "task {id} did not finish");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Every path under `root` except `skip`, with its size and modification time (not
@@ -487,4 +467,8 @@ async fn worker_processes_apply_the_limit_and_clean_up() {
         }
     }
     assert!(left.is_empty(), "{left:?}");
+}
+
+async fn wait_done(addr: &str, id: &str) -> Value {
+    wait_task_done(addr, &encode(id), Duration::from_secs(120)).await
 }

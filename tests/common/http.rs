@@ -91,6 +91,33 @@ pub async fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &st
     request_bytes(addr, method, path, headers, body.unwrap_or("").as_bytes()).await
 }
 
+/// `GET path` without credentials.
+pub async fn get(addr: &str, path: &str) -> Resp {
+    request(addr, "GET", path, &[], None).await
+}
+
+/// `POST path` with a JSON body, without credentials.
+pub async fn post_json(addr: &str, path: &str, body: &Value) -> Resp {
+    let headers = [("Content-Type", "application/json")];
+    request(addr, "POST", path, &headers, Some(&body.to_string())).await
+}
+
+/// Polls `GET /druid/indexer/v1/task/{id_in_path}/status` every 50 ms until the task is no
+/// longer RUNNING, failing the test after `limit`; returns the whole status answer.
+pub async fn wait_task_done(addr: &str, id_in_path: &str, limit: std::time::Duration) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let r = get(addr, &format!("/druid/indexer/v1/task/{id_in_path}/status")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        if v["status"]["status"] != "RUNNING" {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "task {id_in_path} did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A server of Druid's API over `engine` on an ephemeral loopback port.
 pub struct Server {
     pub addr: String,
