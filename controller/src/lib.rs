@@ -1,6 +1,7 @@
 //! msq-rs controller: runs a query's stage DAG across workers, publishes segments, keeps
 //! the Druid-shaped task report, and owns the task lifecycle.
 
+pub mod catalog;
 pub mod commands;
 pub mod driver;
 pub mod druid_api;
@@ -12,6 +13,7 @@ pub mod locking;
 pub mod overlord;
 pub mod recovery;
 pub mod report;
+pub mod results;
 pub mod tasks;
 pub mod values;
 pub mod worker_protocol;

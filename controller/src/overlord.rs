@@ -6,9 +6,10 @@ use crate::driver::{run_query, QueryEnv, QueryOutcome};
 use crate::launcher::{Runner, RunnerKind};
 use crate::report::{LiveReport, ReportState};
 use crate::worker_protocol::ControllerHub;
-use msq_engine::context::QueryContext;
+use msq_engine::context::{QueryContext, SelectDestination};
 use msq_engine::granularity::format_millis;
 use msq_engine::metadata::{MetadataStore, TaskRecord};
+use msq_engine::signature::ColumnType;
 use msq_engine::{MsqError, Result};
 use msq_metadata::SqliteMetadataStore;
 use msq_rows::rpc::ClusterAuth;
@@ -211,12 +212,17 @@ impl Overlord {
     /// The task payload Druid shows for a `query_controller` task.
     pub fn payload(task: &PreparedTask) -> Value {
         let ds = task.planned.data_source.clone();
+        let fields = task.planned.output_schema.fields();
         json!({
             "type": "query_controller",
             "id": task.task_id,
             "spec": {
                 "query": {"queryType": "msq", "stages": task.planned.query.stages.len()},
+                "columnMappings": fields.iter().map(|f| json!({"queryColumn": f.name(), "outputColumn": f.name()})).collect::<Vec<_>>(),
                 "destination": match task.planned.kind {
+                    StatementKind::Select if task.context.sql.select_destination == SelectDestination::DurableStorage => {
+                        json!({"type": "durableStorage"})
+                    }
                     StatementKind::Select => json!({"type": "taskReport"}),
                     _ => json!({
                         "type": "dataSource",
@@ -233,7 +239,8 @@ impl Overlord {
             },
             "sqlQuery": task.sql,
             "sqlQueryContext": task.context.raw,
-            "sqlTypeNames": task.planned.output_schema.fields().iter().map(|f| msq_engine::signature::ColumnType::sql_type_name(f.data_type())).collect::<Vec<_>>(),
+            "sqlTypeNames": fields.iter().map(|f| ColumnType::sql_type_name(f.data_type())).collect::<Vec<_>>(),
+            "nativeTypeNames": fields.iter().map(|f| ColumnType::from_arrow(f.data_type()).name()).collect::<Vec<_>>(),
             "context": task.context.raw,
             "groupId": task.task_id,
             "dataSource": ds.unwrap_or_else(|| "__query_select".into()),
@@ -307,6 +314,7 @@ impl Overlord {
             }
             r.to_json()
         };
+        self.metadata.set_task_report(task_id, &report_json)?;
         if let Some(mut rec) = self.metadata.get_task(task_id)? {
             rec.status = "FAILED".into();
             rec.runner_status = "NONE".into();
@@ -321,7 +329,6 @@ impl Overlord {
                 h.spawn(crate::recovery::delete_files(self.deep_storage.clone(), files));
             }
         }
-        self.metadata.set_task_report(task_id, &report_json)?;
         self.metadata
             .append_task_log(task_id, &format!("{what}: {}: {error}", error.error_code()))
     }
@@ -337,15 +344,14 @@ impl Overlord {
         let _ = self
             .metadata
             .append_task_log(&task.task_id, &format!("Task [{}] started", task.task_id));
-        let result = run_query(
-            &task.planned,
-            &task.context,
-            &self.env(),
-            &task.task_id,
-            report.clone(),
-            cancel,
-        )
-        .await;
+        let mut env = self.env();
+        let durable = crate::results::run::DurableResults::start(&mut env, task);
+        let result = run_query(&task.planned, &task.context, &env, &task.task_id, report.clone(), cancel).await;
+        drop(env); // closes the result sink, so the page writer sees the end
+        let result = match durable {
+            Some(d) => d.settle(result, task, &report).await,
+            None => result,
+        };
         let report_json = ReportState::lock(&report).to_json();
         let duration = started.elapsed().as_millis() as i64;
         let mut rec = self
@@ -377,8 +383,9 @@ impl Overlord {
                     .append_task_log(&task.task_id, &format!("Task failed: {}: {}", e.error_code(), e));
             }
         }
-        self.metadata.update_task(&rec)?;
+        // The report first: whoever sees the final status finds the report (and its pages).
         self.metadata.set_task_report(&task.task_id, &report_json)?;
+        self.metadata.update_task(&rec)?;
         result
     }
 

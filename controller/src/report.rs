@@ -85,6 +85,8 @@ pub struct ReportState {
     pub error: Option<ErrorEntry>,
     pub warnings: Vec<Value>,
     pub results: Option<(SchemaRef, Vec<RecordBatch>)>,
+    /// The pages of results written to deep storage (`selectDestination: durableStorage`).
+    pub result_pages: Option<Vec<crate::results::PageInfo>>,
 }
 
 /// A report shared between the driver and readers (HTTP, CLI).
@@ -107,6 +109,7 @@ impl ReportState {
             error: None,
             warnings: Vec::new(),
             results: None,
+            result_pages: None,
         }
     }
 
@@ -255,11 +258,16 @@ impl ReportState {
             .iter()
             .map(|f| ColumnType::sql_type_name(f.data_type()))
             .collect();
-        Some(json!({
+        let mut results = json!({
             "signature": signature,
             "sqlTypeNames": sql_types,
             "results": rows_json(batches, MAX_REPORT_ROWS),
             "resultsTruncated": total > MAX_REPORT_ROWS,
-        }))
+        });
+        if let Some(pages) = &self.result_pages {
+            // msq-rs's addition: the pages in deep storage (Druid derives them from counters).
+            results["pages"] = json!(pages);
+        }
+        Some(results)
     }
 }

@@ -13,6 +13,8 @@ pub mod result_format;
 mod sql_resource;
 mod sql_task;
 mod state;
+mod statement_status;
+mod statements;
 
 use crate::tasks::TaskManager;
 use axum::extract::DefaultBodyLimit;
@@ -74,6 +76,7 @@ fn public_routes() -> Router<AppState> {
         .route("/druid/v2/sql", post(sql_resource::post_sql))
         .route("/druid/v2/sql/", post(sql_resource::post_sql))
         .route("/druid/v2/sql/{id}", delete(sql_resource::cancel_sql))
+        .merge(statement_routes())
         .route("/druid/indexer/v1/task", post(submit_native_task))
         .route("/druid/indexer/v1/tasks", get(list_tasks))
         .route(
@@ -105,6 +108,18 @@ fn public_routes() -> Router<AppState> {
         .route("/druid/indexer/v1/taskStatus", post(bulk_status))
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
         .merge(coordinator_routes())
+}
+
+/// The SQL statements API ([`statements`]).
+fn statement_routes() -> Router<AppState> {
+    use statements::*;
+    const ST: &str = "/druid/v2/sql/statements";
+    Router::new()
+        .route(ST, post(post_statement))
+        .route(&format!("{ST}/"), post(post_statement))
+        .route(&format!("{ST}/enabled"), get(enabled))
+        .route(&format!("{ST}/{{id}}"), get(get_statement).delete(delete_statement))
+        .route(&format!("{ST}/{{id}}/results"), get(statement_results))
 }
 
 /// The coordinator's datasource and metadata endpoints ([`coordinator`]).

@@ -154,39 +154,50 @@ impl ResultWriter {
     pub fn write_batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) {
         let cols: Vec<Vec<Value>> = batch.columns().iter().map(column_values).collect();
         let mut text = String::new();
-        let mut fields: Vec<String> = Vec::with_capacity(cols.len());
         for r in 0..batch.num_rows() {
-            match self.format {
-                ResultFormat::Object | ResultFormat::ObjectLines => {
-                    text.clear();
-                    text.push('{');
-                    for (i, c) in cols.iter().enumerate() {
-                        if i > 0 {
-                            text.push(',');
-                        }
-                        text.push_str(&self.keys[i]);
-                        text.push_str(&c[r].to_string());
+            self.write_row(cols.iter().map(|c| &c[r]), &mut text, out);
+        }
+    }
+
+    /// One row given as its JSON values (as a task report holds them), in column order.
+    pub fn write_values(&mut self, row: &[Value], out: &mut Vec<u8>) {
+        self.write_row(row.iter(), &mut String::new(), out);
+    }
+
+    /// One row; `text` is scratch space.
+    fn write_row<'a>(&mut self, values: impl Iterator<Item = &'a Value>, text: &mut String, out: &mut Vec<u8>) {
+        text.clear();
+        match self.format {
+            ResultFormat::Object | ResultFormat::ObjectLines => {
+                text.push('{');
+                for (i, v) in values.enumerate().take(self.keys.len()) {
+                    if i > 0 {
+                        text.push(',');
                     }
-                    text.push('}');
-                    self.value(out, &text);
+                    text.push_str(&self.keys[i]);
+                    text.push_str(&v.to_string());
                 }
-                ResultFormat::Array | ResultFormat::ArrayLines => {
-                    text.clear();
-                    text.push('[');
-                    for (i, c) in cols.iter().enumerate() {
-                        if i > 0 {
-                            text.push(',');
-                        }
-                        text.push_str(&c[r].to_string());
+                text.push('}');
+                let row = std::mem::take(text);
+                self.value(out, &row);
+                *text = row;
+            }
+            ResultFormat::Array | ResultFormat::ArrayLines => {
+                text.push('[');
+                for (i, v) in values.enumerate() {
+                    if i > 0 {
+                        text.push(',');
                     }
-                    text.push(']');
-                    self.value(out, &text);
+                    text.push_str(&v.to_string());
                 }
-                ResultFormat::Csv => {
-                    fields.clear();
-                    fields.extend(cols.iter().map(|c| csv_text(&c[r])));
-                    csv_row(out, fields.iter().map(String::as_str));
-                }
+                text.push(']');
+                let row = std::mem::take(text);
+                self.value(out, &row);
+                *text = row;
+            }
+            ResultFormat::Csv => {
+                let fields: Vec<String> = values.map(csv_text).collect();
+                csv_row(out, fields.iter().map(String::as_str));
             }
         }
     }

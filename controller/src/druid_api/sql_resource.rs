@@ -4,7 +4,8 @@
 //! `resultFormat`, `header`, `typesHeader`, `sqlTypesHeader`) or the bare query as
 //! `text/plain` or URL-encoded (then the answer is `object` without header). INSERT and
 //! REPLACE are refused with Druid's message: they run through the task endpoints. `EXPLAIN
-//! PLAN FOR` (of any statement) answers its plan row ([`super::explain`]).
+//! PLAN FOR` (of any statement) answers its plan row ([`super::explain`]). A SELECT of
+//! system tables is answered in-process ([`crate::catalog`]).
 
 use super::error::ApiError;
 use super::explain::{explain_answer, AnswerFormat};
@@ -32,14 +33,14 @@ pub const HEADER_INCLUDED_HEADER: &str = "X-Druid-SQL-Header-Included";
 /// The JSON body of `POST /druid/v2/sql` (nulls read as absent, as Druid reads them).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct SqlRequest {
-    query: String,
-    result_format: Option<String>,
-    header: Option<bool>,
-    types_header: Option<bool>,
-    sql_types_header: Option<bool>,
-    context: Option<Map<String, Value>>,
-    parameters: Option<Vec<Value>>,
+pub(super) struct SqlRequest {
+    pub(super) query: String,
+    pub(super) result_format: Option<String>,
+    pub(super) header: Option<bool>,
+    pub(super) types_header: Option<bool>,
+    pub(super) sql_types_header: Option<bool>,
+    pub(super) context: Option<Map<String, Value>>,
+    pub(super) parameters: Option<Vec<Value>>,
 }
 
 /// `POST /druid/v2/sql`: plans the statement (errors answer with Druid's error body), runs
@@ -75,6 +76,16 @@ pub(super) async fn post_sql(
         return Err(refusal(kind).into());
     }
     let overlord = &s.tasks.overlord;
+    if let Some(system) = crate::catalog::system_query(overlord, &sql, &context).await? {
+        let mut writer = ResultWriter::new(format, ResultColumn::from_schema(&system.schema), options);
+        let mut body = Vec::new();
+        writer.start(&mut body);
+        for batch in &system.batches {
+            writer.write_batch(batch, &mut body);
+        }
+        writer.finish(&mut body);
+        return Ok(respond(Body::from(body), format, options, &system.query_id));
+    }
     let task = overlord.prepare(&sql, &context).await?;
     if task.planned.kind != StatementKind::Select {
         return Err(refusal(task.planned.kind).into());
@@ -86,15 +97,21 @@ pub(super) async fn post_sql(
     let run = crate::interactive::start(overlord, task, cancel);
     let writer = ResultWriter::new(format, columns, options);
     let body = answer(run, writer, registration).await?;
+    Ok(respond(body, format, options, &query_id))
+}
+
+/// The answer with its `Content-Type`, `X-Druid-SQL-Query-Id` and (with `header`)
+/// `X-Druid-SQL-Header-Included` headers.
+fn respond(body: Body, format: ResultFormat, options: HeaderOptions, query_id: &str) -> Response {
     let mut resp = ([(CONTENT_TYPE, format.content_type())], body).into_response();
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&query_id) {
+    if let Ok(v) = HeaderValue::from_str(query_id) {
         h.insert(QUERY_ID_HEADER, v);
     }
     if options.header {
         h.insert(HEADER_INCLUDED_HEADER, HeaderValue::from_static("yes"));
     }
-    Ok(resp)
+    resp
 }
 
 /// `DELETE /druid/v2/sql/{sqlQueryId}`: 202 when a running query with the id was cancelled,
@@ -108,7 +125,7 @@ pub(super) async fn cancel_sql(State(s): State<AppState>, Path(id): Path<String>
 }
 
 /// The request of a JSON, plain-text or URL-encoded body (415 for other content types).
-fn read_request(headers: &HeaderMap, body: &[u8]) -> Result<SqlRequest, ApiError> {
+pub(super) fn read_request(headers: &HeaderMap, body: &[u8]) -> Result<SqlRequest, ApiError> {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let text = |query: String| SqlRequest {
