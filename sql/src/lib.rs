@@ -9,6 +9,7 @@ pub mod rewrite;
 pub mod script;
 pub mod stages;
 pub mod statement;
+pub mod system;
 pub mod tables;
 pub mod units;
 

@@ -6,6 +6,7 @@ use crate::guard;
 use crate::rewrite::RewriteOptions;
 use crate::stages::StageBuilder;
 use crate::statement::{parse_statement_in_zone, ClusterKey, DruidStatement, Overwrite, StatementKind};
+use crate::system::definitions::engine_refusal;
 use crate::tables::{DatasourceTable, ExternTable};
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::common::ScalarValue;
@@ -101,7 +102,7 @@ pub async fn plan_statement(
 /// system's (`UnknownError`), DataFusion's internal errors mean the statement cannot be planned
 /// (`QueryNotSupported`), and everything else (a constant that fails to cast or divides by
 /// zero while being folded, ...) is the statement's (`InvalidInput`).
-fn planning_error(e: DataFusionError) -> MsqError {
+pub(crate) fn planning_error(e: DataFusionError) -> MsqError {
     use DataFusionError as D;
     let internal = matches!(e.find_root(), D::Internal(_));
     let system = matches!(
@@ -219,7 +220,7 @@ fn register_externs(sc: &SessionContext, stmt: &DruidStatement, workers: usize) 
 }
 
 /// Parses the query body (Druid clauses already stripped) as exactly one statement.
-fn parse_query(query_sql: &str) -> Result<datafusion::sql::parser::Statement> {
+pub(crate) fn parse_query(query_sql: &str) -> Result<datafusion::sql::parser::Statement> {
     let mut statements = DFParserBuilder::new(query_sql)
         .with_recursion_limit(guard::MAX_PARSER_RECURSION)
         .build()
@@ -255,8 +256,14 @@ async fn register_datasources(
     workers: usize,
 ) -> Result<Vec<String>> {
     let state = sc.state();
+    let refs = state.resolve_table_references(parsed).map_err(planning_error)?;
+    // System tables are the Broker's: the task engine refuses them, as Druid's does.
+    let system = crate::system::definitions::references(&refs)?.system;
+    if !system.is_empty() {
+        return Err(MsqError::Validation(engine_refusal(&system, "msq-task")));
+    }
     let mut names = std::collections::BTreeSet::new();
-    for r in state.resolve_table_references(parsed).map_err(planning_error)? {
+    for r in refs {
         let name = r.table().to_string();
         if stmt.externs.iter().any(|e| e.table_name == name) {
             continue;
@@ -435,7 +442,7 @@ pub const MAX_WORKERS: usize = 1000;
 
 /// The rewrite settings of a context: `sqlTimeZone`, `sqlCurrentTimestamp` (else now),
 /// `finalizeAggregations` and `useApproximateCountDistinct`.
-fn rewrite_options(context: &QueryContext) -> Result<RewriteOptions> {
+pub(crate) fn rewrite_options(context: &QueryContext) -> Result<RewriteOptions> {
     let bad = |key: &str, v: &str, expected: &str| {
         MsqError::Validation(format!(
             "Invalid value [{v}] for query context parameter [{key}]: expected {expected}"

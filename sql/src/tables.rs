@@ -70,26 +70,32 @@ pub struct DatasourceTable {
 }
 
 impl DatasourceTable {
-    /// A table over `segments` (used segments of `name`). Columns are the union of the
-    /// segments' signatures, newest segments first, `__time` first.
+    /// A table over `segments` (used segments of `name`), with [`datasource_schema`]'s columns.
     pub fn new(name: String, segments: Vec<SegmentRecord>, partitions: usize) -> Self {
-        let mut sorted: Vec<&SegmentRecord> = segments.iter().collect();
-        sorted.sort_by(|a, b| b.id.version.cmp(&a.id.version));
-        let mut fields: Vec<Field> = vec![Field::new(TIME_COLUMN, time_data_type(), false)];
-        for seg in sorted {
-            for c in &seg.signature.0 {
-                if !fields.iter().any(|f| f.name() == &c.name) {
-                    fields.push(Field::new(&c.name, segment_arrow_type(&c.name, &c.column_type), true));
-                }
-            }
-        }
+        let schema = datasource_schema(&segments);
         DatasourceTable {
             name,
             segments,
             partitions,
-            schema: Arc::new(Schema::new(fields)),
+            schema,
         }
     }
+}
+
+/// The columns of a datasource with these used segments, as the planner sees them: the union
+/// of the segments' signatures, newest segments first, `__time` first (not nullable).
+pub fn datasource_schema(segments: &[SegmentRecord]) -> SchemaRef {
+    let mut sorted: Vec<&SegmentRecord> = segments.iter().collect();
+    sorted.sort_by(|a, b| b.id.version.cmp(&a.id.version));
+    let mut fields: Vec<Field> = vec![Field::new(TIME_COLUMN, time_data_type(), false)];
+    for seg in sorted {
+        for c in &seg.signature.0 {
+            if !fields.iter().any(|f| f.name() == &c.name) {
+                fields.push(Field::new(&c.name, segment_arrow_type(&c.name, &c.column_type), true));
+            }
+        }
+    }
+    Arc::new(Schema::new(fields))
 }
 
 #[async_trait]
