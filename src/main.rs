@@ -210,6 +210,10 @@ enum Command {
         /// Delete completed tasks (status, report, log) older than this many hours.
         #[arg(long)]
         task_retention_hours: Option<u64>,
+        /// Delete SELECT results written to deep storage (`selectDestination:
+        /// durableStorage`) this many hours after they were written (Druid keeps them 6).
+        #[arg(long, default_value_t = 6.0)]
+        query_results_retention_hours: f64,
         /// Temporary (spill) storage per task, e.g. 512MiB or 20GiB (0: no limit); past it a
         /// task fails with NotEnoughTemporaryStorage (Druid's tmpStorageBytesPerTask).
         #[arg(long, default_value = "20GiB", env = "MSQ_MAX_TEMP_STORAGE", value_parser = msq_rows::scratch::parse_bytes)]
@@ -314,6 +318,7 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String
             max_body_bytes,
             auth_file,
             task_retention_hours,
+            query_results_retention_hours,
             max_temp_storage,
             cluster,
             advertise_url,
@@ -324,6 +329,8 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String
             max_body_bytes,
             auth_file,
             task_retention_hours,
+            query_results_retention: std::time::Duration::try_from_secs_f64(query_results_retention_hours * 3600.0)
+                .map_err(|e| format!("--query-results-retention-hours: {e}"))?,
             max_temp_storage,
             cluster: cluster.options(),
             advertise_url,

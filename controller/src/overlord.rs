@@ -349,7 +349,7 @@ impl Overlord {
         let result = run_query(&task.planned, &task.context, &env, &task.task_id, report.clone(), cancel).await;
         drop(env); // closes the result sink, so the page writer sees the end
         let result = match durable {
-            Some(d) => d.settle(result, task, &report).await,
+            Some(d) => d.settle(result, task.planned.output_schema.clone(), &report).await,
             None => result,
         };
         let report_json = ReportState::lock(&report).to_json();

@@ -20,6 +20,8 @@ pub struct ServerOptions {
     pub auth_file: Option<PathBuf>,
     /// Completed tasks older than this many hours are deleted.
     pub task_retention_hours: Option<u64>,
+    /// How long SELECT results stay in deep storage (Druid's default: 6 hours).
+    pub query_results_retention: Duration,
     /// Temporary (spill) storage per task in bytes (0: no limit).
     pub max_temp_storage: u64,
     pub cluster: ClusterOptions,
@@ -50,6 +52,7 @@ pub async fn serve(o: ServerOptions) -> Result<(), String> {
     if let Some(h) = o.task_retention_hours {
         tasks.spawn_retention(Duration::from_secs(h * 3600));
     }
+    crate::results::retention::spawn(tasks.overlord.deep_storage.clone(), o.query_results_retention);
     eprintln!(
         "msq server listening on http://{addr} (data in {})",
         o.data_dir.display()

@@ -7,6 +7,7 @@ use super::write::{write_pages, WrittenResults};
 use crate::driver::{QueryEnv, QueryOutcome};
 use crate::overlord::PreparedTask;
 use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState, MAX_REPORT_ROWS};
+use arrow::datatypes::SchemaRef;
 use msq_engine::context::SelectDestination;
 use msq_engine::{MsqError, Result};
 use msq_sql::statement::StatementKind;
@@ -58,7 +59,7 @@ impl DurableResults {
     pub async fn settle(
         self,
         result: Result<QueryOutcome>,
-        task: &PreparedTask,
+        schema: SchemaRef,
         report: &LiveReport,
     ) -> Result<QueryOutcome> {
         let written = match self.writer.await {
@@ -68,7 +69,7 @@ impl DurableResults {
         match (result, written) {
             (Ok(mut outcome), Ok(w)) => {
                 let mut r = ReportState::lock(report);
-                r.results = Some((task.planned.output_schema.clone(), w.sample.clone()));
+                r.results = Some((schema, w.sample.clone()));
                 r.result_pages = Some(w.pages);
                 outcome.results = Some(w.sample);
                 Ok(outcome)
@@ -93,5 +94,91 @@ fn fail_report(report: &LiveReport, task_id: &str, error: &MsqError) {
             task_id: task_id.to_string(),
             stage_number: None,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+    use futures::StreamExt;
+    use object_store::memory::InMemory;
+
+    /// A writer over an in-memory store that has received `rows` rows in batches of 5.
+    async fn written(rows: i64) -> (DurableResults, SchemaRef, Arc<dyn ObjectStore>) {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let (tx, rx) = mpsc::channel(4);
+        let writer = tokio::spawn(write_pages(store.clone(), "query-t".into(), schema.clone(), 4, 3, rx));
+        for start in (0..rows).step_by(5) {
+            let col = Int64Array::from_iter_values(start..(start + 5).min(rows));
+            tx.send(RecordBatch::try_new(schema.clone(), vec![Arc::new(col)]).unwrap())
+                .await
+                .unwrap();
+        }
+        drop(tx);
+        let d = DurableResults {
+            store: store.clone(),
+            task_id: "query-t".into(),
+            writer,
+        };
+        (d, schema, store)
+    }
+
+    async fn stored(store: &Arc<dyn ObjectStore>) -> Vec<String> {
+        store
+            .list(None)
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn success_puts_pages_and_sample_in_the_report() {
+        let (d, schema, store) = written(10).await;
+        let report: LiveReport = Arc::new(std::sync::Mutex::new(ReportState::new("query-t", "h")));
+        let outcome = d.settle(Ok(QueryOutcome::default()), schema, &report).await.unwrap();
+        let r = ReportState::lock(&report);
+        let pages: Vec<(u64, u64)> = r
+            .result_pages
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|p| (p.id, p.num_rows))
+            .collect();
+        assert_eq!(pages, vec![(0, 4), (1, 4), (2, 2)]);
+        let sample: usize = outcome.results.unwrap().iter().map(|b| b.num_rows()).sum();
+        assert_eq!(sample, 3);
+        assert_eq!(stored(&store).await.len(), 3);
+        // The pages read back are the rows, in order.
+        let back: Vec<i64> = super::super::read::read_pages(store.clone(), "query-t".into(), vec![0, 1, 2])
+            .map(|b| b.unwrap())
+            .collect::<Vec<_>>()
+            .await
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(back, (0..10).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_failed_query_leaves_no_pages() {
+        let (d, schema, store) = written(10).await;
+        let report: LiveReport = Arc::new(std::sync::Mutex::new(ReportState::new("query-t", "h")));
+        let err = d.settle(Err(MsqError::Canceled), schema, &report).await.unwrap_err();
+        assert_eq!(err, MsqError::Canceled);
+        assert!(stored(&store).await.is_empty());
+        let r = ReportState::lock(&report);
+        assert_eq!(r.status, QueryStatus::Failed);
+        assert!(r.result_pages.is_none());
     }
 }
