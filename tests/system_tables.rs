@@ -293,11 +293,26 @@ async fn tasks_and_servers(a: &str, task_a: &str, task_b: &str) {
         rows(a, "SELECT server, host, plaintext_port, tls_port, server_type, tier, curr_size, max_size, is_leader FROM sys.servers").await,
         json!([[a, host, port, -1, "BROKER", null, 0, 0, null]])
     );
+    let started = rows(a, "SELECT start_time, version FROM sys.servers").await;
+    let start = started[0][0].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(start).is_ok(), "{started}");
+    assert_eq!(started[0][1], env!("CARGO_PKG_VERSION"));
     assert_eq!(
         rows(a, "SELECT COUNT(*) FROM sys.server_segments ss JOIN sys.segments s ON ss.segment_id = s.segment_id WHERE s.datasource = 'wiki_a'").await,
         json!([[24]])
     );
     assert_eq!(rows(a, "SELECT * FROM sys.supervisors").await, json!([]));
+    // SET statements and the context's sqlQueryId hold as for any interactive query; the
+    // answer takes every format with its header rows.
+    let body = json!({
+        "query": "SET sqlQueryId = 'sys-1'; SELECT server_type FROM sys.servers",
+        "resultFormat": "csv", "header": true, "typesHeader": true, "sqlTypesHeader": true
+    });
+    let r = post_json(a, "/druid/v2/sql", &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("X-Druid-SQL-Query-Id"), Some("sys-1"));
+    assert_eq!(r.header("X-Druid-SQL-Header-Included"), Some("yes"));
+    assert_eq!(r.body, "server_type\nSTRING\nVARCHAR\nBROKER\n\n");
 }
 
 /// A Druid error body with `status`.

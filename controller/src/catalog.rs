@@ -39,6 +39,9 @@ pub async fn system_query(
     sql: &str,
     context: &Map<String, Value>,
 ) -> Result<Option<SystemAnswer>> {
+    if !may_name_system_tables(sql) {
+        return Ok(None);
+    }
     let request = parse_request(sql)?;
     if request.explain {
         return Ok(None);
@@ -60,4 +63,23 @@ pub async fn system_query(
         schema,
         batches,
     }))
+}
+
+/// Whether `sql` could name a system table (its schema's name appears in it, in any case):
+/// other statements skip parsing here and go straight to the stage engine.
+fn may_name_system_tables(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("sys") || lower.contains("information_schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_statements_naming_a_system_schema_are_parsed_here() {
+        assert!(may_name_system_tables("SELECT * FROM INFORMATION_SCHEMA.TABLES"));
+        assert!(may_name_system_tables("select * from \"SYS\".segments"));
+        assert!(!may_name_system_tables("SELECT COUNT(*) FROM wikipedia"));
+    }
 }

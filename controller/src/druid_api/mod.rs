@@ -44,6 +44,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
 /// behind its cluster secret instead of user credentials.
 pub fn router(tasks: Arc<TaskManager>, max_body_bytes: usize, auth: Option<Credentials>) -> Router {
     let host: Arc<str> = tasks.overlord.host.as_str().into();
+    // sys.servers' start_time: when the routes were built.
+    crate::catalog::node_started();
     let runner = &tasks.overlord.runner;
     let internal = runner
         .internal_secret()
