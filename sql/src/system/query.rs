@@ -100,3 +100,82 @@ impl SystemQuery {
         Ok((schema, batches))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::snapshot::ServerInfo;
+    use msq_engine::metadata::{SegmentId, SegmentRecord};
+    use std::collections::BTreeMap;
+
+    fn context() -> QueryContext {
+        QueryContext::parse(&serde_json::Map::new()).unwrap()
+    }
+
+    fn snapshot() -> CatalogSnapshot {
+        let seg = |start: i64, rows: u64| SegmentRecord {
+            id: SegmentId::new("w", msq_engine::granularity::Interval::new(start, start + 10), "v1", 0),
+            used: true,
+            is_tombstone: false,
+            num_rows: rows,
+            size_bytes: rows,
+            path: String::new(),
+            signature: Default::default(),
+            min_time: None,
+            max_time: None,
+            created_date: String::new(),
+            used_status_last_updated: String::new(),
+            shard_spec: serde_json::Value::Null,
+        };
+        CatalogSnapshot {
+            datasources: BTreeMap::from([("w".to_string(), vec![seg(0, 4), seg(10, 6)])]),
+            tasks: vec![],
+            server: ServerInfo::broker("localhost:8082", "", ""),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_selects_of_system_tables_are_answered_here() {
+        let ctx = context();
+        let q = SystemQuery::parse("SELECT * FROM sys.segments s JOIN sys.servers v ON TRUE", &ctx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.tables, [SystemTable::Segments, SystemTable::Servers]);
+        for not_system in [
+            "SELECT * FROM wikipedia",
+            "SELECT 1",
+            "WITH segments AS (SELECT 1 AS x) SELECT * FROM segments",
+            "INSERT INTO w SELECT * FROM sys.segments PARTITIONED BY ALL",
+        ] {
+            assert!(
+                SystemQuery::parse(not_system, &ctx).await.unwrap().is_none(),
+                "{not_system}"
+            );
+        }
+        let mixed = SystemQuery::parse("SELECT * FROM sys.segments, druid.w", &ctx).await;
+        assert!(
+            matches!(mixed, Err(MsqError::QueryNotSupported(m)) if m.contains("[sys.segments]") && m.contains("[druid.w]"))
+        );
+        let misspelt = SystemQuery::parse("SELECT * FROM Sys.segments", &ctx).await;
+        assert!(matches!(misspelt, Err(MsqError::Validation(m)) if m == "Object 'Sys' not found; did you mean 'sys'?"));
+    }
+
+    #[tokio::test]
+    async fn queries_run_over_the_snapshot() {
+        let q = SystemQuery::parse(
+            "SELECT datasource, COUNT(*) AS n, SUM(num_rows) AS r FROM sys.segments GROUP BY datasource",
+            &context(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let (schema, batches) = q.run(snapshot()).await.unwrap();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["datasource", "n", "r"]);
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(text.contains("| w          | 2 | 10 |"), "{text}");
+    }
+}
