@@ -4,7 +4,9 @@
 #   * a throwaway PostgreSQL server on 127.0.0.1 (Debian's `postgresql` package; installed
 #     with apt-get when missing and running as root) → exports MSQ_TEST_POSTGRES_URL;
 #   * a `moto` S3-compatible server from PyPI, in the venv .ci/.venv → exports
-#     MSQ_TEST_S3_ENDPOINT.
+#     MSQ_TEST_S3_ENDPOINT;
+#   * the Python Druid clients (pinned pydruid, SQLAlchemy) in that venv, for
+#     tests/python_clients.rs (scripts/python-test-env.sh) → exports MSQ_TEST_PYTHON.
 #
 # Both are stopped by an EXIT trap of the sourcing shell. A step that fails prints why and
 # the script goes on: tests whose service is missing print a reason and skip. Sourcing it
@@ -237,6 +239,9 @@ fi
 
 _msq_ci_start_postgres || _msq_ci_say "PostgreSQL metadata tests will be skipped"
 _msq_ci_start_moto || _msq_ci_say "S3 tests will be skipped"
+# pydruid and SQLAlchemy for the Python client tests, into the same venv.
+source "$_msq_ci_root/scripts/python-test-env.sh"
+_msq_ci_python_clients || _msq_ci_say "Python client tests (pydruid, SQLAlchemy) will be skipped"
 
 # shellcheck disable=SC2086
 [ -n "$_msq_ci_saved_opts" ] && set $_msq_ci_saved_opts
