@@ -79,6 +79,7 @@ fn public_routes() -> Router<AppState> {
         .route("/druid/v2/sql/", post(sql_resource::post_sql))
         .route("/druid/v2/sql/{id}", delete(sql_resource::cancel_sql))
         .merge(statement_routes())
+        .merge(msq_console::routes())
         .route("/druid/indexer/v1/task", post(submit_native_task))
         .route("/druid/indexer/v1/tasks", get(list_tasks))
         .route(

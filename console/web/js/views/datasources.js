@@ -1,0 +1,5 @@
+// The datasources view (being built).
+
+export function mount(container) {
+  container.textContent = 'datasources';
+}

@@ -1,0 +1,5 @@
+// The query view (being built).
+
+export function mount(container) {
+  container.textContent = 'query';
+}

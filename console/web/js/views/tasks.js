@@ -1,0 +1,5 @@
+// The tasks view (being built).
+
+export function mount(container) {
+  container.textContent = 'tasks';
+}
