@@ -185,6 +185,10 @@ enum Command {
         /// Skip the DuckDB/DataFusion peers.
         #[arg(long)]
         no_peers: bool,
+        /// Measure only a large SELECT answer's server memory (1/10 of --rows and all of
+        /// them) and print that section; nothing is written.
+        #[arg(long)]
+        only_stream: bool,
         /// Where BENCHMARKS.md and bench-results.json go.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -296,6 +300,7 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String
             json_files,
             http_runs,
             no_peers,
+            only_stream,
             out,
         } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -307,6 +312,7 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String
                 json_files,
                 http_runs,
                 peers: !no_peers,
+                only_stream,
                 out,
                 command,
             }))

@@ -51,13 +51,18 @@ pub fn insert_sql(json_file: &Path) -> String {
 
 /// `insert` reading several JSON files (the parts of `generate_parts`), one split each.
 pub fn insert_sql_files<P: AsRef<Path>>(json_files: &[P]) -> String {
+    insert_sql_into(DATASOURCE, json_files)
+}
+
+/// The same INSERT into the datasource `data_source`.
+pub fn insert_sql_into<P: AsRef<Path>>(data_source: &str, json_files: &[P]) -> String {
     let file = json_files
         .iter()
         .map(|f| serde_json::to_string(&f.as_ref().display().to_string()).expect("a string serialises"))
         .collect::<Vec<_>>()
         .join(",");
     format!(
-        "INSERT INTO {DATASOURCE}\n\
+        "INSERT INTO {data_source}\n\
          SELECT TIME_PARSE(\"time\") AS __time, channel, page, \"user\", namespace, comment, cityName, countryName, isRobot, added, deleted, delta\n\
          FROM TABLE(EXTERN('{{\"type\":\"local\",\"files\":[{}]}}', '{{\"type\":\"json\"}}', '{}'))\n\
          PARTITIONED BY DAY\n\

@@ -11,12 +11,15 @@
 //!   endpoint and with `?wait_for_completion=true`;
 //! * the INSERT with `workerMemoryBytes` at a tenth of the JSON text: peak RSS and spilled
 //!   files against the default budget;
+//! * a large SELECT's answer through `POST /druid/v2/sql` over a tenth of the rows and all
+//!   of them: the peak RSS of a fresh `msq server` child per line (`--only-stream` measures
+//!   just this and prints its section);
 //! * the scale table: stages, work orders, shuffle and read counters of the INSERT and the
 //!   GROUP BY channel query at each worker count, from the task report;
 //! * the same suite on DuckDB and DataFusion over the same files, ratio msq-rs / peer per line.
 //!
 //! Imports point one way: `stats` (one measure) and `memory` import no sibling; `http` uses
-//! `stats`; `model` (what the msq-rs side measured) uses `stats` and `http`; `msq`, `peers`
+//! `stats`; `stream` uses `msq`; `model` (what the msq-rs side measured) uses `stats` and `http`; `msq`, `peers`
 //! and `report` use those; this module only runs the steps in order.
 
 mod http;
@@ -26,6 +29,7 @@ mod msq;
 mod peers;
 mod report;
 mod stats;
+mod stream;
 
 pub use memory::{own_peak_rss_kib, peak_rss_mb, reset_peak_rss};
 
@@ -33,6 +37,7 @@ use memory::dir_bytes;
 use msq::{run_msq, MsqInput};
 use peers::{machine, run_peer};
 use report::{render_markdown, results_json, ReportHeader};
+use stats::Measure;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +50,8 @@ pub struct BenchOptions {
     pub json_files: usize,
     pub http_runs: usize,
     pub peers: bool,
+    /// Measure only the large answers' server memory and print its section.
+    pub only_stream: bool,
     pub out: PathBuf,
     pub command: String,
 }
@@ -69,6 +76,20 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
     );
     let data =
         crate::generate_parts(&source, o.rows, o.seed, &data_dir, true, o.json_files).map_err(|e| e.to_string())?;
+    // A tenth of the rows: the large answers' memory compares the two.
+    let tenth = crate::generate_parts(&source, (o.rows / 10).max(1), o.seed, &data_dir, true, o.json_files)
+        .map_err(|e| e.to_string())?;
+    let stream_sets = [
+        (tenth.rows as u64, tenth.json_parts.clone()),
+        (data.rows as u64, data.json_parts.clone()),
+    ];
+    if o.only_stream {
+        let work = data_dir.join("work");
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let lines = stream::stream_peaks(&exe, &work, &stream_sets).await?;
+        println!("{}", report::stream_section(&lines));
+        return Ok(());
+    }
     // A quarter of the rows in as many files: the memory-bound line compares the two.
     let quarter = crate::generate_parts(&source, (o.rows / 4).max(1), o.seed, &data_dir, true, o.json_files)
         .map_err(|e| e.to_string())?;
@@ -86,46 +107,15 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
         workers: &o.workers,
         http_runs: o.http_runs,
     };
-    let msq = run_msq(&work, &input).await?;
+    let mut msq = run_msq(&work, &input).await?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    msq.stream = stream::stream_peaks(&exe, &work, &stream_sets).await?;
     let mut all = msq.measures.clone();
     let mut versions = Vec::new();
     if o.peers {
-        let setup = std::process::Command::new("bash")
-            .arg(crate::setup_script())
-            .output()
-            .map_err(|e| format!("cannot run the peer setup: {e}"))?;
-        if !setup.status.success() {
-            return Err(format!("peer setup failed: {}", String::from_utf8_lossy(&setup.stderr)));
-        }
-        let python = String::from_utf8_lossy(&setup.stdout)
-            .lines()
-            .last()
-            .unwrap_or("python3")
-            .trim()
-            .to_string();
-        for engine in ["duckdb", "datafusion"] {
-            eprintln!("running {engine}");
-            let peers_dir = work.join("peers");
-            let (mut measures, version) = run_peer(
-                Path::new(&python),
-                &crate::peer_script(),
-                engine,
-                &data.json,
-                &data.parquet,
-                &peers_dir,
-                o.runs,
-            )?;
-            let dataset = dir_bytes(&peers_dir.join(engine).join("wikipedia"));
-            for m in &mut measures {
-                m.bytes = match m.measure.as_str() {
-                    "insert" => data.json_raw_bytes,
-                    "insert_from_parquet" => data.parquet_bytes,
-                    _ => dataset,
-                };
-            }
-            all.extend(measures);
-            versions.push(version);
-        }
+        let (measures, v) = run_peers(&o, &data, &work)?;
+        all.extend(measures);
+        versions = v;
     }
     let header = ReportHeader {
         command: &o.command,
@@ -152,12 +142,59 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs the suite on DuckDB and DataFusion over the same files: their measures and versions.
+fn run_peers(
+    o: &BenchOptions,
+    data: &crate::GeneratedData,
+    work: &Path,
+) -> Result<(Vec<Measure>, Vec<String>), String> {
+    let (mut all, mut versions) = (Vec::new(), Vec::new());
+    let setup = std::process::Command::new("bash")
+        .arg(crate::setup_script())
+        .output()
+        .map_err(|e| format!("cannot run the peer setup: {e}"))?;
+    if !setup.status.success() {
+        return Err(format!("peer setup failed: {}", String::from_utf8_lossy(&setup.stderr)));
+    }
+    let python = String::from_utf8_lossy(&setup.stdout)
+        .lines()
+        .last()
+        .unwrap_or("python3")
+        .trim()
+        .to_string();
+    for engine in ["duckdb", "datafusion"] {
+        eprintln!("running {engine}");
+        let peers_dir = work.join("peers");
+        let (mut measures, version) = run_peer(
+            Path::new(&python),
+            &crate::peer_script(),
+            engine,
+            &data.json,
+            &data.parquet,
+            &peers_dir,
+            o.runs,
+        )?;
+        let dataset = dir_bytes(&peers_dir.join(engine).join("wikipedia"));
+        for m in &mut measures {
+            m.bytes = match m.measure.as_str() {
+                "insert" => data.json_raw_bytes,
+                "insert_from_parquet" => data.parquet_bytes,
+                _ => dataset,
+            };
+        }
+        all.extend(measures);
+        versions.push(version);
+    }
+    Ok((all, versions))
+}
+
 #[cfg(test)]
 mod tests {
     use super::http::{http_latency, HttpLatency};
     use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow};
     use super::report::{render_markdown, results_json, targets, ReportHeader};
     use super::stats::{median, peer_of, quantile, Measure};
+    use super::stream::StreamPeak;
 
     #[test]
     fn quantiles_and_medians() {
@@ -248,6 +285,17 @@ mod tests {
                 HttpLatency::from_times("poll", vec![3.0, 4.0, 9.0]),
                 HttpLatency::from_times("wait", vec![2.0, 5.0]),
             ],
+            stream: [(100, 80.0), (1000, 96.0)]
+                .map(|(rows, peak_mb)| StreamPeak {
+                    endpoint: "POST /druid/v2/sql (objectLines)".into(),
+                    query: "SELECT *".into(),
+                    rows,
+                    answer_bytes: rows * 1000,
+                    secs: 0.5,
+                    idle_mb: 60.0,
+                    peak_mb,
+                })
+                .to_vec(),
         };
         let h = ReportHeader {
             command: "msq bench --rows 1000",
@@ -270,6 +318,7 @@ mod tests {
             "## HTTP API",
             "## Memory stays bounded",
             "Whole `msq run` processes",
+            "## Large SELECT answers",
             "## Scale",
             "## Targets",
         ] {
@@ -279,9 +328,13 @@ mod tests {
         }
         assert!(md.contains("| insert | 2 | 3 | 4 | 3.0 | 17 | 1000 | 7.0 | 1.200 | 1.67× |"));
         let json = results_json(&h, &all, &msq);
-        assert_eq!(json["targets"].as_array().unwrap().len(), 5);
+        assert!(md.contains("| POST /druid/v2/sql (objectLines) | `SELECT *` | 1000 | 1.0 | 0.50 | 60 | 96 | 1.20× |"));
+        assert_eq!(json["targets"].as_array().unwrap().len(), 6);
         assert_eq!(json["targets"][3]["met"], true);
         assert_eq!(json["targets"][4]["met"], true);
+        assert_eq!(json["targets"][5]["result"], "`SELECT *` 1000 rows: 96 MB, 1.20×");
+        assert_eq!(json["targets"][5]["met"], true);
+        assert_eq!(json["stream"][1]["peak_mb"], 96.0);
         msq.memory.as_mut().unwrap().process_peaks = None;
         let t = targets(&all, &msq);
         assert!(t[4]

@@ -3,6 +3,7 @@
 
 use super::http::HttpLatency;
 use super::stats::Measure;
+use super::stream::StreamPeak;
 use msq_controller::report::ReportState;
 use serde_json::{json, Value};
 
@@ -95,4 +96,6 @@ pub struct MsqResults {
     pub memory: Option<MemoryBound>,
     pub scale: Vec<ScaleRow>,
     pub http: Vec<HttpLatency>,
+    /// The server's peak memory answering large SELECTs.
+    pub stream: Vec<StreamPeak>,
 }

@@ -3,6 +3,7 @@
 use super::http::HttpLatency;
 use super::model::{MemoryBound, MsqResults, ProcessPeaks, ScaleRow};
 use super::stats::{mb, peer_of, ratio, Measure};
+use super::stream::StreamPeak;
 use serde_json::{json, Value};
 
 /// What the report says about the data and the run.
@@ -28,6 +29,9 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
     }
     if let Some(mem) = &msq.memory {
         md.push_str(&memory_section(mem));
+    }
+    if !msq.stream.is_empty() {
+        md.push_str(&stream_section(&msq.stream));
     }
     if !msq.scale.is_empty() {
         md.push_str(&scale_section(&msq.scale));
@@ -236,6 +240,60 @@ fn scale_section(scale: &[ScaleRow]) -> String {
 }
 
 /// `## Targets`: each target, where this run stands, whether it is met.
+/// `## Large SELECT answers`: the server's peak RSS per statement and size, each line against
+/// the same statement's line with the fewest rows.
+pub(crate) fn stream_section(lines: &[StreamPeak]) -> String {
+    let mut md = String::from(
+        "\n## Large SELECT answers: the server's peak memory\n\n\
+         A fresh `msq server` child process per line (embedded workers; 1 worker, `maxNumTasks` 2 by default) on a \
+         data directory holding the generated rows twice, as a datasource of a tenth of them and one of all of them \
+         (the INSERT above). The client POSTs the statement to `/druid/v2/sql` with `resultFormat` `objectLines` and \
+         reads the answer to its end, counting its lines (checked against the rows, nothing kept). Peak: the \
+         server's own `VmHWM` after the answer; idle: its `VmRSS` before the request.\n\n\
+         | endpoint | statement | rows | answer MB | s | server idle MB | server peak MB | peak / fewest rows' |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for l in lines {
+        md.push_str(&format!(
+            "| {} | `{}` | {} | {:.1} | {:.2} | {:.0} | {:.0} | {:.2}× |\n",
+            l.endpoint,
+            l.query,
+            l.rows,
+            mb(l.answer_bytes),
+            l.secs,
+            l.idle_mb,
+            l.peak_mb,
+            stream_growth(lines, l).unwrap_or(1.0)
+        ));
+    }
+    md
+}
+
+/// A line's peak over the peak of the same endpoint and statement with the fewest rows.
+fn stream_growth(lines: &[StreamPeak], l: &StreamPeak) -> Option<f64> {
+    let base = lines
+        .iter()
+        .filter(|x| x.endpoint == l.endpoint && x.query == l.query)
+        .min_by_key(|x| x.rows)?;
+    (base.peak_mb > 0.0).then(|| l.peak_mb / base.peak_mb)
+}
+
+/// A large answer does not cost the server memory in proportion: peak RSS at 10× the rows
+/// within 1.5× of the peak at a tenth (issue 12).
+fn stream_bounded(lines: &[StreamPeak]) -> Target {
+    let growth: Vec<String> = lines
+        .iter()
+        .filter_map(|l| stream_growth(lines, l).filter(|g| *g != 1.0).map(|g| (l, g)))
+        .map(|(l, g)| format!("`{}` {} rows: {:.0} MB, {g:.2}×", l.query, l.rows, l.peak_mb))
+        .collect();
+    let worst = lines.iter().filter_map(|l| stream_growth(lines, l)).fold(0.0, f64::max);
+    (
+        "Large SELECT answer: server peak RSS at 10× the rows ≤ 1.5×".to_string(),
+        growth.join("; "),
+        Some(worst <= 1.5),
+    )
+}
+
 fn targets_section(all: &[Measure], msq: &MsqResults) -> String {
     let mut md = String::from("\n## Targets\n\n| target | this run | met |\n|---|---|---|\n");
     for (target, result, met) in targets(all, msq) {
@@ -263,6 +321,9 @@ pub(crate) fn targets(all: &[Measure], msq: &MsqResults) -> Vec<Target> {
         insert_speed_up(all),
     ];
     out.extend(msq.memory.as_ref().map(memory_bounded));
+    if !msq.stream.is_empty() {
+        out.push(stream_bounded(&msq.stream));
+    }
     out
 }
 
@@ -405,6 +466,7 @@ pub(crate) fn results_json(h: &ReportHeader, all: &[Measure], msq: &MsqResults) 
                 "select_1": p.idle_mb, "insert_default": p.default_mb, "insert_bounded": p.bounded_mb,
                 "insert_bounded_quarter_rows": p.bounded_part_mb, "quarter_rows_json_bytes": p.part_bytes})),
         })),
+        "stream": msq.stream.iter().map(|l| l.to_json()).collect::<Vec<_>>(),
         "scale": msq.scale.iter().map(|r| json!({"measure": r.measure, "workers": r.workers, "facts": r.facts.to_json()})).collect::<Vec<_>>(),
         "targets": targets(all, msq).into_iter().map(|(t, r, m)| json!({"target": t, "result": r, "met": m})).collect::<Vec<_>>(),
     })
