@@ -337,11 +337,15 @@ async fn refusals(a: &str) {
             "INFORMATION_SCHEMA.COLUMNS",
         ),
     ] {
-        let r = post_json(a, "/druid/v2/sql/task", &json!({"query": query})).await;
-        assert_eq!(
-            error(&r, 400),
-            format!("Cannot query table(s) [{tables}] with SQL engine [msq-task]")
-        );
+        for endpoint in ["/druid/v2/sql/task", "/druid/v2/sql/statements"] {
+            let body = json!({"query": query, "context": {"executionMode": "ASYNC"}});
+            let r = post_json(a, endpoint, &body).await;
+            assert_eq!(
+                error(&r, 400),
+                format!("Cannot query table(s) [{tables}] with SQL engine [msq-task]"),
+                "{endpoint}"
+            );
+        }
     }
     // Names are resolved case-sensitively, as Calcite resolves them in Druid.
     assert_eq!(
