@@ -16,6 +16,7 @@ const CRATES: &[&str] = &[
     "metadata",
     "sql",
     "worker",
+    "console",
     "controller",
     "benches",
     "src",
@@ -290,6 +291,37 @@ fn cycles(graph: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<Module>> {
         }
     }
     s.out
+}
+
+#[test]
+fn every_workspace_member_is_checked() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let members = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .expect("workspace members");
+    for m in members.split('"').skip(1).step_by(2) {
+        assert!(CRATES.contains(&m), "workspace member {m} is not in CRATES");
+    }
+}
+
+#[test]
+fn no_console_file_over_800_lines() {
+    let mut stack = vec![root().join("console/web")];
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                seen += 1;
+                let n = text.lines().count();
+                assert!(n <= MAX_FILE_LINES, "{} has {n} lines", p.display());
+            }
+        }
+    }
+    assert!(seen > 0, "no console files found");
 }
 
 #[test]

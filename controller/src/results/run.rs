@@ -5,11 +5,11 @@
 use super::retention::delete_task_results;
 use super::write::{write_pages, WrittenResults};
 use crate::driver::{QueryEnv, QueryOutcome};
-use crate::overlord::PreparedTask;
 use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState, MAX_REPORT_ROWS};
 use arrow::datatypes::SchemaRef;
-use msq_engine::context::SelectDestination;
+use msq_engine::context::{QueryContext, SelectDestination};
 use msq_engine::{MsqError, Result};
+use msq_sql::planner::PlannedStatement;
 use msq_sql::statement::StatementKind;
 use object_store::ObjectStore;
 use std::sync::Arc;
@@ -29,10 +29,8 @@ pub struct DurableResults {
 impl DurableResults {
     /// For a SELECT with `selectDestination: durableStorage`, starts the page writer and
     /// points `env`'s result sink at it; otherwise nothing.
-    pub fn start(env: &mut QueryEnv, task: &PreparedTask) -> Option<Self> {
-        if task.planned.kind != StatementKind::Select
-            || task.context.sql.select_destination != SelectDestination::DurableStorage
-        {
+    pub fn start(env: &mut QueryEnv, planned: &PlannedStatement, ctx: &QueryContext, task_id: &str) -> Option<Self> {
+        if planned.kind != StatementKind::Select || ctx.sql.select_destination != SelectDestination::DurableStorage {
             return None;
         }
         let (tx, rx) = mpsc::channel(PAGE_BUFFER_BATCHES);
@@ -40,15 +38,15 @@ impl DurableResults {
         env.max_result_rows = None;
         let writer = tokio::spawn(write_pages(
             env.deep_storage.clone(),
-            task.task_id.clone(),
-            task.planned.output_schema.clone(),
-            task.context.sql.rows_per_page,
+            task_id.to_string(),
+            planned.output_schema.clone(),
+            ctx.sql.rows_per_page,
             MAX_REPORT_ROWS + 1,
             rx,
         ));
         Some(DurableResults {
             store: env.deep_storage.clone(),
-            task_id: task.task_id.clone(),
+            task_id: task_id.to_string(),
             writer,
         })
     }
