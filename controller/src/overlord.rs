@@ -346,7 +346,15 @@ impl Overlord {
             .append_task_log(&task.task_id, &format!("Task [{}] started", task.task_id));
         let mut env = self.env();
         let durable = crate::results::run::DurableResults::start(&mut env, &task.planned, &task.context, &task.task_id);
-        let result = run_query(&task.planned, &task.context, &env, &task.task_id, report.clone(), cancel).await;
+        let result = run_query(
+            &task.planned,
+            &task.context,
+            &env,
+            &task.task_id,
+            report.clone(),
+            cancel,
+        )
+        .await;
         drop(env); // closes the result sink, so the page writer sees the end
         let result = match durable {
             Some(d) => d.settle(result, task.planned.output_schema.clone(), &report).await,
