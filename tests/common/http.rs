@@ -138,3 +138,24 @@ pub async fn start_server(
     let handle = tokio::spawn(msq_controller::druid_api::serve(tasks, listener, max_body, auth));
     Server { addr, handle }
 }
+
+/// The `Authorization` value of HTTP basic auth for `user` and `password` (standard base64
+/// with padding, RFC 4648).
+pub fn basic_auth(user: &str, password: &str) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("Basic ");
+    for chunk in format!("{user}:{password}").as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ABC[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
