@@ -372,13 +372,18 @@ impl Overlord {
             Ok(o) => {
                 rec.status = "SUCCESS".into();
                 let line = match task.planned.kind {
-                    StatementKind::Select => format!(
-                        "Query returned {} rows",
-                        o.results
+                    StatementKind::Select => {
+                        let kept = o
+                            .results
                             .as_ref()
-                            .map(|b| b.iter().map(|x| x.num_rows()).sum::<usize>())
-                            .unwrap_or(0)
-                    ),
+                            .map(|b| b.iter().map(|x| x.num_rows() as u64).sum::<u64>());
+                        // Results in deep storage: all pages' rows (the report keeps a sample).
+                        let paged = ReportState::lock(&report)
+                            .result_pages
+                            .as_ref()
+                            .map(|p| p.iter().map(|p| p.num_rows).sum::<u64>());
+                        format!("Query returned {} rows", paged.or(kept).unwrap_or(0))
+                    }
                     _ => format!("Published {} segments with {} rows", o.segments.len(), o.rows_written),
                 };
                 let _ = self.metadata.append_task_log(&task.task_id, &line);
