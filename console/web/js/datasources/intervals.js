@@ -109,19 +109,26 @@ function monthTicks(min, maxT, every) {
   return out;
 }
 
+/** Whether the intervals `covers` (each { start, end }) together cover [start, end). */
+function covered(start, end, covers) {
+  let reach = start;
+  for (const c of covers.slice().sort((a, b) => a.start - b.start)) {
+    if (c.start > reach) return false;
+    reach = Math.max(reach, c.end);
+    if (reach >= end) return true;
+  }
+  return reach >= end;
+}
+
 /**
- * The keys ("start/end/version") of chunks overshadowed by a newer version whose chunk covers
- * their interval. `chunks`: [{ key, start, end, version }].
+ * The keys of chunks that newer versions overshadow: chunks whose whole interval is covered
+ * by chunks of newer versions. `chunks`: [{ key, start, end, version }].
  */
 export function overshadowedKeys(chunks) {
   const out = new Set();
   for (const c of chunks) {
-    for (const o of chunks) {
-      if (o !== c && o.version > c.version && o.start <= c.start && o.end >= c.end) {
-        out.add(c.key);
-        break;
-      }
-    }
+    const newer = chunks.filter((o) => o.version > c.version && o.start < c.end && o.end > c.start);
+    if (newer.length && covered(c.start, c.end, newer)) out.add(c.key);
   }
   return out;
 }

@@ -37,6 +37,23 @@ function tooltip(c, shadowed) {
   ].filter(Boolean).join('\n');
 }
 
+/** Rows so that no two chunks of a row overlap in time, newest version on top: { count, of: key -> row }. */
+function pack(chunks) {
+  const ends = [];
+  const of = new Map();
+  const order = chunks.slice().sort((a, b) => (a.version === b.version ? a.start - b.start : a.version < b.version ? 1 : -1));
+  for (const c of order) {
+    let r = ends.findIndex((row) => row.every(([s, e]) => e <= c.start || s >= c.end));
+    if (r < 0) {
+      r = ends.length;
+      ends.push([]);
+    }
+    ends[r].push([c.start, c.end]);
+    of.set(c.key, r);
+  }
+  return { count: Math.max(1, ends.length), of };
+}
+
 /** A block's text for its width in px: start, rows, partitions and shard spec, as room allows. */
 function labels(c, px) {
   if (px < 34) return [];
@@ -71,17 +88,17 @@ export class Timeline {
   /** Draws `chunks` (from chunksOf). */
   render(chunks) {
     const shadowed = overshadowedKeys(chunks);
-    const versions = [...new Set(chunks.map((c) => c.version))].sort();
+    const versions = [...new Set(chunks.map((c) => c.version))].sort().reverse();
     const color = new Map(versions.map((v, i) => [v, PALETTE[i % PALETTE.length]]));
     const [lo, hi] = extent(chunks);
     const laneWidth = this.element.clientWidth || 1200;
     const pos = (t) => ((Math.min(Math.max(t, lo), hi) - lo) / (hi - lo)) * 100;
-    const block = (c, isShadowed) => {
+    const block = (c, isShadowed, row, rowHeight) => {
       const left = pos(c.start);
       const width = Math.max(pos(c.end) - left, 0);
       const b = el('div', {
         class: `tl-chunk${c.tombstone ? ' tombstone' : ''}${isShadowed ? ' shadowed' : ''}${this.selected === c.key ? ' selected' : ''}`,
-        style: `left:${left}%;width:${width}%;--v:${color.get(c.version)}`,
+        style: `left:${left}%;width:${width}%;top:${3 + row * rowHeight}px;height:${rowHeight - 5}px;--v:${color.get(c.version)}`,
         title: tooltip(c, isShadowed),
         dataset: chunkData(c, isShadowed),
         onclick: () => this.select(c),
@@ -92,10 +109,15 @@ export class Timeline {
     this.chunks = new Map(chunks.map((c) => [c.key, c]));
     const current = chunks.filter((c) => !shadowed.has(c.key));
     const old = chunks.filter((c) => shadowed.has(c.key));
-    const lanes = [el('div', { class: 'tl-lane' }, current.map((c) => block(c, false)))];
+    const lane = (list, isShadowed, rowHeight) => {
+      const rows = pack(list);
+      return el('div', { class: `tl-lane${isShadowed ? ' shadowed' : ''}`, style: `height:${rows.count * rowHeight + 1}px` },
+        list.map((c) => block(c, isShadowed, rows.of.get(c.key), rowHeight)));
+    };
+    const lanes = [lane(current, false, 58)];
     if (old.length) {
       lanes.push(el('div', { class: 'tl-lane-label muted' }, `Overshadowed (${count(old.length)} chunk${old.length === 1 ? '' : 's'})`),
-        el('div', { class: 'tl-lane shadowed' }, old.map((c) => block(c, true))));
+        lane(old, true, 40));
     }
     const axis = el('div', { class: 'tl-axis' }, ticks(lo, hi, 12).map(({ t, label }) => {
       const p = pos(t);
