@@ -7,15 +7,9 @@ import { tasks as api, ApiError } from '../api.js';
 import { poll } from './poll.js';
 import { when, since } from './time.js';
 import { errorOf, renderError } from './error.js';
+import { StageView } from '../components/stages.js';
 
 const LIVE_MS = 300;
-
-let stageModule = null;
-/** The shared StageView class (components/stages.js), loaded once. */
-function stageViewClass() {
-  if (!stageModule) stageModule = import('../components/stages.js');
-  return stageModule.then((m) => m.StageView);
-}
 
 export class TaskDetail {
   /** `actions`: { close(), copySql(id), cancel(id) }. */
@@ -119,19 +113,8 @@ export class TaskDetail {
     this.errorBox.replaceChildren(...(err ? [renderError(err)] : []));
   }
 
-  async updateStages(report) {
-    if (!this.stageView) {
-      if (this.stageViewLoading) return;
-      this.stageViewLoading = true;
-      try {
-        const StageView = await stageViewClass();
-        this.stageView = new StageView(this.stages);
-      } catch (e) {
-        this.stageViewLoading = false;
-        this.showNote(`The stage view cannot be loaded: ${e.message}`);
-        return;
-      }
-    }
+  updateStages(report) {
+    if (!this.stageView) this.stageView = new StageView(this.stages);
     this.stageView.update(report);
   }
 
@@ -144,6 +127,5 @@ export class TaskDetail {
   /** Stops polling. */
   destroy() {
     this.poller.stop();
-    if (this.stageView && typeof this.stageView.destroy === 'function') this.stageView.destroy();
   }
 }
