@@ -278,7 +278,7 @@ class StageDetail {
     if (this.partHead.dataset.key !== headKey) {
       this.partHead.dataset.key = headKey;
       this.partHead.replaceChildren(el('th', {}, 'Partition'),
-        channels.flatMap((c) => [el('th', {}, `${c} rows`), el('th', {}, `${c} bytes`)]));
+        ...channels.flatMap((c) => [el('th', {}, `${c} rows`), el('th', {}, `${c} bytes`)]));
       this.parts.replaceChildren();
     }
     const note = n ? '' : 'No partition counters yet.';

@@ -30,7 +30,7 @@ export class ResultsGrid {
     this.id = queryId;
     this.schema = status.schema || [];
     this.total = (status.result && status.result.numTotalRows) || 0;
-    this.pages = pageRanges(status.result && status.result.pages);
+    this.pages = pageRanges(status.result && status.result.pages).filter((p) => p.rows > 0);
     if (!this.pages.length && this.total) this.pages = [{ id: 0, first: 0, rows: this.total }];
     this.index = 0;
     this.seq = 0;
@@ -86,7 +86,7 @@ export class ResultsGrid {
     const first = p ? p.first + 1 : 0;
     const last = p ? p.first + p.rows : 0;
     Object.assign(this.info.dataset, { first: String(first), last: String(last), total: String(this.total) });
-    this.info.textContent = p ? `${count(first)}\u2013${count(last)} of ${count(this.total)}` : `0 of ${count(this.total)}`;
+    this.info.textContent = p ? `${count(first)}\u2013${count(last)} of ${count(this.total)}` : 'no rows';
     this.prev.disabled = this.index <= 0;
     this.next.disabled = this.index >= this.pages.length - 1;
   }
