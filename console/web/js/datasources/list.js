@@ -65,7 +65,7 @@ export class DatasourceList {
     const cells = {};
     for (const [c] of COLUMNS) cells[c] = el('td', { dataset: { col: c }, class: c === 'name' || c === 'time-range' ? '' : 'num' });
     const link = el('a', { href: `#/datasources?ds=${encodeURIComponent(name)}`, class: 'ds-name',
-      onclick: (e) => { e.preventDefault(); this.open(name); } }, name);
+      onclick: (e) => e.preventDefault() }, name);
     cells.name.append(link);
     const segs = el('span');
     const tomb = el('span', { class: 'muted tombstones' });

@@ -16,7 +16,9 @@ export function mount(container, params) {
   let last = [];
   const notice = el('div', { class: 'notice', hidden: true, role: 'status' });
   const counts = el('span', { class: 'muted count' });
-  const list = new DatasourceList((name) => open(name === openName ? null : name));
+  const list = new DatasourceList((name) => {
+    if (name !== openName) open(name);
+  });
   const slot = el('div', { class: 'ds-detail-slot' });
   const view = el('div', { class: 'datasources-view' },
     el('div', { class: 'toolbar' }, el('h1', {}, 'Datasources'), el('span', { class: 'spacer' }), counts,
