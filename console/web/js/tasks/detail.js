@@ -41,7 +41,14 @@ export class TaskDetail {
       this.note,
       this.stages);
     this.loadSql();
-    this.poller = poll(() => this.refresh(), LIVE_MS, (e) => this.showNote(e));
+    this.poller = poll(() => this.refresh(), LIVE_MS, (e) => {
+      if (e instanceof ApiError && e.status === 404) {
+        this.poller.stop();
+        this.showNote(`There is no task ${id}.`);
+      } else {
+        this.showNote(e);
+      }
+    });
   }
 
   factList() {
