@@ -138,8 +138,7 @@ mod tests {
         let (d, schema, store) = written(10).await;
         let report: LiveReport = Arc::new(std::sync::Mutex::new(ReportState::new("query-t", "h")));
         let outcome = d.settle(Ok(QueryOutcome::default()), schema, &report).await.unwrap();
-        let r = ReportState::lock(&report);
-        let pages: Vec<(u64, u64)> = r
+        let pages: Vec<(u64, u64)> = ReportState::lock(&report)
             .result_pages
             .as_ref()
             .unwrap()
