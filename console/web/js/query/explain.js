@@ -67,13 +67,16 @@ export function depths(stages) {
 function stageBox(s, n) {
   const proc = (s.processor && s.processor.type) || '?';
   const cols = (s.signature || []).map((c) => c.name);
+  const schema = s.processor && s.processor.dataSchema;
+  const gran = schema && schema.granularitySpec && schema.granularitySpec.segmentGranularity;
+  const output = schema ? `segments of ${schema.dataSource}${gran ? ` by ${gran}` : ''}` : cols.join(', ');
   const plan = s.processor && s.processor.query && s.processor.query.plan;
   return el('div', { class: 'explain-stage', dataset: { testid: 'explain-stage', stage: String(n) } },
     el('div', { class: 'explain-stage-head' }, el('strong', {}, `Stage ${n}`), el('span', { class: 'proc' }, proc)),
     el('dl', {},
       el('dt', {}, 'Input'), el('dd', {}, (s.input || []).map(describeInput).join('; ') || 'none'),
       el('dt', {}, 'Shuffle'), el('dd', {}, describeShuffle(s.shuffleSpec)),
-      el('dt', {}, 'Output'), el('dd', { title: cols.join(', ') }, cols.join(', ')),
+      el('dt', {}, 'Output'), el('dd', { class: 'clamp', title: output }, output),
       s.maxWorkerCount ? [el('dt', {}, 'Workers'), el('dd', {}, `up to ${count(s.maxWorkerCount)}`)] : null),
     plan ? el('details', {}, el('summary', {}, 'Physical plan'), el('pre', {}, plan)) : null);
 }

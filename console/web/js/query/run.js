@@ -61,7 +61,7 @@ export class RunPanel {
     this.attached = false;
     this.started = Date.now();
     this.status.setId('');
-    this.status.setProgress(0);
+    this.status.resetProgress();
     this.status.setState('ACCEPTED');
     this.status.setElapsed(0);
     this.setRunning(true, null);
@@ -83,6 +83,7 @@ export class RunPanel {
     this.attached = true;
     this.started = null;
     this.status.setId(queryId);
+    this.status.resetProgress();
     this.status.setState('RUNNING');
     this.follow(queryId, gen, null);
   }

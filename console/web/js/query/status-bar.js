@@ -46,6 +46,14 @@ export class StatusBar {
     this.id.hidden = !id;
   }
 
+  /** Back to 0% at once (no animation from the last statement's value). */
+  resetProgress() {
+    this.fill.style.transition = 'none';
+    this.setProgress(0);
+    void this.fill.offsetWidth;
+    this.fill.style.transition = '';
+  }
+
   /** `fraction` in [0, 1]. */
   setProgress(fraction) {
     const p = Math.max(0, Math.min(100, Math.round(fraction * 100)));
