@@ -1,5 +1,5 @@
 // The SQL editor: a textarea with transparent text over a <pre> holding the highlighted SQL,
-// kept in step on every input and scroll. Tab inserts two spaces; Ctrl+Enter (Cmd+Enter)
+// kept in step on every input and scroll, with line numbers beside it. Tab inserts two spaces; Ctrl+Enter (Cmd+Enter)
 // calls `onRun`. The textarea keeps its native undo, selection and IME behaviour.
 
 import { el } from '../format.js';
@@ -41,7 +41,9 @@ export class SqlEditor {
       autocapitalize: 'off', autocomplete: 'off', 'aria-label': 'SQL',
       placeholder: 'SELECT channel, COUNT(*) FROM wikipedia GROUP BY 1 ORDER BY 2 DESC LIMIT 10',
     });
-    this.root = el('div', { class: 'sql-editor' }, this.pre, this.ta);
+    this.gutter = el('pre', { class: 'sql-gutter', 'aria-hidden': 'true' });
+    this.lines = 0;
+    this.root = el('div', { class: 'sql-editor' }, this.gutter, el('div', { class: 'sql-area' }, this.pre, this.ta));
     container.append(this.root);
     this.ta.addEventListener('input', () => {
       this.render();
@@ -69,13 +71,20 @@ export class SqlEditor {
   }
 
   render() {
-    this.pre.replaceChildren(highlight(this.ta.value));
+    const sql = this.ta.value;
+    this.pre.replaceChildren(highlight(sql));
+    const lines = sql.split('\n').length;
+    if (lines !== this.lines) {
+      this.lines = lines;
+      this.gutter.textContent = `${Array.from({ length: lines }, (_, i) => i + 1).join('\n')}\n `;
+    }
     this.syncScroll();
   }
 
   syncScroll() {
     this.pre.scrollTop = this.ta.scrollTop;
     this.pre.scrollLeft = this.ta.scrollLeft;
+    this.gutter.scrollTop = this.ta.scrollTop;
   }
 
   focus() {

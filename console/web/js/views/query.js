@@ -4,7 +4,7 @@
 // new tab holding that SQL (the Tasks and Datasources views link here).
 
 import { el } from '../format.js';
-import { SqlEditor } from '../query/editor.js';
+import { SqlEditor, isRunKey } from '../query/editor.js';
 import { ContextEditor, parseContext } from '../query/context.js';
 import { TabBar, loadTabs, saveTabs, addTab, closeTab } from '../query/tabs.js';
 import { RunPanel } from '../query/run.js';
@@ -117,6 +117,13 @@ export function mount(host, params) {
   }
 
   runBtn.addEventListener('click', run);
+  // Ctrl+Enter anywhere in the view (the editors handle it themselves first).
+  container.addEventListener('keydown', (e) => {
+    if (isRunKey(e) && !e.defaultPrevented) {
+      e.preventDefault();
+      run();
+    }
+  });
   cancelBtn.addEventListener('click', () => panel().cancel());
   explainBtn.addEventListener('click', () => {
     const ctx = context.check();
