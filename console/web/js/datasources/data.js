@@ -34,15 +34,19 @@ export async function listDatasources() {
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** A shard spec as people read it: "numbered 0/1", "range [channel] 2/8", "tombstone". */
+/**
+ * A shard spec as people read it: "numbered 0/1", "range [channel] 2/8", "tombstone", and
+ * "numbered 2 (appended)" for a partition beyond the chunk's core partitions.
+ */
 export function shardText(spec) {
   if (!spec || !spec.type) return '';
+  if (spec.type === 'tombstone') return 'tombstone';
   const core = spec.numCorePartitions ?? spec.partitions;
-  const of = core !== undefined && core !== null ? `/${core}` : '';
+  const num = spec.partitionNum ?? 0;
   const dims = spec.dimensions || spec.partitionDimensions;
   const keys = Array.isArray(dims) && dims.length ? ` [${dims.join(', ')}]` : '';
-  if (spec.type === 'tombstone') return 'tombstone';
-  return `${spec.type}${keys} ${spec.partitionNum ?? 0}${of}`;
+  if (core === undefined || core === null) return `${spec.type}${keys} ${num}`;
+  return num < core ? `${spec.type}${keys} ${num}/${core}` : `${spec.type}${keys} ${num} (appended)`;
 }
 
 /**
