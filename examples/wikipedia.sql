@@ -1,6 +1,7 @@
 -- Ingest the Druid wikipedia sample (39,244 edits of 2015-09-12) into hourly segments,
--- clustered by channel, then ask which channels were busiest.
-INSERT INTO wikipedia
+-- clustered by channel, then ask which channels were busiest. REPLACE ... OVERWRITE ALL
+-- makes the script idempotent: run it again and the datasource is the same, not doubled.
+REPLACE INTO wikipedia OVERWRITE ALL
 SELECT
   TIME_PARSE("time") AS __time,
   channel, page, "user", namespace, comment, cityName, countryName, countryIsoCode,

@@ -489,6 +489,37 @@ fn cli_runs_insert_then_select_from_a_file() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere"));
 }
 
+/// The README's first command, run twice from the repository root: the example REPLACEs, so
+/// the second run finds the same 39,244 rows in 24 segments, not twice as many.
+#[test]
+fn the_readme_example_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = wiki_rows().iter().filter(|r| r["channel"] == "#en.wikipedia").count();
+    for run in 1..=2 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_msq"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--data-dir"])
+            .arg(dir.path().join("var"))
+            .args(["-f", "examples/wikipedia.sql", "--format", "json"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("39244 rows written to dataSource [wikipedia] in 24 segments"),
+            "run {run}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(r##"{{"channel":"#en.wikipedia","edits":{top},"##)),
+            "run {run}: {stdout}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn druid_functions_rollup_and_extend() {
     let t = engine();

@@ -25,10 +25,14 @@ async fn task_count(addr: &str) -> usize {
     r.json().as_array().unwrap().len()
 }
 
-/// The wikipedia INSERT of `examples/wikipedia.sql`, its input directory made absolute.
+/// The wikipedia ingestion of `examples/wikipedia.sql` (a REPLACE) as an INSERT, its input
+/// directory made absolute.
 fn wikipedia_insert() -> String {
     let script = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wikipedia.sql")).unwrap();
-    let insert = msq_sql::script::split_statements(&script).remove(0);
+    let replace = msq_sql::script::split_statements(&script).remove(0);
+    let header = "REPLACE INTO wikipedia OVERWRITE ALL";
+    assert!(replace.contains(header), "{replace}");
+    let insert = replace.replacen(header, "INSERT INTO wikipedia", 1);
     let dir = testdata("").display().to_string();
     insert.replace(
         r#""baseDir":"testdata""#,
