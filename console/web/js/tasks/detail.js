@@ -93,12 +93,14 @@ export class TaskDetail {
     this.badge.className = `badge state-${String(shown).toLowerCase()}`;
     this.element.dataset.state = shown;
     this.cancelBtn.hidden = !running;
-    const ms = status.duration >= 0 ? status.duration : running ? since(status.createdTime) : null;
+    // Druid's task duration when it has one (as the list shows), else the live report's.
+    const live = rs.durationMs >= 0 ? rs.durationMs : running ? since(status.createdTime) : null;
+    const ms = status.duration >= 0 ? status.duration : live;
     this.set('type', status.type);
     this.set('datasource', status.dataSource);
     this.set('created', when(status.createdTime));
     this.set('started', when(rs.startTime));
-    this.set('duration', duration(rs.durationMs >= 0 ? rs.durationMs : ms));
+    this.set('duration', duration(ms));
     this.set('workers', rs.workers ? String(Object.keys(rs.workers).length) : '');
     const loc = status.location;
     this.set('location', loc && loc.host ? `${loc.host}:${loc.port}` : '');
