@@ -22,6 +22,10 @@ export class TaskDetail {
       hidden: true, onclick: () => actions.cancel(id).then((ok) => ok && this.poller.now()) }, 'Cancel');
     this.errorBox = el('div', { class: 'task-error-slot' });
     this.sql = el('pre', { class: 'sql' }, 'Loading…');
+    this.sqlTitle = el('summary', {}, 'SQL');
+    this.copyBtn = el('button', { type: 'button', dataset: { action: 'copy-sql' },
+      onclick: () => actions.copySql(id) }, 'Copy SQL to Query view');
+    this.stagesTitle = el('h3', {}, 'Stages');
     this.stages = el('div', { class: 'task-stages' });
     this.note = el('div', { class: 'muted' });
     this.element = el('section', { class: 'panel task-detail', dataset: { testid: 'task-detail', taskId: id } },
@@ -30,14 +34,13 @@ export class TaskDetail {
         this.badge,
         el('span', { class: 'spacer' }),
         this.cancelBtn,
-        el('button', { type: 'button', dataset: { action: 'copy-sql' },
-          onclick: () => actions.copySql(id) }, 'Copy SQL to Query view'),
+        this.copyBtn,
         el('button', { type: 'button', class: 'close', title: 'Close', 'aria-label': 'Close',
           onclick: () => actions.close() }, '×')),
       this.factList(),
       this.errorBox,
-      el('details', { class: 'task-sql', open: true }, el('summary', {}, 'SQL'), this.sql),
-      el('h3', {}, 'Stages'),
+      el('details', { class: 'task-sql', open: true }, this.sqlTitle, this.sql),
+      this.stagesTitle,
       this.note,
       this.stages);
     this.loadSql();
@@ -65,7 +68,14 @@ export class TaskDetail {
     try {
       const t = await api.payload(this.id);
       const sql = t && t.payload && t.payload.sqlQuery;
-      this.sql.textContent = typeof sql === 'string' ? sql : '(this task has no SQL)';
+      if (typeof sql === 'string') {
+        this.sql.textContent = sql;
+      } else {
+        // Not an SQL task (a kill task, ...): its payload instead.
+        this.sqlTitle.textContent = 'Payload';
+        this.sql.textContent = JSON.stringify(t && t.payload, null, 2);
+        this.copyBtn.hidden = true;
+      }
     } catch (e) {
       this.sql.textContent = `(cannot read the task: ${e.message})`;
     }
@@ -105,7 +115,8 @@ export class TaskDetail {
     const loc = status.location;
     this.set('location', loc && loc.host ? `${loc.host}:${loc.port}` : '');
     this.renderError(status, rs);
-    this.showNote(report ? null : running ? 'Waiting for the task to start…' : 'This task has no report.');
+    this.showNote(report ? null : running ? 'Waiting for the task to start…' : null);
+    this.stagesTitle.hidden = !report && !running;
     if (payload) this.updateStages(report);
   }
 
