@@ -6,7 +6,9 @@
 #   * a `moto` S3-compatible server from PyPI, in the venv .ci/.venv → exports
 #     MSQ_TEST_S3_ENDPOINT;
 #   * the Python Druid clients (pinned pydruid, SQLAlchemy) in that venv, for
-#     tests/python_clients.rs (scripts/python-test-env.sh) → exports MSQ_TEST_PYTHON.
+#     tests/python_clients.rs (scripts/python-test-env.sh) → exports MSQ_TEST_PYTHON;
+#   * Debian's chromium and chromium-driver for the console's browser tests, driven by the
+#     pinned selenium of that venv (scripts/browser-test-env.sh) → exports MSQ_TEST_CHROMEDRIVER.
 #
 # Both are stopped by an EXIT trap of the sourcing shell. A step that fails prints why and
 # the script goes on: tests whose service is missing print a reason and skip. Sourcing it
@@ -242,6 +244,9 @@ _msq_ci_start_moto || _msq_ci_say "S3 tests will be skipped"
 # pydruid and SQLAlchemy for the Python client tests, into the same venv.
 source "$_msq_ci_root/scripts/python-test-env.sh"
 _msq_ci_python_clients || _msq_ci_say "Python client tests (pydruid, SQLAlchemy) will be skipped"
+# Headless Chromium for the console's browser tests (selenium is pinned with pydruid above).
+source "$_msq_ci_root/scripts/browser-test-env.sh"
+_msq_ci_browser || _msq_ci_say "console browser tests will be skipped"
 
 # shellcheck disable=SC2086
 [ -n "$_msq_ci_saved_opts" ] && set $_msq_ci_saved_opts

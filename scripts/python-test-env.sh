@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The Python Druid clients the integration tests drive (tests/python_clients.rs): `pydruid`
-# with its SQLAlchemy extra, at pinned versions, in the project's one test venv .ci/.venv
+# with its SQLAlchemy extra, and `selenium` for the console's browser tests (tests/console_browser.rs),
+# at pinned versions, in the project's one test venv .ci/.venv
 # (the one scripts/ci-services.sh runs moto from) → exports MSQ_TEST_PYTHON, the venv's
 # python, once both import and SQLAlchemy finds pydruid's `druid` dialect.
 #
@@ -15,6 +16,10 @@
 # it (TypeError), so SQLAlchemy stays on the last 1.4 release.
 PYDRUID_VERSION="0.6.9"
 SQLALCHEMY_VERSION="1.4.54"
+# Selenium drives Debian's chromium through chromium-driver for the console's browser tests
+# (tests/console_browser.rs; the browser itself: scripts/browser-test-env.sh). 4.51.0, as 4.52.0
+# wants a certifi (>=2026.10.23) that the package index does not have yet.
+SELENIUM_VERSION="4.51.0"
 
 _msq_ci_python_clients() {
     local root venv log
@@ -31,7 +36,7 @@ _msq_ci_python_clients() {
     fi
     # 0 when every pin is installed at its version.
     local check="import importlib.metadata as m, sys
-want = {'pydruid': '$PYDRUID_VERSION', 'sqlalchemy': '$SQLALCHEMY_VERSION'}
+want = {'pydruid': '$PYDRUID_VERSION', 'sqlalchemy': '$SQLALCHEMY_VERSION', 'selenium': '$SELENIUM_VERSION'}
 def version(name):
     try:
         return m.version(name)
@@ -39,17 +44,18 @@ def version(name):
         return None
 sys.exit(any(version(n) != v for n, v in want.items()))"
     if ! "$venv/bin/python" -c "$check" 2>/dev/null; then
-        "${say[@]}" "installing pydruid[sqlalchemy]==$PYDRUID_VERSION SQLAlchemy==$SQLALCHEMY_VERSION into .ci/.venv" >&2
+        "${say[@]}" "installing pydruid[sqlalchemy]==$PYDRUID_VERSION SQLAlchemy==$SQLALCHEMY_VERSION selenium==$SELENIUM_VERSION into .ci/.venv" >&2
         if ! "$venv/bin/pip" install -q --disable-pip-version-check \
-            "pydruid[sqlalchemy]==$PYDRUID_VERSION" "SQLAlchemy==$SQLALCHEMY_VERSION" >"$log" 2>&1; then
-            "${say[@]}" "pip install pydruid[sqlalchemy]==$PYDRUID_VERSION SQLAlchemy==$SQLALCHEMY_VERSION failed (see $log)" >&2
+            "pydruid[sqlalchemy]==$PYDRUID_VERSION" "SQLAlchemy==$SQLALCHEMY_VERSION" \
+            "selenium==$SELENIUM_VERSION" >"$log" 2>&1; then
+            "${say[@]}" "pip install pydruid[sqlalchemy]==$PYDRUID_VERSION SQLAlchemy==$SQLALCHEMY_VERSION selenium==$SELENIUM_VERSION failed (see $log)" >&2
             return 1
         fi
     fi
-    if ! "$venv/bin/python" -c "import pydruid.db, sqlalchemy.dialects as d; d.registry.load('druid')" >"$log" 2>&1; then
-        "${say[@]}" "pydruid or its SQLAlchemy dialect does not import in .ci/.venv (see $log)" >&2
+    if ! "$venv/bin/python" -c "import pydruid.db, selenium.webdriver, sqlalchemy.dialects as d; d.registry.load('druid')" >"$log" 2>&1; then
+        "${say[@]}" "pydruid, its SQLAlchemy dialect or selenium does not import in .ci/.venv (see $log)" >&2
         return 1
     fi
     export MSQ_TEST_PYTHON="$venv/bin/python"
-    "${say[@]}" "pydruid $PYDRUID_VERSION, SQLAlchemy $SQLALCHEMY_VERSION: MSQ_TEST_PYTHON=$MSQ_TEST_PYTHON" >&2
+    "${say[@]}" "pydruid $PYDRUID_VERSION, SQLAlchemy $SQLALCHEMY_VERSION, selenium $SELENIUM_VERSION: MSQ_TEST_PYTHON=$MSQ_TEST_PYTHON" >&2
 }

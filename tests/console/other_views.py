@@ -1,0 +1,121 @@
+"""The Tasks and Datasources views, after the Query view's statements ran (their task ids are
+in `state`; when the Query view could not ingest the sample, it is ingested through the API
+so that these views are still tested)."""
+
+from selenium.webdriver.support.ui import Select
+
+from lib import wait
+from query_view import CANCELLED_DATASOURCE, check_insert_stages, wait_all_finished
+from wiki import INSERT_SQL
+
+TASK_ROWS_JS = """return [...document.querySelectorAll('tr[data-testid=task-row]')].map((r) =>
+  ({ id: r.dataset.taskId, state: r.dataset.state, datasource: r.dataset.datasource }));"""
+
+
+def ensure_ingested(b, api, sample, state):
+    """The datasource the Query view should have written; ingested through the API when absent."""
+    ds = b.args.datasource
+    if ds not in api.datasources():
+        print(f"console: {ds} is missing (the Query view's INSERT failed): ingesting it through the API", flush=True)
+        state["insert_task"] = api.ingest(INSERT_SQL.format(ds=ds, path=sample.path))
+    return ds
+
+
+def task_rows(b):
+    return b.js(TASK_ROWS_JS)
+
+
+def choose(select_el, wanted):
+    """Selects the option whose value or text is `wanted` (any case)."""
+    s = Select(select_el)
+    for o in s.options:
+        if wanted.lower() in ((o.get_attribute("value") or "").lower(), o.text.strip().lower()):
+            s.select_by_visible_text(o.text)
+            return
+    raise AssertionError(f"no option {wanted!r} in {[o.text for o in s.options]}")
+
+
+def tasks(b, c, api, sample, state):
+    """Every controller task of the Tasks API is listed with its state; filters; a task's
+    report in the stage view; a cancelled task's error."""
+    ds = ensure_ingested(b, api, sample, state)
+    b.nav("tasks")
+    listed = {t["id"]: t["status"] for t in api.get("/druid/indexer/v1/tasks") if t["type"] == "query_controller"}
+    rows = wait(lambda: (lambda r: r if r and set(listed) <= {t["id"] for t in r} else None)(task_rows(b)),
+                "every controller task in the list")
+    by_id = {t["id"]: t for t in rows}
+    c.eq("tasks: each task's state as the Tasks API has it", {i: by_id[i]["state"] for i in listed}, listed)
+    insert_task = state["insert_task"]
+    c.eq("tasks: the INSERT's datasource", by_id[insert_task]["datasource"], ds)
+    cancelled = state.get("cancel_task")
+    if cancelled:
+        c.eq("tasks: the cancelled INSERT", (by_id[cancelled]["state"], by_id[cancelled]["datasource"]),
+             ("FAILED", CANCELLED_DATASOURCE))
+
+    choose(b.find("select[data-testid=task-filter-state]"), "FAILED")
+    failed = {i for i, s in listed.items() if s == "FAILED"}
+    rows = wait(lambda: (lambda r: r if {t["id"] for t in r} >= failed and all(t["state"] == "FAILED" for t in r)
+                         else None)(task_rows(b)), "only FAILED tasks")
+    c.eq("tasks: state filter FAILED", {t["id"] for t in rows if t["id"] in listed}, failed)
+    Select(b.find("select[data-testid=task-filter-state]")).select_by_index(0)
+    box = b.find("input[data-testid=task-filter-datasource]")
+    box.send_keys(ds)
+    rows = wait(lambda: (lambda r: r if r and all(t["datasource"] == ds for t in r) else None)(task_rows(b)),
+                f"only {ds}'s tasks")
+    c.true("tasks: datasource filter", insert_task in {t["id"] for t in rows}, rows)
+    box.clear()
+    box.send_keys(" \b")  # an input event with the box empty again
+
+    b.find(f"tr[data-testid=task-row][data-task-id='{insert_task}'] [data-testid=task-open]").click()
+    b.wait_for("[data-testid=task-detail] [data-testid=stage-table]")
+    stage_rows = wait_all_finished(b, "[data-testid=task-detail]")
+    api_stages = api.get(f"/druid/v2/sql/statements/{insert_task}?detail=true")["stages"]
+    check_insert_stages(c, stage_rows, sample, api_stages, "tasks: the INSERT's report")
+    c.page_clean(b, "tasks")
+    if cancelled:
+        b.find(f"tr[data-testid=task-row][data-task-id='{cancelled}'] [data-testid=task-open]").click()
+        err = b.wait_for("[data-testid=task-detail] [data-testid=task-error]")
+        c.eq("tasks: the cancelled task's error code", err.get_attribute("data-error-code"), "Canceled")
+        c.page_clean(b, "tasks-canceled")
+
+
+CHUNKS_JS = """return [...document.querySelectorAll('[data-testid=datasource-detail] [data-testid=segment-chunk]')]
+  .map((e) => ({ interval: e.dataset.interval, segments: e.dataset.segments, version: e.dataset.version,
+                 tombstone: e.dataset.tombstone ?? null }));"""
+
+
+def datasources(b, c, api, sample, state):
+    """The datasource with its rows, size, 24 hourly segments and time range; its timeline;
+    the query shortcut."""
+    ds = ensure_ingested(b, api, sample, state)
+    b.nav("datasources")
+    row_css = f"tr[data-testid=datasource-row][data-datasource='{ds}']"
+    b.wait_for(row_css)
+    cell = lambda col: b.js(  # noqa: E731
+        "const td = document.querySelector(arguments[0] + ' td[data-col=' + arguments[1] + ']');"
+        "return td ? { text: td.textContent.trim(), value: td.dataset.value ?? null } : null;", row_css, col)
+    segs = api.get(f"/druid/coordinator/v1/metadata/datasources/{ds}/segments?full")
+    c.eq("datasources: rows = rows of the raw file", cell("rows")["value"], str(len(sample.rows)))
+    c.eq("datasources: 24 segments", cell("segments")["value"], "24")
+    c.eq("datasources: size = the segments' sizes", cell("size")["value"], str(sum(s["size"] for s in segs)))
+    c.true("datasources: time range", "2015-09-12" in cell("time-range")["text"], cell("time-range"))
+    names = b.js("return [...document.querySelectorAll('tr[data-testid=datasource-row]')].map((r) => r.dataset.datasource)")
+    c.true("datasources: the cancelled INSERT published nothing", CANCELLED_DATASOURCE not in names, names)
+
+    b.find(row_css).click()
+    b.wait_for("[data-testid=datasource-detail] [data-testid=segment-timeline]")
+    chunks = wait(lambda: (lambda ch: ch if len(ch) >= 24 else None)(b.js(CHUNKS_JS)), "24 time chunks")
+    c.eq("datasources: the timeline's hourly chunks, one segment each",
+         [(ch["interval"], ch["segments"], ch["tombstone"]) for ch in chunks],
+         [(iv, "1", None) for iv, _ in sample.hourly()])
+    c.eq("datasources: chunk versions as the metadata has them", {ch["version"] for ch in chunks},
+         {s["version"] for s in segs})
+    rows = b.find_all("[data-testid=datasource-detail] tr[data-testid=segment-row]")
+    c.eq("datasources: a row per segment", len(rows), 24)
+    c.page_clean(b, "datasources")
+
+    b.find("[data-testid=query-datasource]").click()
+    wait(lambda: b.js("return document.getElementById('view')?.dataset.view") == "query", "the Query view")
+    sql = wait(lambda: b.js("return document.querySelector('textarea[data-testid=sql-editor]')?.value"), "the SQL")
+    c.eq("datasources: query shortcut opens a tab with the SELECT", sql, f'SELECT * FROM "{ds}" LIMIT 100')
+    c.no_errors(b, "query-shortcut")
