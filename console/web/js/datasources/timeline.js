@@ -98,7 +98,7 @@ export class Timeline {
       const width = Math.max(pos(c.end) - left, 0);
       const b = el('div', {
         class: `tl-chunk${c.tombstone ? ' tombstone' : ''}${isShadowed ? ' shadowed' : ''}${this.selected === c.key ? ' selected' : ''}`,
-        style: `left:${left}%;width:${width}%;top:${3 + row * rowHeight}px;height:${rowHeight - 5}px;--v:${color.get(c.version)}`,
+        style: `left:${left}%;width:max(3px, calc(${width}% - 1px));top:${3 + row * rowHeight}px;height:${rowHeight - 5}px;--v:${color.get(c.version)}`,
         title: tooltip(c, isShadowed),
         dataset: chunkData(c, isShadowed),
         onclick: () => this.select(c),
