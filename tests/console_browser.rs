@@ -4,9 +4,10 @@
 //! stage FINISHED with the raw file's row counts, the 24 hourly chunks written), the
 //! top-channels SELECT (the grid's rows), pages through all 39,244 rows, cancels a long
 //! INSERT (`Canceled`, nothing published); the Tasks view lists every task with its state and
-//! opens reports; the Datasources view shows the 24 hourly segments. At a 1280x800 viewport
-//! nothing overflows, overlaps or is cut off, and the browser logs no errors. With basic auth
-//! on, the console needs credentials and works with them.
+//! opens reports; the Datasources view shows the 24 hourly segments; with the network cut the
+//! unreachable banner shows. At a 1280x800 viewport nothing overflows, overlaps or is cut off,
+//! and the browser logs no errors. With basic auth on, the console needs credentials and works
+//! with them.
 //!
 //! Expected values come from the raw sample, read by the Python itself; here the exit code and
 //! the number of checks are asserted. A screenshot per view goes to
@@ -30,7 +31,7 @@ const USER: &str = "console";
 const PASSWORD: &str = "s3cret:with colon";
 
 /// Checks the scenarios report when all pass.
-const VIEW_CHECKS: usize = 90;
+const VIEW_CHECKS: usize = 104;
 const AUTH_CHECKS: usize = 14;
 
 /// The venv's python and the browser, or `None` after printing why the test is skipped.
@@ -127,7 +128,7 @@ async fn console_views_end_to_end_in_chromium() {
     run_scenarios(
         &b,
         &s.addr,
-        "insert,select,paging,cancel,tasks,datasources",
+        "insert,select,paging,cancel,tasks,datasources,unreachable",
         false,
         VIEW_CHECKS,
     )

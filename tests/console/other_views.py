@@ -78,6 +78,40 @@ def tasks(b, c, api, sample, state):
         c.eq("tasks: the cancelled task's error code", err.get_attribute("data-error-code"), "Canceled")
         c.page_clean(b, "tasks-canceled")
 
+    b.find(f"tr[data-testid=task-row][data-task-id='{insert_task}'] [data-testid=task-copy-sql]").click()
+    wait(lambda: b.js("return document.getElementById('view')?.dataset.view") == "query", "the Query view")
+    sql = wait(lambda: b.js("return document.querySelector('textarea[data-testid=sql-editor]')?.value"), "the SQL")
+    c.eq("tasks: Copy SQL opens the INSERT in the Query view", sql, INSERT_SQL.format(ds=ds, path=sample.path))
+    c.no_errors(b, "tasks-copy-sql")
+
+
+# What Chromium logs for each request while offline; nothing else may be logged.
+OFFLINE_LOG = "net::ERR_INTERNET_DISCONNECTED"
+
+
+def unreachable(b, c, api, sample, state):
+    """With the network cut (DevTools' offline emulation) the banner says the server cannot be
+    reached; it goes away when the server answers again; failed polls log nothing else."""
+    b.nav("tasks")
+    b.wait_for("tr[data-testid=task-row]")
+    banner_shown = "return !document.querySelector('[data-testid=unreachable]').hidden"
+    c.eq("unreachable: no banner while the server answers", b.js(banner_shown), False)
+    conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    b.driver.execute_cdp_cmd("Network.enable", {})
+    b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **conditions})
+    try:
+        wait(lambda: b.js(banner_shown), "the unreachable banner")
+        c.ok("unreachable: the banner shows when the server cannot be reached")
+        b.screenshot("unreachable")
+        problems = b.layout_problems()
+        c.true("unreachable: the banner overlaps nothing", not problems, problems)
+    finally:
+        b.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, **conditions})
+    wait(lambda: not b.js(banner_shown), "the banner to go")
+    c.ok("unreachable: the banner goes when the server answers again")
+    others = [e for e in b.severe_logs() if OFFLINE_LOG not in e]
+    c.true("unreachable: only the failed requests are logged (no uncaught errors)", not others, others)
+
 
 CHUNKS_JS = """return [...document.querySelectorAll('[data-testid=datasource-detail] [data-testid=segment-chunk]')]
   .map((e) => ({ interval: e.dataset.interval, segments: e.dataset.segments, version: e.dataset.version,

@@ -159,6 +159,12 @@ def insert(b, c, api, sample, state):
     c.eq("insert: stage detail has a row per partition", len(parts), api_stages[-1]["partitionCount"])
     c.page_clean(b, "query-insert")
 
+    b.find("[data-testid=explain]").click()
+    b.wait_for("[data-testid=explain-dag]")
+    shown = wait(lambda: b.find_all("[data-testid=explain-dag] [data-testid=explain-stage]"), "the explained stages")
+    c.eq("insert: EXPLAIN draws a box per stage", len(shown), len(api_stages))
+    c.page_clean(b, "query-explain")
+
 
 def select_top_channels(b, c, api, sample, state):
     """Runs the top-channels SELECT with Ctrl+Enter and reads the grid."""
@@ -186,6 +192,18 @@ def select_top_channels(b, c, api, sample, state):
         f"{ch},{e},{a}" in lines for ch, e, a in sample.top_channels()), f"{status} {body!r:.300}")
     c.true("select: a JSON download link", bool(b.attr("a[data-testid=download-json]", "href")))
     c.page_clean(b, "query-select")
+
+    # Tabs live in browser storage: after a reload the same tabs, the SQL, and the tab
+    # reattached to its statement's results.
+    tabs = len(b.find_all("[data-testid=query-tab]"))
+    b.driver.refresh()
+    b.wait_for("[data-testid=query-tab]")
+    c.eq("select: the tabs survive a reload", len(b.find_all("[data-testid=query-tab]")), tabs)
+    c.eq("select: the active tab's SQL survives a reload",
+         b.js("return document.querySelector('textarea[data-testid=sql-editor]').value"), TOP_CHANNELS_SQL.format(ds=ds))
+    grid = wait(lambda: (lambda g: g if g and len(g["rows"]) == 5 else None)(b.js(GRID_JS)), "the results again")
+    c.eq("select: the results again after a reload", [[r[0], number(r[1]), number(r[2])] for r in grid["rows"]], want)
+    c.no_errors(b, "query-reload")
 
 
 def check_page(c, grid, expected, name):

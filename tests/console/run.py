@@ -10,7 +10,7 @@ sys.dont_write_bytecode = True
 
 from auth_view import auth  # noqa: E402
 from lib import Api, Browser, Checks, parse_args  # noqa: E402
-from other_views import datasources, tasks  # noqa: E402
+from other_views import datasources, tasks, unreachable  # noqa: E402
 from query_view import cancel, insert, paging, select_top_channels  # noqa: E402
 from wiki import Sample  # noqa: E402
 
@@ -21,6 +21,7 @@ SCENARIOS = {
     "cancel": cancel,
     "tasks": tasks,
     "datasources": datasources,
+    "unreachable": unreachable,
     "auth": auth,
 }
 
