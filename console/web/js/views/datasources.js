@@ -50,10 +50,15 @@ export function mount(container, params) {
     notice.textContent = `Cannot list datasources: ${e.message}`;
     notice.hidden = false;
   });
+  const onKey = (e) => {
+    if (e.key === 'Escape' && detail && !e.target.closest('input, textarea, select')) open(null);
+  };
+  document.addEventListener('keydown', onKey);
   if (openName) open(openName);
 
   return () => {
     refresher.stop();
+    document.removeEventListener('keydown', onKey);
     if (detail) detail.destroy();
   };
 }

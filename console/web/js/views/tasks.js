@@ -22,6 +22,7 @@ export function mount(container, params) {
   /** Shows `msg` above the list: `error` stays, `info` fades, `poll` clears on the next good poll. */
   const notify = (msg, kind = 'error') => {
     clearTimeout(noticeTimer);
+    document.removeEventListener('keydown', onKey);
     notice.textContent = msg;
     notice.className = `notice ${kind}`;
     notice.hidden = !msg;
@@ -74,12 +75,17 @@ export function mount(container, params) {
     render();
   }, LIST_MS, (e) => notify(`Cannot list tasks: ${e.message}`, 'poll'));
   const ticker = setInterval(() => list.tick(), TICK_MS);
+  const onKey = (e) => {
+    if (e.key === 'Escape' && detail && !e.target.closest('input, textarea, select')) openTask(null);
+  };
+  document.addEventListener('keydown', onKey);
   if (openId) openTask(openId);
 
   return () => {
     lister.stop();
     clearInterval(ticker);
     clearTimeout(noticeTimer);
+    document.removeEventListener('keydown', onKey);
     if (detail) detail.destroy();
   };
 }
