@@ -64,15 +64,20 @@ export function readable(start, end) {
   return `${moment(start)} → ${moment(end)}`;
 }
 
-/** A short label for a chunk on the timeline: "01:00", "09-12", "2015-09", "2015". */
-export function chunkLabel(start, end) {
+/**
+ * A short label for a chunk on the timeline: "01:00", "09-12", "2015-09", "2015"; `narrow`:
+ * the shortest ("01h", "12" for a day, "Sep", "2015").
+ */
+export function chunkLabel(start, end, narrow = false) {
   if (!Number.isFinite(start) || !Number.isFinite(end)) return 'all time';
   const s = new Date(start);
   const len = end - start;
   if (len >= 365 * DAY) return String(s.getUTCFullYear());
-  if (len >= 28 * DAY) return `${s.getUTCFullYear()}-${pad(s.getUTCMonth() + 1)}`;
-  if (len >= DAY) return `${pad(s.getUTCMonth() + 1)}-${pad(s.getUTCDate())}`;
-  return clock(s);
+  if (len >= 28 * DAY) {
+    return narrow ? s.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' }) : `${s.getUTCFullYear()}-${pad(s.getUTCMonth() + 1)}`;
+  }
+  if (len >= DAY) return narrow ? String(s.getUTCDate()) : `${pad(s.getUTCMonth() + 1)}-${pad(s.getUTCDate())}`;
+  return narrow && len >= HOUR && start % HOUR === 0 ? `${pad(s.getUTCHours())}h` : clock(s);
 }
 
 const STEPS = [

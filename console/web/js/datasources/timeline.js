@@ -58,7 +58,7 @@ function pack(chunks) {
 function labels(c, px) {
   if (px < 34) return [];
   const wide = px >= 96;
-  const when = el('span', { class: 'tl-when' }, px >= 200 ? readable(c.start, c.end) : chunkLabel(c.start, c.end));
+  const when = el('span', { class: 'tl-when' }, px >= 200 ? readable(c.start, c.end) : chunkLabel(c.start, c.end, px < 50));
   if (c.tombstone) return [when, el('span', { class: 'tl-rows' }, wide ? 'tombstone' : 'tomb.')];
   const rows = c.rows === null ? '?' : wide ? `${count(c.rows)} rows` : compact(c.rows);
   const n = c.segments.length;
