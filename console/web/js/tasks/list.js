@@ -32,7 +32,7 @@ export function taskDuration(t) {
 const controllerOf = (t) => (t.type === 'query_worker' ? t.groupId || t.id : t.id);
 
 export class TaskList {
-  /** `actions`: { open(controllerId), cancel(id), copySql(controllerId) }. */
+  /** `actions`: { open(controllerId), cancel(id), copySql(controllerId), sortable(col), sort(col) }. */
   constructor(actions) {
     this.actions = actions;
     this.rows = new Map();
@@ -40,9 +40,24 @@ export class TaskList {
     this.empty = el('div', { class: 'empty', hidden: true }, 'No tasks match the filters.');
     this.element = el('div', { class: 'task-list' },
       el('table', { class: 'grid task-table', dataset: { testid: 'task-table' } },
-        el('thead', {}, el('tr', {}, COLUMNS.map(([c, label]) => el('th', { dataset: { col: c } }, label)))),
+        el('thead', {}, el('tr', {}, COLUMNS.map(([c, label]) => this.header(c, label)))),
         this.tbody),
       this.empty);
+  }
+
+  /** A column header; a sortable one calls `actions.sort(col)` when clicked. */
+  header(col, label) {
+    if (!this.actions.sortable(col)) return el('th', { dataset: { col } }, label);
+    return el('th', { dataset: { col }, class: 'sortable', title: `Sort by ${label.toLowerCase()}`,
+      onclick: () => this.actions.sort(col) }, label);
+  }
+
+  /** Marks the header the list is sorted by (`data-sort` = asc|desc). */
+  showSort(sort) {
+    for (const th of this.element.querySelectorAll('th[data-col]')) {
+      if (sort && th.dataset.col === sort.col) th.dataset.sort = sort.desc ? 'desc' : 'asc';
+      else delete th.dataset.sort;
+    }
   }
 
   /** Shows `tasks` (already filtered, in order), reusing rows. */

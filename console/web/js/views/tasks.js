@@ -8,6 +8,7 @@ import { TaskFilters, matches, writeHash } from '../tasks/filters.js';
 import { TaskList } from '../tasks/list.js';
 import { TaskDetail } from '../tasks/detail.js';
 import { cancelTask, copySqlToQuery } from '../tasks/actions.js';
+import { nextSort, sortable, sortTasks } from '../tasks/sort.js';
 
 const LIST_MS = 2000;
 const TICK_MS = 1000;
@@ -34,7 +35,15 @@ export function mount(container, params) {
     return ok;
   };
   const copySql = (id) => copySqlToQuery(id, notify);
-  const list = new TaskList({ open: (id) => openTask(id), cancel, copySql });
+  let sort = null;
+  const list = new TaskList({
+    open: (id) => openTask(id), cancel, copySql, sortable,
+    sort: (col) => {
+      sort = nextSort(sort, col);
+      list.showSort(sort);
+      render();
+    },
+  });
   const filters = new TaskFilters(params, () => {
     writeHash(filters.value, openId);
     render();
@@ -48,7 +57,7 @@ export function mount(container, params) {
 
   function render() {
     const shown = all.filter((t) => matches(t, filters.value));
-    list.update(shown, openId);
+    list.update(sortTasks(shown, sort), openId);
     counts.textContent = shown.length === all.length ? `${all.length} tasks` : `${shown.length} of ${all.length} tasks`;
   }
 
