@@ -49,9 +49,12 @@ export function shardText(spec) {
   return num < core ? `${spec.type}${keys} ${num}/${core}` : `${spec.type}${keys} ${num} (appended)`;
 }
 
+/** Druid's "a,b,c" (or an array) as a list. */
+const listOf = (v) => (Array.isArray(v) ? v : typeof v === 'string' && v ? v.split(',') : []);
+
 /**
  * The segments of `ds` (used ones, from the metadata store), each as { id, start, end,
- * interval, version, partition, shardSpec, shardType, tombstone, rows, size }.
+ * interval, version, partition, shardSpec, shardType, tombstone, rows, size, dimensions, metrics }.
  */
 export async function segmentsOf(ds) {
   const [full, counts] = await Promise.all([
@@ -67,6 +70,7 @@ export async function segmentsOf(ds) {
       id: s.identifier, start, end, interval: s.interval, version: s.version,
       partition: spec.partitionNum ?? 0, shardSpec: spec, shardType: spec.type || '', tombstone,
       rows: rows.has(s.identifier) ? rows.get(s.identifier) : null, size: s.size,
+      dimensions: listOf(s.dimensions), metrics: listOf(s.metrics),
     };
   });
 }

@@ -23,6 +23,7 @@ export class DatasourceDetail {
     this.selected = null;
     this.summary = el('span', { class: 'muted ds-summary' });
     this.note = el('div', { class: 'muted', hidden: true });
+    this.columns = el('div', { class: 'ds-columns' });
     this.table = new SegmentTable();
     this.timeline = new Timeline((chunk) => {
       this.selected = chunk;
@@ -37,6 +38,7 @@ export class DatasourceDetail {
           onclick: () => { location.hash = queryHref(name); } }, 'Query this datasource'),
         el('button', { type: 'button', class: 'close', title: 'Close', 'aria-label': 'Close', onclick: close }, '×')),
       this.note,
+      this.columns,
       el('h3', {}, 'Time chunks'),
       this.timeline.element,
       el('h3', {}, 'Segments'),
@@ -65,9 +67,21 @@ export class DatasourceDetail {
     const size = segments.reduce((n, s) => n + (s.size || 0), 0);
     const start = Math.min(...segments.map((s) => s.start));
     const end = Math.max(...segments.map((s) => s.end));
+    this.renderColumns(segments);
     this.summary.textContent = segments.length
       ? `${count(segments.length)} segments · ${rows === null ? '?' : count(rows)} rows · ${bytes(size)} · ${readable(start, end)}`
       : '';
+  }
+
+  /** The newest data segment's columns: `__time`, its dimensions and metrics. */
+  renderColumns(segments) {
+    const newest = segments.filter((s) => !s.tombstone)
+      .reduce((a, s) => (!a || s.version > a.version || (s.version === a.version && s.end > a.end) ? s : a), null);
+    const cols = newest ? ['__time', ...newest.dimensions, ...newest.metrics] : [];
+    const text = cols.join(', ');
+    this.columns.replaceChildren(...(cols.length
+      ? [el('span', { class: 'muted' }, `${cols.length} columns: `), el('span', { class: 'ds-column-names', title: text }, text)]
+      : []));
   }
 
   showNote(text) {
