@@ -57,7 +57,8 @@ export class TaskDetail {
   factList() {
     const dl = el('dl', { class: 'facts' });
     for (const [k, label] of [['type', 'Type'], ['datasource', 'Datasource'], ['created', 'Created (UTC)'],
-      ['started', 'Started (UTC)'], ['duration', 'Duration'], ['workers', 'Workers'], ['location', 'Location']]) {
+      ['started', 'Started (UTC)'], ['duration', 'Duration'], ['workers', 'Workers'], ['location', 'Location'],
+      ['shard-spec', 'Segments']]) {
       this.facts[k] = el('dd', { dataset: { fact: k } });
       dl.append(el('div', {}, el('dt', {}, label), this.facts[k]));
     }
@@ -114,6 +115,10 @@ export class TaskDetail {
     this.set('workers', rs.workers ? String(Object.keys(rs.workers).length) : '');
     const loc = status.location;
     this.set('location', loc && loc.host ? `${loc.host}:${loc.port}` : '');
+    const seg = rs.segmentReport;
+    this.set('shard-spec', seg ? seg.shardSpec : '');
+    this.facts['shard-spec'].title = seg && seg.details ? seg.details : '';
+    this.facts['shard-spec'].parentElement.hidden = !seg;
     this.renderError(status, rs);
     this.showNote(report ? null : running ? 'Waiting for the task to start…' : null);
     this.stagesTitle.hidden = !report && !running;
