@@ -210,6 +210,7 @@ fn work_orders(query: &PlannedStatement, stage: &Arc<StageDefinition>, workers: 
                 segments,
                 settings: WorkerSettings {
                     memory_budget: 64 << 20,
+                    output_budget: None,
                     batch_size: 4096,
                     max_parse_exceptions: 10,
                     spill_dir: "/tmp/msq-wire".into(),

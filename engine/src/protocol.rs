@@ -18,8 +18,13 @@ pub mod headers;
 /// Settings a worker applies to a work order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerSettings {
-    /// Bytes of shuffle output buffered before spilling.
+    /// The worker's memory budget (`workerMemoryBytes`): shuffle output buffered before
+    /// spilling, and the stage's operators.
     pub memory_budget: usize,
+    /// Shuffle output buffered before spilling when less than `memory_budget` (a streamed
+    /// SELECT's final stage, `kernel::output_buffer_bytes`).
+    #[serde(default)]
+    pub output_budget: Option<usize>,
     pub batch_size: usize,
     pub max_parse_exceptions: i64,
     /// Local scratch directory (a worker in another process substitutes its own).

@@ -158,6 +158,7 @@ impl Worker {
                         self.controller.clone(),
                         boundaries,
                         &mut phase,
+                        self.env.shuffle.live_sender(stage),
                     )
                     .await?;
                     let location = self.store_output(&order, output).await?;

@@ -108,6 +108,8 @@ struct Driver<'a> {
     lock_timeout: std::time::Duration,
     /// Whether the metadata store has (or may have) time-chunk locks of this task.
     holds_locks: bool,
+    /// Forwards a live final stage's rows to the result sink (`kernel::streams_live`).
+    live: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 /// Runs a planned statement to completion (or failure), updating `report` as it goes.
@@ -197,6 +199,7 @@ impl<'a> Driver<'a> {
             cancel,
             lock_timeout: std::time::Duration::ZERO,
             holds_locks: false,
+            live: None,
         };
         d.init_report();
         d

@@ -3,6 +3,7 @@
 
 use super::{Driver, QueryOutcome};
 use crate::report::{ErrorEntry, QueryStatus, ReportState};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use msq_engine::granularity::format_millis;
@@ -13,6 +14,7 @@ use msq_rows::shuffle::{LocatedFetcher, ShuffleFetcher};
 use msq_sql::statement::StatementKind;
 use std::collections::BTreeMap;
 use std::time::Instant;
+use tokio::sync::{mpsc, watch};
 
 impl Driver<'_> {
     /// The final stage is ready: collect results or publish segments.
@@ -41,6 +43,14 @@ impl Driver<'_> {
     /// receiver or a cancellation ends the query as `Canceled`.
     async fn stream_results(&mut self, sink: super::ResultSink) -> Result<QueryOutcome> {
         let last = self.query.stages.len() - 1;
+        if let Some(live) = self.live.take() {
+            // Its rows went to the sink as they were produced: wait until the last is there.
+            self.shuffle.close_live(last);
+            return match live.await {
+                Ok(sent) => sent.map(|_| QueryOutcome::default()),
+                Err(e) => Err(MsqError::Unknown(format!("forwarding results ended abnormally: {e}"))),
+            };
+        }
         let parts = self.kernel.partition_count(last).unwrap_or(1);
         let fetcher = self.results_fetcher();
         let schema = self.planned.output_schema.clone();
@@ -160,6 +170,11 @@ impl Driver<'_> {
     /// publish, mark running stages and workers failed, and report the first error (a
     /// worker's, when one was recorded), which is returned.
     pub(super) async fn failed(&mut self, e: MsqError) -> MsqError {
+        if let Some(live) = self.live.take() {
+            // Stopped and gone before this returns, so its copy of the sink is dropped too.
+            live.abort();
+            let _ = live.await;
+        }
         for slot in &self.slots {
             let _ = slot.client.post_cancel().await;
         }
@@ -207,4 +222,23 @@ impl Driver<'_> {
         self.holds_locks = false; // released above (and they lapse once the task has failed)
         self.shuffle.clear();
     }
+}
+
+/// Sends a live final stage's batches (with the statement's column names) to the result
+/// sink as they come, until every worker is done; a gone receiver or a cancellation ends it
+/// as `Canceled` (its workers' sends then fail too).
+pub(super) async fn forward_live(
+    mut rows: mpsc::Receiver<RecordBatch>,
+    sink: super::ResultSink,
+    schema: SchemaRef,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<()> {
+    while let Some(b) = rows.recv().await {
+        let b = RecordBatch::try_new(schema.clone(), b.columns().to_vec()).unwrap_or(b);
+        tokio::select! {
+            sent = sink.send(b) => sent.map_err(|_| MsqError::Canceled)?,
+            _ = cancel.wait_for(|c| *c) => return Err(MsqError::Canceled),
+        }
+    }
+    Ok(())
 }

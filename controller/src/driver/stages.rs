@@ -7,15 +7,20 @@ use crate::report::ReportState;
 use datafusion::physical_plan::ExecutionPlan;
 use msq_engine::counters::StageCounters;
 use msq_engine::input::assign_splits;
-use msq_engine::kernel::{ControllerStagePhase, WorkerWork};
+use crate::launcher::RunnerKind;
+use msq_engine::kernel::{output_buffer_bytes, streams_live, ControllerStagePhase, WorkerWork};
 use msq_engine::protocol::{InputStageLocation, WorkOrder, WorkerSettings};
 use msq_engine::stage::{StageDefinition, StageProcessor};
 use msq_engine::{MsqError, Result};
 use msq_rows::exec::ExternalScanExec;
 use msq_rows::input::ListSplits;
+use msq_sql::statement::StatementKind;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Batches of a live final stage that may wait between its workers and the result sink.
+const LIVE_BATCHES: usize = 4;
 
 impl Driver<'_> {
     /// Starts stage `n`: resolves its input files or allocates its segments, asks the kernel
@@ -52,7 +57,8 @@ impl Driver<'_> {
     /// Sends each worker its part of stage `n`.
     async fn send_work_orders(&mut self, n: usize, stage: Arc<StageDefinition>, work: Vec<WorkerWork>) -> Result<()> {
         let worker_count = work.len();
-        let settings = self.settings();
+        let settings = self.settings(n);
+        self.open_live_results(n);
         let inputs: BTreeMap<usize, InputStageLocation> = stage
             .input_stages()
             .into_iter()
@@ -94,9 +100,39 @@ impl Driver<'_> {
         }
     }
 
-    fn settings(&self) -> WorkerSettings {
+    /// When the kernel's rule says stage `n`'s rows go to the result sink as they are
+    /// produced, opens the live channel its (in-process) workers send them to and starts
+    /// forwarding it to the sink.
+    fn open_live_results(&mut self, n: usize) {
+        let Some(sink) = self.env.result_sink.clone() else {
+            return;
+        };
+        let final_stage = n + 1 == self.query.stages.len();
+        let select = matches!(self.planned.kind, StatementKind::Select);
+        let in_process = self.env.runner.kind == RunnerKind::Embedded;
+        if !streams_live(final_stage, select, self.stage(n).shuffle.as_ref(), in_process) {
+            return;
+        }
+        let rows = self.shuffle.open_live(n, LIVE_BATCHES);
+        let schema = self.planned.output_schema.clone();
+        self.live = Some(tokio::spawn(super::outcome::forward_live(
+            rows,
+            sink,
+            schema,
+            self.cancel.clone(),
+        )));
+    }
+
+    /// The settings of stage `n`'s work orders. A SELECT's final stage whose rows stream to a
+    /// result sink buffers little of its output (the kernel's `output_buffer_bytes`).
+    fn settings(&self, n: usize) -> WorkerSettings {
+        let budget = self.ctx.worker_memory_bytes;
+        let final_stage = n + 1 == self.query.stages.len();
+        let streamed = self.env.result_sink.is_some() && matches!(self.planned.kind, StatementKind::Select);
+        let output = output_buffer_bytes(budget, final_stage, streamed);
         WorkerSettings {
-            memory_budget: self.ctx.worker_memory_bytes,
+            memory_budget: budget,
+            output_budget: (output < budget).then_some(output),
             batch_size: self.ctx.rows_per_frame,
             max_parse_exceptions: self.ctx.max_parse_exceptions,
             spill_dir: self.scratch_dir.clone(),

@@ -53,6 +53,11 @@ impl Driver<'_> {
     /// Worker `w` failed or stopped answering. When the kernel allows a relaunch, starts the
     /// new attempt and re-sends the work it names; otherwise fails the query.
     pub(super) async fn worker_failed(&mut self, w: usize, failure: MsqError) -> Result<()> {
+        if self.live.is_some() {
+            // A live final stage's rows are already with the consumer: running its work
+            // again would send them twice, so a lost worker fails the query.
+            return Err(failure);
+        }
         let lost = self.kernel.worker_id(w);
         let message = failure.to_string();
         let relaunch = self.kernel.worker_failed(w, failure)?;

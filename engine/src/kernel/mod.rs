@@ -2,12 +2,14 @@
 //! `kernel` package): stage phases seen by the controller and by workers, the controller's
 //! query kernel, worker assignment and relaunch limits, and the ingestion rules.
 
+pub mod budget;
 pub mod ingest;
 pub mod query;
 pub mod stage_phase;
 pub mod worker_phase;
 pub mod workers;
 
+pub use budget::{output_buffer_bytes, streams_live};
 pub use ingest::IngestRules;
 pub use query::{KernelAction, QueryKernel, Relaunch, StageShape, StageWork, WorkerWork};
 pub use stage_phase::ControllerStagePhase;

@@ -10,5 +10,5 @@ pub mod writer;
 
 pub use located::LocatedFetcher;
 pub use run::Run;
-pub use store::{InProcessShuffle, ShuffleFetcher, WorkerStageOutput};
+pub use store::{InProcessShuffle, LiveSender, ShuffleFetcher, WorkerStageOutput};
 pub use writer::{ShuffleWriter, ShuffleWriterConfig};

@@ -149,25 +149,52 @@ pub fn spill(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result
 
 /// Writes the batches of `iter` to an Arrow IPC file as one spilled run.
 fn spill_iter(path: &Path, schema: &SchemaRef, iter: impl IntoIterator<Item = Result<RecordBatch>>) -> Result<Run> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let f = Charged::for_path(File::create(path)?, path);
-    let mut w = FileWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema)?;
-    let mut rows = 0u64;
+    let mut file = RunFile::create(path, schema)?;
     for b in iter {
-        let b = b?;
-        rows += b.num_rows() as u64;
-        w.write(&b)?;
+        file.write(&b?)?;
     }
-    w.finish()?;
-    drop(w);
-    let bytes = std::fs::metadata(path)?.len();
-    Ok(Run::Spilled {
-        path: path.to_path_buf(),
-        rows,
-        bytes,
-    })
+    file.finish()
+}
+
+/// A spilled run being written, a batch at a time.
+pub struct RunFile {
+    path: PathBuf,
+    writer: FileWriter<BufWriter<Charged<File>>>,
+    rows: u64,
+}
+
+impl RunFile {
+    /// Creates the Arrow IPC file at `path` (and its directory).
+    pub fn create(path: &Path, schema: &SchemaRef) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = Charged::for_path(File::create(path)?, path);
+        Ok(RunFile {
+            path: path.to_path_buf(),
+            writer: FileWriter::try_new(BufWriter::with_capacity(1 << 20, f), schema)?,
+            rows: 0,
+        })
+    }
+
+    /// Appends one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch)?;
+        Ok(())
+    }
+
+    /// Closes the file: the run it holds.
+    pub fn finish(mut self) -> Result<Run> {
+        self.writer.finish()?;
+        drop(self.writer);
+        let bytes = std::fs::metadata(&self.path)?.len();
+        Ok(Run::Spilled {
+            path: self.path,
+            rows: self.rows,
+            bytes,
+        })
+    }
 }
 
 /// Copies an object into an anonymous temporary file in `scratch` (deleted when closed);

@@ -43,16 +43,47 @@ pub trait ShuffleFetcher: Send + Sync + std::fmt::Debug {
     fn partition_count(&self, stage: usize) -> Result<usize>;
 }
 
+/// Takes a stage's output batches as its workers produce them (see
+/// [`InProcessShuffle::open_live`]).
+pub type LiveSender = tokio::sync::mpsc::Sender<RecordBatch>;
+
 /// Stage outputs of one query held in this process.
 #[derive(Debug, Default)]
 pub struct InProcessShuffle {
     outputs: Mutex<BTreeMap<(usize, usize), Arc<WorkerStageOutput>>>,
+    /// Stages whose output goes to a consumer as it is produced, instead of being stored.
+    live: Mutex<BTreeMap<usize, LiveSender>>,
 }
 
 impl InProcessShuffle {
     /// An empty store.
     pub fn new() -> Arc<Self> {
         Arc::new(InProcessShuffle::default())
+    }
+
+    /// Makes stage `stage`'s output live: workers of this process that run it send their
+    /// batches, in order, to the returned receiver (holding at most `capacity` of them)
+    /// instead of storing them. The channel closes once [`Self::close_live`] was called and
+    /// every worker has finished.
+    pub fn open_live(&self, stage: usize, capacity: usize) -> tokio::sync::mpsc::Receiver<RecordBatch> {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        self.live_senders().insert(stage, tx);
+        rx
+    }
+
+    /// Where a worker sends its output of `stage`, when the stage is live.
+    pub fn live_sender(&self, stage: usize) -> Option<LiveSender> {
+        self.live_senders().get(&stage).cloned()
+    }
+
+    /// No worker will start on `stage` any more: the live channel closes when the running
+    /// ones finish.
+    pub fn close_live(&self, stage: usize) {
+        self.live_senders().remove(&stage);
+    }
+
+    fn live_senders(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, LiveSender>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stores worker `worker`'s output of stage `stage`.
@@ -114,6 +145,7 @@ impl InProcessShuffle {
 
     /// Drops everything (query end).
     pub fn clear(&self) {
+        self.live_senders().clear();
         let stages: Vec<usize> = self.lock().keys().map(|(s, _)| *s).collect();
         for s in stages {
             self.remove_stage(s);

@@ -2,7 +2,7 @@
 //! the worker's budget by spilling (sorted) runs, and gathers key statistics for range shuffles.
 
 use super::partitioner::{hash_partitions, split_by_partition, time_buckets, KeyEncoder};
-use super::run::{spill, Run};
+use super::run::{spill, Run, RunFile};
 use super::store::WorkerStageOutput;
 use crate::merge::{merge_sorted_runs, sort_batches};
 use arrow::array::{ArrayRef, AsArray, Int64Array};
@@ -308,6 +308,11 @@ impl ShuffleWriter {
         let iters = runs.iter().map(|r| r.iter()).collect::<Result<Vec<_>>>()?;
         let merged = merge_sorted_runs(self.run_schema.clone(), iters, &run_sort, self.config.batch_size)?;
         let encoder = self.key_encoder.take().expect("range key encoder");
+        // The spill file of the partition being written: merged rows arrive in partition
+        // order, so each partition's spilled rows go to one file, in order, and a reader
+        // merges a partition's few runs (one per worker, plus the part left in memory) however
+        // large the output.
+        let mut open: Option<(usize, RunFile)> = None;
         for batch in merged {
             let batch = batch?;
             // The bucket column (when runs carry one) goes; the stage's columns stay.
@@ -349,18 +354,15 @@ impl ShuffleWriter {
                 }
             }
             if self.buffered_bytes > self.config.memory_budget {
-                // Already sorted: spill as-is, in order, so consecutive runs stay sorted.
-                for p in 0..n {
-                    let batches = std::mem::take(&mut self.buffered[p]);
-                    if !batches.is_empty() {
-                        let path = self.next_spill_path();
-                        let run = spill(&path, &self.schema, &batches)?;
-                        self.partitions[p].push(run);
-                    }
-                }
-                self.buffered_bytes = 0;
-                crate::memory::release_free_memory_throttled();
+                self.spill_partitioned(&mut open)?;
             }
+        }
+        // The open file takes the rest of its partition; other partitions keep theirs in memory.
+        if let Some((q, mut file)) = open.take() {
+            for b in std::mem::take(&mut self.buffered[q]) {
+                file.write(&b)?;
+            }
+            self.partitions[q].push(file.finish()?);
         }
         for p in 0..n {
             let batches = std::mem::take(&mut self.buffered[p]);
@@ -376,6 +378,34 @@ impl ShuffleWriter {
                 let _ = std::fs::remove_file(path);
             }
         }
+        Ok(())
+    }
+
+    /// Range shuffles after boundaries: moves the buffered (sorted, partitioned) batches to
+    /// disk in order, appending to `open` while they belong to its partition.
+    fn spill_partitioned(&mut self, open: &mut Option<(usize, RunFile)>) -> Result<()> {
+        for p in 0..self.buffered.len() {
+            let batches = std::mem::take(&mut self.buffered[p]);
+            if batches.is_empty() {
+                continue;
+            }
+            if open.as_ref().is_some_and(|(q, _)| *q != p) {
+                if let Some((q, file)) = open.take() {
+                    self.partitions[q].push(file.finish()?);
+                }
+            }
+            if open.is_none() {
+                let path = self.next_spill_path();
+                *open = Some((p, RunFile::create(&path, &self.schema)?));
+            }
+            if let Some((_, file)) = open.as_mut() {
+                for b in &batches {
+                    file.write(b)?;
+                }
+            }
+        }
+        self.buffered_bytes = 0;
+        crate::memory::release_free_memory_throttled();
         Ok(())
     }
 
@@ -582,6 +612,10 @@ mod tests {
             .filter(|r| matches!(r, Run::Spilled { .. }))
             .count();
         assert_eq!(files, kept, "only the output partitions' files remain");
+        // Each partition's spilled rows went to one file, whatever the number of spills, so a
+        // reader merges at most that file and the part kept in memory.
+        assert!(kept >= 2, "the partitioned output spilled");
+        assert!(out.partitions.iter().all(|runs| runs.len() <= 2));
         let report = SortProgress { done: true, ..progress }.to_report_json();
         assert_eq!(report["totalMergingLevels"], 3);
         assert_eq!(report["levelToTotalBatches"]["1"], runs as u64 - 2);

@@ -391,6 +391,7 @@ async fn decoded_fragment_executes_like_the_original() {
 fn settings() -> WorkerSettings {
     WorkerSettings {
         memory_budget: 1 << 26,
+        output_budget: Some(1 << 20),
         batch_size: 512,
         max_parse_exceptions: -1,
         spill_dir: "/tmp/msq-spill".into(),
