@@ -11,15 +11,16 @@
 //!   endpoint and with `?wait_for_completion=true`;
 //! * the INSERT with `workerMemoryBytes` at a tenth of the JSON text: peak RSS and spilled
 //!   files against the default budget;
-//! * a large SELECT's answer through `POST /druid/v2/sql` over a tenth of the rows and all
-//!   of them: the peak RSS of a fresh `msq server` child per line (`--only-stream` measures
+//! * a large SELECT's answer through `POST /druid/v2/sql` and through the statements API's
+//!   durable result pages, over a tenth of the rows and all of them: the peak RSS of a fresh
+//!   `msq server` child per line (`--only-stream` measures
 //!   just this and prints its section);
 //! * the scale table: stages, work orders, shuffle and read counters of the INSERT and the
 //!   GROUP BY channel query at each worker count, from the task report;
 //! * the same suite on DuckDB and DataFusion over the same files, ratio msq-rs / peer per line.
 //!
 //! Imports point one way: `stats` (one measure) and `memory` import no sibling; `http` uses
-//! `stats`; `stream` uses `msq`; `model` (what the msq-rs side measured) uses `stats` and `http`; `msq`, `peers`
+//! `stats`; `stream` uses `msq` and `model`; `model` (what the msq-rs side measured) uses `stats` and `http`; `msq`, `peers`
 //! and `report` use those; this module only runs the steps in order.
 
 mod http;
@@ -191,10 +192,9 @@ fn run_peers(
 #[cfg(test)]
 mod tests {
     use super::http::{http_latency, HttpLatency};
-    use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow};
+    use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow, StreamPeak};
     use super::report::{render_markdown, results_json, targets, ReportHeader};
     use super::stats::{median, peer_of, quantile, Measure};
-    use super::stream::StreamPeak;
 
     #[test]
     fn quantiles_and_medians() {
@@ -287,7 +287,7 @@ mod tests {
             ],
             stream: [(100, 80.0), (1000, 96.0)]
                 .map(|(rows, peak_mb)| StreamPeak {
-                    endpoint: "POST /druid/v2/sql (objectLines)".into(),
+                    endpoint: "interactive".into(),
                     query: "SELECT *".into(),
                     rows,
                     answer_bytes: rows * 1000,
@@ -328,11 +328,14 @@ mod tests {
         }
         assert!(md.contains("| insert | 2 | 3 | 4 | 3.0 | 17 | 1000 | 7.0 | 1.200 | 1.67× |"));
         let json = results_json(&h, &all, &msq);
-        assert!(md.contains("| POST /druid/v2/sql (objectLines) | `SELECT *` | 1000 | 1.0 | 0.50 | 60 | 96 | 1.20× |"));
+        assert!(md.contains("| interactive | `SELECT *` | 1000 | 1.0 | 0.50 | 60 | 96 | 1.20× |"));
         assert_eq!(json["targets"].as_array().unwrap().len(), 6);
         assert_eq!(json["targets"][3]["met"], true);
         assert_eq!(json["targets"][4]["met"], true);
-        assert_eq!(json["targets"][5]["result"], "`SELECT *` 1000 rows: 96 MB, 1.20×");
+        assert_eq!(
+            json["targets"][5]["result"],
+            "interactive `SELECT *` 1000 rows: 96 MB, 1.20×"
+        );
         assert_eq!(json["targets"][5]["met"], true);
         assert_eq!(json["stream"][1]["peak_mb"], 96.0);
         msq.memory.as_mut().unwrap().process_peaks = None;

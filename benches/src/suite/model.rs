@@ -3,7 +3,6 @@
 
 use super::http::HttpLatency;
 use super::stats::Measure;
-use super::stream::StreamPeak;
 use msq_controller::report::ReportState;
 use serde_json::{json, Value};
 
@@ -98,4 +97,27 @@ pub struct MsqResults {
     pub http: Vec<HttpLatency>,
     /// The server's peak memory answering large SELECTs.
     pub stream: Vec<StreamPeak>,
+}
+
+/// One line: a statement over a datasource of `rows` rows, fetched through `endpoint`.
+#[derive(Debug, Clone)]
+pub struct StreamPeak {
+    pub endpoint: String,
+    pub query: String,
+    pub rows: u64,
+    /// Bytes of the answer's body.
+    pub answer_bytes: u64,
+    /// From sending the request to the answer's last byte.
+    pub secs: f64,
+    /// The server's resident memory before the request, and its peak.
+    pub idle_mb: f64,
+    pub peak_mb: f64,
+}
+
+impl StreamPeak {
+    pub(crate) fn to_json(&self) -> Value {
+        json!({"endpoint": self.endpoint, "query": self.query, "rows": self.rows,
+               "answer_bytes": self.answer_bytes, "secs": self.secs, "idle_mb": self.idle_mb,
+               "peak_mb": self.peak_mb})
+    }
 }

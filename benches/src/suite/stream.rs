@@ -1,8 +1,10 @@
 //! Peak memory of a server answering a large SELECT: the same statement over a small and a
-//! large datasource, each line in a fresh `msq server` child process whose own high-water
-//! mark (`VmHWM` in /proc/<pid>/status) is read after the client has read the whole answer.
-//! The answer is counted as it arrives (never kept), and its row count checked.
+//! large datasource, through interactive SQL and through the statements API's durable result
+//! pages, each line in a fresh `msq server` child process whose own high-water mark (`VmHWM`
+//! in /proc/<pid>/status) is read after the client has read the whole answer. The answer is
+//! counted as it arrives (never kept), and its row count checked.
 
+use super::model::StreamPeak;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,29 +18,6 @@ pub const STREAM_QUERIES: [(&str, &str); 2] = [
     ("SELECT * ORDER BY page", "SELECT * FROM \"{ds}\" ORDER BY page"),
 ];
 
-/// One line: a statement over a datasource of `rows` rows, fetched through `endpoint`.
-#[derive(Debug, Clone)]
-pub struct StreamPeak {
-    pub endpoint: String,
-    pub query: String,
-    pub rows: u64,
-    /// Bytes of the answer's body.
-    pub answer_bytes: u64,
-    /// From sending the request to the answer's last byte.
-    pub secs: f64,
-    /// The server's resident memory before the request, and its peak.
-    pub idle_mb: f64,
-    pub peak_mb: f64,
-}
-
-impl StreamPeak {
-    pub(crate) fn to_json(&self) -> Value {
-        json!({"endpoint": self.endpoint, "query": self.query, "rows": self.rows,
-               "answer_bytes": self.answer_bytes, "secs": self.secs, "idle_mb": self.idle_mb,
-               "peak_mb": self.peak_mb})
-    }
-}
-
 /// The datasource holding `rows` generated rows.
 pub fn stream_datasource(rows: u64) -> String {
     format!("wikipedia_{rows}")
@@ -46,7 +25,7 @@ pub fn stream_datasource(rows: u64) -> String {
 
 /// Ingests each set of JSON parts (its row count, its files) into its own datasource in a
 /// data directory under `work`, then measures every statement of [`STREAM_QUERIES`] over
-/// each through `POST /druid/v2/sql` (`objectLines`) on a fresh `exe server` per line.
+/// each through each [`Endpoint`] (`objectLines`) on a fresh `exe server` per line.
 pub(crate) async fn stream_peaks(
     exe: &Path,
     work: &Path,
@@ -65,13 +44,17 @@ pub(crate) async fn stream_peaks(
         }
     }
     let mut out = Vec::new();
-    for (label, sql) in STREAM_QUERIES {
+    for (endpoint, (label, sql)) in [Endpoint::Interactive, Endpoint::Statements]
+        .into_iter()
+        .flat_map(|e| STREAM_QUERIES.map(|q| (e, q)))
+    {
         for (rows, _) in sets {
             let sql = sql.replace("{ds}", &stream_datasource(*rows));
             let server = ServerChild::start(exe, &dir)?;
-            let peak = interactive_answer(&server, label, &sql, *rows).await?;
+            let peak = measure(&server, endpoint, label, &sql, *rows).await?;
             eprintln!(
-                "  stream {} over {} rows: {:.0} MB peak ({:.0} MB idle), {:.2} s, {:.1} MB answer",
+                "  {}: {} over {} rows: {:.0} MB peak ({:.0} MB idle), {:.2} s, {:.1} MB answer",
+                peak.endpoint,
                 peak.query,
                 peak.rows,
                 peak.peak_mb,
@@ -86,39 +69,55 @@ pub(crate) async fn stream_peaks(
     Ok(out)
 }
 
-/// Sends `sql` to `/druid/v2/sql` as `objectLines` and reads the answer to its end, counting
-/// lines (one per row, then an empty line).
-async fn interactive_answer(server: &ServerChild, label: &str, sql: &str, rows: u64) -> Result<StreamPeak, String> {
-    let idle_mb = server.status_kib("VmRSS:") as f64 / 1024.0;
-    let body = json!({"query": sql, "resultFormat": "objectLines"}).to_string();
-    let t = Instant::now();
-    let mut response = reqwest::Client::new()
-        .post(format!("{}/druid/v2/sql", server.base))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let (mut bytes, mut lines) = (0u64, 0u64);
-    let mut first = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        bytes += chunk.len() as u64;
-        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
-        if first.len() < 300 {
-            first.extend_from_slice(&chunk[..chunk.len().min(300)]);
+/// The endpoints measured.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    /// `POST /druid/v2/sql`, the answer streamed.
+    Interactive,
+    /// `POST /druid/v2/sql/statements` with durable result pages, polled until SUCCESS, then
+    /// every page through `GET .../results`.
+    Statements,
+}
+
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Interactive => "interactive",
+            Endpoint::Statements => "statements, durable pages",
         }
     }
+}
+
+/// Runs `sql` through `endpoint` and reads the answer to its end, checking it has `rows`
+/// rows; the server's memory before the request and at its peak.
+async fn measure(
+    server: &ServerChild,
+    endpoint: Endpoint,
+    label: &str,
+    sql: &str,
+    rows: u64,
+) -> Result<StreamPeak, String> {
+    let idle_mb = server.status_kib("VmRSS:") as f64 / 1024.0;
+    let client = reqwest::Client::new();
+    let t = Instant::now();
+    let response = match endpoint {
+        Endpoint::Interactive => {
+            let body = json!({"query": sql, "resultFormat": "objectLines"});
+            post(&client, &format!("{}/druid/v2/sql", server.base), &body).await?
+        }
+        Endpoint::Statements => statement_results(&client, &server.base, sql).await?,
+    };
+    let status = response.status().as_u16();
+    let (bytes, lines, first) = read_lines(response).await?;
     let secs = t.elapsed().as_secs_f64();
-    if status != 200 || lines != rows + 1 {
+    if status != 200 || lines != rows {
         return Err(format!(
-            "{sql} answered {status} with {} lines for {rows} rows: {}",
-            lines.saturating_sub(1),
+            "{sql} answered {status} with {lines} rows for {rows}: {}",
             String::from_utf8_lossy(&first)
         ));
     }
     Ok(StreamPeak {
-        endpoint: "POST /druid/v2/sql (objectLines)".into(),
+        endpoint: endpoint.name().into(),
         query: label.into(),
         rows,
         answer_bytes: bytes,
@@ -126,6 +125,72 @@ async fn interactive_answer(server: &ServerChild, label: &str, sql: &str, rows: 
         idle_mb,
         peak_mb: server.status_kib("VmHWM:") as f64 / 1024.0,
     })
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<reqwest::Response, String> {
+    client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Submits `sql` to the statements API with durable result pages, waits for SUCCESS and
+/// asks for all of its pages as `objectLines`.
+async fn statement_results(client: &reqwest::Client, base: &str, sql: &str) -> Result<reqwest::Response, String> {
+    let body = json!({"query": sql, "context": {"selectDestination": "durableStorage", "rowsPerPage": 100_000}});
+    let url = format!("{base}/druid/v2/sql/statements");
+    let submitted = json_of(post(client, &url, &body).await?).await?;
+    let id = submitted["queryId"]
+        .as_str()
+        .ok_or_else(|| format!("no queryId: {submitted}"))?
+        .to_string();
+    loop {
+        let status = json_of(
+            client
+                .get(format!("{url}/{id}"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+        .await?;
+        match status["state"].as_str() {
+            Some("SUCCESS") => break,
+            Some("ACCEPTED" | "RUNNING") => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            _ => return Err(format!("statement {id}: {status}")),
+        }
+    }
+    client
+        .get(format!("{url}/{id}/results?resultFormat=objectLines"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn json_of(response: reqwest::Response) -> Result<Value, String> {
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&body).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&body)))
+}
+
+/// Reads a body to its end: its bytes, its non-empty lines, and its first bytes.
+async fn read_lines(mut response: reqwest::Response) -> Result<(u64, u64, Vec<u8>), String> {
+    let (mut bytes, mut lines, mut last) = (0u64, 0u64, b'\n');
+    let mut first = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        bytes += chunk.len() as u64;
+        for &b in chunk.iter() {
+            if b == b'\n' && last != b'\n' {
+                lines += 1;
+            }
+            last = b;
+        }
+        if first.len() < 300 {
+            first.extend_from_slice(&chunk[..chunk.len().min(300)]);
+        }
+    }
+    Ok((bytes, lines, first))
 }
 
 /// An `msq server` child process on an ephemeral loopback port; killed when dropped.
