@@ -1,6 +1,7 @@
 //! Interactive queries (Druid's `POST /druid/v2/sql`): a SELECT runs on the stage engine
-//! with in-process workers and its rows go to the caller as the final stage's output is read,
-//! through a small bounded channel, so an answer of any size is never held whole. No task is
+//! with in-process workers and its rows go to the caller through a small bounded channel (an
+//! unordered final stage sends them while it runs; a sorted one from a small output buffer
+//! and spilled runs once sorted), so an answer of any size is never held whole. No task is
 //! recorded in the metadata store (the run has a private id, `sql_<uuid>`, naming its scratch
 //! directory and workers); [`SqlQueries`] cancels running ones by `sqlQueryId`. They do not
 //! take the task queue's worker slots (as Druid's Broker does not take the Overlord's).

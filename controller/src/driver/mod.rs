@@ -58,9 +58,11 @@ pub struct QueryEnv {
     pub hub: Arc<crate::worker_protocol::ControllerHub>,
     /// Base URL of the controller endpoints, for HTTP workers.
     pub controller_url: Option<String>,
-    /// Where a SELECT's rows go as they are read from the final stage (interactive queries),
-    /// instead of being collected: nothing is capped or kept, and the query waits while the
-    /// receiver is full. A dropped receiver cancels the query.
+    /// Where a SELECT's rows go as they are read from the final stage (interactive queries,
+    /// durable result pages), in order, instead of being collected: nothing is capped or
+    /// kept, and the query waits while the receiver is full. A dropped receiver cancels the
+    /// query. The final stage then holds little of its output (`kernel::streams_live`,
+    /// `kernel::output_buffer_bytes`).
     pub result_sink: Option<ResultSink>,
 }
 
