@@ -5,8 +5,9 @@ so that these views are still tested)."""
 from selenium.webdriver.support.ui import Select
 
 from lib import wait
-from query_view import CANCELLED_DATASOURCE, check_insert_stages, wait_all_finished
-from wiki import INSERT_SQL
+from query_view import CANCELLED_DATASOURCE, check_insert_stages, long_input, stop_if_running, wait_all_finished
+from lib import PATIENCE
+from wiki import INSERT_SQL, LONG_INSERT_SQL
 
 TASK_ROWS_JS = """return [...document.querySelectorAll('tr[data-testid=task-row]')].map((r) =>
   ({ id: r.dataset.taskId, state: r.dataset.state, datasource: r.dataset.datasource }));"""
@@ -78,11 +79,38 @@ def tasks(b, c, api, sample, state):
         c.eq("tasks: the cancelled task's error code", err.get_attribute("data-error-code"), "Canceled")
         c.page_clean(b, "tasks-canceled")
 
+    cancel_from_list(b, c, api, sample, state)
+
     b.find(f"tr[data-testid=task-row][data-task-id='{insert_task}'] [data-testid=task-copy-sql]").click()
     wait(lambda: b.js("return document.getElementById('view')?.dataset.view") == "query", "the Query view")
     sql = wait(lambda: b.js("return document.querySelector('textarea[data-testid=sql-editor]')?.value"), "the SQL")
     c.eq("tasks: Copy SQL opens the INSERT in the Query view", sql, INSERT_SQL.format(ds=ds, path=sample.path))
     c.no_errors(b, "tasks-copy-sql")
+
+
+def cancel_from_list(b, c, api, sample, state):
+    """A long INSERT submitted through the API shows RUNNING in the list; its Cancel (after the
+    browser's confirm) turns it FAILED with Canceled."""
+    ds = CANCELLED_DATASOURCE + "_from_tasks"
+    status, body, _ = api.call("POST", "/druid/v2/sql/task",
+                               {"query": LONG_INSERT_SQL.format(ds=ds, dir=long_input(sample, state)),
+                                "context": {"maxNumTasks": 2}})
+    assert status == 200, f"POST /druid/v2/sql/task: {status} {body}"
+    task = body["taskId"]
+    try:
+        row = f"tr[data-testid=task-row][data-task-id='{task}']"
+        b.wait_for(f"{row}[data-state=RUNNING]", patience=PATIENCE)
+        c.ok("tasks: a running task shows RUNNING")
+        b.find(f"{row} [data-testid=task-cancel]").click()
+        alert = wait(lambda: b.driver.switch_to.alert, "the confirm")
+        alert.accept()
+        b.wait_for(f"{row}[data-state=FAILED]", patience=PATIENCE)
+        status = api.task_status(task)
+        c.true("tasks: Cancel in the list stops the task with Canceled",
+               status["status"] == "FAILED" and "Canceled" in (status.get("errorMsg") or ""), status)
+        c.true("tasks: the cancelled task published nothing", ds not in api.datasources(), api.datasources())
+    finally:
+        stop_if_running(api, task)
 
 
 # What Chromium logs for each request while offline; nothing else may be logged.
@@ -115,7 +143,14 @@ def unreachable(b, c, api, sample, state):
 
 CHUNKS_JS = """return [...document.querySelectorAll('[data-testid=datasource-detail] [data-testid=segment-chunk]')]
   .map((e) => ({ interval: e.dataset.interval, segments: e.dataset.segments, version: e.dataset.version,
-                 tombstone: e.dataset.tombstone ?? null }));"""
+                 tombstone: e.dataset.tombstone ?? null, rows: e.dataset.rows ?? null,
+                 overshadowed: e.dataset.overshadowed ?? null }));"""
+
+
+def segment_rows(b):
+    """The data-interval of each segment row shown."""
+    return b.js("""return [...document.querySelectorAll('[data-testid=datasource-detail] tr[data-testid=segment-row]')]
+      .map((r) => r.dataset.interval);""")
 
 
 def datasources(b, c, api, sample, state):
@@ -144,9 +179,19 @@ def datasources(b, c, api, sample, state):
          [(iv, "1", None) for iv, _ in sample.hourly()])
     c.eq("datasources: chunk versions as the metadata has them", {ch["version"] for ch in chunks},
          {s["version"] for s in segs})
-    rows = b.find_all("[data-testid=datasource-detail] tr[data-testid=segment-row]")
-    c.eq("datasources: a row per segment", len(rows), 24)
+    c.eq("datasources: each chunk's rows = rows per hour of the raw file, none overshadowed",
+         [(ch["rows"], ch["overshadowed"]) for ch in chunks], [(str(n), None) for _, n in sample.hourly()])
+    c.eq("datasources: time range as an ISO interval", cell("time-range")["value"],
+         "2015-09-12T00:00:00.000Z/2015-09-13T00:00:00.000Z")
+    c.eq("datasources: a row per segment, by interval", sorted(segment_rows(b)), [iv for iv, _ in sample.hourly()])
     c.page_clean(b, "datasources")
+    first = b.find("[data-testid=datasource-detail] [data-testid=segment-chunk]")
+    first.click()
+    one = wait(lambda: (lambda r: r if len(r) == 1 else None)(segment_rows(b)), "the rows of one chunk")
+    c.eq("datasources: clicking a chunk limits the segments to it", one, [sample.hourly()[0][0]])
+    first.click()
+    wait(lambda: len(segment_rows(b)) == 24, "all segment rows again")
+    c.ok("datasources: clicking it again shows all segments")
 
     b.find("[data-testid=query-datasource]").click()
     wait(lambda: b.js("return document.getElementById('view')?.dataset.view") == "query", "the Query view")

@@ -64,7 +64,7 @@ def new_tab(b):
     before = len(b.find_all("[data-testid=query-tab]"))
     b.find("[data-testid=new-tab]").click()
     wait(lambda: len(b.find_all("[data-testid=query-tab]")) == before + 1, "a new query tab")
-    wait(lambda: b.js("return document.querySelector('[data-testid=sql-editor]').value") == "", "an empty editor")
+    wait(lambda: len(b.find_all("[data-testid=query-tab].active")) == 1, "one active tab")
 
 
 def type_sql(b, sql):
@@ -171,6 +171,16 @@ def select_top_channels(b, c, api, sample, state):
     ds = b.args.datasource
     new_tab(b)
     type_sql(b, TOP_CHANNELS_SQL.format(ds=ds))
+    context = b.find("textarea[data-testid=context-editor]")
+    context.send_keys(Keys.CONTROL, "a")
+    context.send_keys('{"maxNumTasks": ')
+    shown = wait(lambda: b.js("""const e = document.querySelector('[data-testid=context-error]');
+        return e && !e.hidden && document.querySelector('[data-testid=run]').disabled"""), "the context error")
+    c.true("select: a context that is not JSON shows its error and disables Run", shown)
+    context.send_keys("2}")
+    wait(lambda: b.js("""const e = document.querySelector('[data-testid=context-error]');
+        return (!e || e.hidden) && !document.querySelector('[data-testid=run]').disabled"""), "the context accepted")
+    c.ok("select: a JSON context enables Run again")
     b.find("textarea[data-testid=sql-editor]").send_keys(Keys.CONTROL, Keys.ENTER)
     st = wait_ended(b, "the top-channels SELECT")
     c.eq("select: Ctrl+Enter ran it to SUCCESS", st["state"], "SUCCESS")
@@ -253,13 +263,28 @@ def paging(b, c, api, sample, state):
     print(f"console: paged through {pages} pages", flush=True)
 
 
+def long_input(sample, state):
+    """A directory of LONG_INSERT_COPIES copies of the sample (made once; run.py removes it)."""
+    if "copies" not in state:
+        state["copies"] = tempfile.mkdtemp(prefix="msq-console-long-")
+        for i in range(LONG_INSERT_COPIES):
+            shutil.copy(sample.path, os.path.join(state["copies"], f"wiki-{i:02d}.json.gz"))
+    return state["copies"]
+
+
+def stop_if_running(api, task):
+    """Stops `task` when a check failed before the page cancelled it, so that it neither runs on
+    nor fails over its input files going away."""
+    if task and api.task_status(task)["status"] == "RUNNING":
+        api.call("POST", f"/druid/indexer/v1/task/{task}/shutdown")
+        wait(lambda: api.task_status(task)["status"] != "RUNNING", f"{task} to stop", PATIENCE)
+
+
 def cancel(b, c, api, sample, state):
     """Starts an INSERT of many copies of the sample, watches it read, cancels it and sees
     Canceled; nothing is published."""
-    copies = tempfile.mkdtemp(prefix="msq-console-long-")
+    copies = long_input(sample, state)
     try:
-        for i in range(LONG_INSERT_COPIES):
-            shutil.copy(sample.path, os.path.join(copies, f"wiki-{i:02d}.json.gz"))
         new_tab(b)
         type_sql(b, LONG_INSERT_SQL.format(ds=CANCELLED_DATASOURCE, dir=copies))
         b.find("[data-testid=run]").click()
@@ -291,10 +316,4 @@ def cancel(b, c, api, sample, state):
         c.true("cancel: nothing published", CANCELLED_DATASOURCE not in names, names)
         c.page_clean(b, "query-canceled")
     finally:
-        # When a check failed before the page cancelled it, the INSERT is stopped here so that
-        # it neither runs on nor fails over its input files going away.
-        task = state.get("cancel_task")
-        if task and api.task_status(task)["status"] == "RUNNING":
-            api.call("POST", f"/druid/indexer/v1/task/{task}/shutdown")
-            wait(lambda: api.task_status(task)["status"] != "RUNNING", "the long INSERT to stop", PATIENCE)
-        shutil.rmtree(copies, ignore_errors=True)
+        stop_if_running(api, state.get("cancel_task"))

@@ -4,6 +4,7 @@ checked against the raw sample read by Python itself. Prints each check, a scree
 per view, and last `console: all N checks ok`; exits 1 when a scenario failed."""
 
 import os
+import shutil
 import sys
 
 sys.dont_write_bytecode = True
@@ -42,6 +43,8 @@ def main():
             checks.scenario(name, lambda: SCENARIOS[name](browser, checks, api, sample, state), browser)
     finally:
         browser.quit()
+        if "copies" in state:
+            shutil.rmtree(state["copies"], ignore_errors=True)
     return checks.finish()
 
 
