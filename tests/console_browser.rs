@@ -31,7 +31,7 @@ const USER: &str = "console";
 const PASSWORD: &str = "s3cret:with colon";
 
 /// Checks the scenarios report when all pass.
-const VIEW_CHECKS: usize = 113;
+const VIEW_CHECKS: usize = 114;
 const AUTH_CHECKS: usize = 14;
 
 /// The venv's python and the browser, or `None` after printing why the test is skipped.

@@ -103,6 +103,12 @@ class Api:
         return task
 
 
+def short(value, limit=1500):
+    """`repr(value)`, cut to `limit` characters (a failure names what it saw, not 39,244 rows)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def wait(probe, what, patience=DOM_PATIENCE, every=0.05):
     """Polls `probe()` until it is truthy and returns it; fails naming `what` after `patience`."""
     deadline = time.monotonic() + patience
@@ -116,7 +122,7 @@ def wait(probe, what, patience=DOM_PATIENCE, every=0.05):
             if last:
                 return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"waited {patience:.0f} s for {what}; last seen: {last!r}")
+            raise AssertionError(f"waited {patience:.0f} s for {what}; last seen: {short(last)}")
         time.sleep(every)
 
 
@@ -203,11 +209,11 @@ class Checks:
         print(f"{self.suite}: ok {name}", flush=True)
 
     def eq(self, name, got, want):
-        assert got == want, f"{name}: got {got!r}, want {want!r}"
+        assert got == want, f"{name}: got {short(got)}, want {short(want)}"
         self.ok(name)
 
     def true(self, name, cond, detail=""):
-        assert cond, f"{name}: {detail}"
+        assert cond, f"{name}: {short(detail)}"
         self.ok(name)
 
     def page_clean(self, browser, view):
@@ -244,7 +250,7 @@ class Checks:
         if self.failed:
             print(f"{self.suite}: {len(self.failed)} scenario(s) failed, {self.passed} checks ok:", flush=True)
             for name, why in self.failed:
-                print(f"{self.suite}: FAILED {name}: {why.splitlines()[0]}", flush=True)
+                print(f"{self.suite}: FAILED {name}: {why.splitlines()[0][:600]}", flush=True)
             return 1
         print(f"{self.suite}: all {self.passed} checks ok", flush=True)
         return 0

@@ -216,12 +216,31 @@ def select_top_channels(b, c, api, sample, state):
     c.no_errors(b, "query-reload")
 
 
+def shown_rows(grid):
+    return [[r[0], r[1], r[2], number(r[3])] for r in grid["rows"]]
+
+
+def settled_page(b, expected, first):
+    """The grid once it shows the page starting at row `first` (pager and rows: the pager may
+    name the new page while the previous page's rows are still shown, until they load)."""
+    def probe():
+        g = b.js(GRID_JS)
+        if not (g and g["info"] and g["info"]["first"] == str(first)):
+            return None
+        last = int(g["info"]["last"])
+        return g if len(g["rows"]) == last - first + 1 and shown_rows(g) == expected[first - 1:last] else None
+
+    try:
+        return wait(probe, f"the page starting at row {first}")
+    except AssertionError:
+        return b.js(GRID_JS)  # checked (and failing) below, with what it shows
+
+
 def check_page(c, grid, expected, name):
     """The rows shown are the rows data-first..data-last of the expected order."""
     first, last = int(grid["info"]["first"]), int(grid["info"]["last"])
     c.eq(f"paging: {name}: rows shown = last - first + 1", len(grid["rows"]), last - first + 1)
-    c.eq(f"paging: {name}: rows {first}..{last} in order", [[r[0], r[1], r[2], number(r[3])] for r in grid["rows"]],
-         expected[first - 1:last])
+    c.eq(f"paging: {name}: rows {first}..{last} in order", shown_rows(grid), expected[first - 1:last])
 
 
 def paging(b, c, api, sample, state):
@@ -235,15 +254,13 @@ def paging(b, c, api, sample, state):
     total = str(len(expected))
 
     def page_after(prev_last):
-        return wait(lambda: (lambda g: g if g and g["info"] and g["info"]["first"] == str(prev_last + 1)
-                             and len(g["rows"]) == int(g["info"]["last"]) - prev_last else None)(b.js(GRID_JS)),
-                    f"the page starting at row {prev_last + 1}")
+        return settled_page(b, expected, prev_last + 1)
 
     grid = page_after(0)
     c.eq("paging: total rows = rows of the raw file", grid["info"]["total"], total)
     c.true("paging: the first page holds fewer than all rows", int(grid["info"]["last"]) < len(expected), grid["info"])
     check_page(c, grid, expected, "first page")
-    pages = 1
+    pages, wrong = 1, []
     while grid["info"]["last"] != total:
         last = int(grid["info"]["last"])
         b.find("[data-testid=next-page]").click()
@@ -251,14 +268,18 @@ def paging(b, c, api, sample, state):
         pages += 1
         if pages == 2:
             check_page(c, grid, expected, "second page")
+        first, last = int(grid["info"]["first"]), int(grid["info"]["last"])
+        if shown_rows(grid) != expected[first - 1:last]:
+            wrong.append(f"{first}..{last}")
         assert pages <= len(expected), "the pager never reached the last row"
+    c.eq("paging: every page shows its rows", wrong, [])
     check_page(c, grid, expected, "last page")
     c.page_clean(b, "query-paging")
     last_first = int(grid["info"]["first"])
     b.find("[data-testid=prev-page]").click()
-    grid = wait(lambda: (lambda g: g if g and g["info"]["last"] == str(last_first - 1)
-                         and len(g["rows"]) == int(g["info"]["last"]) - int(g["info"]["first"]) + 1 else None)(
-        b.js(GRID_JS)), "the page before the last")
+    before = wait(lambda: (lambda g: g if g and g["info"]["last"] == str(last_first - 1) else None)(b.js(GRID_JS)),
+                  "the pager to go back one page")
+    grid = settled_page(b, expected, int(before["info"]["first"]))
     check_page(c, grid, expected, "back one page")
     print(f"console: paged through {pages} pages", flush=True)
 
