@@ -126,6 +126,16 @@ def wait(probe, what, patience=DOM_PATIENCE, every=0.05):
         time.sleep(every)
 
 
+def settle(probe, ok, what, patience=DOM_PATIENCE):
+    """`probe()` once `ok` holds of it; after `patience`, its last value anyway, for the check
+    that follows to fail on and show (a view may fill its numbers in after it first paints)."""
+    try:
+        return wait(lambda: (lambda v: v if ok(v) else None)(probe()), what, patience)
+    except AssertionError as e:
+        print(f"console: {e}", flush=True)
+        return probe()
+
+
 class Browser:
     """One headless Chromium with a fresh profile, its viewport exactly WIDTH x HEIGHT."""
 

@@ -4,9 +4,8 @@ so that these views are still tested)."""
 
 from selenium.webdriver.support.ui import Select
 
-from lib import wait
+from lib import PATIENCE, settle, wait
 from query_view import CANCELLED_DATASOURCE, check_insert_stages, long_input, stop_if_running, wait_all_finished
-from lib import PATIENCE
 from wiki import INSERT_SQL, LONG_INSERT_SQL
 
 TASK_ROWS_JS = """return [...document.querySelectorAll('tr[data-testid=task-row]')].map((r) =>
@@ -164,6 +163,8 @@ def datasources(b, c, api, sample, state):
         "const td = document.querySelector(arguments[0] + ' td[data-col=' + arguments[1] + ']');"
         "return td ? { text: td.textContent.trim(), value: td.dataset.value ?? null } : null;", row_css, col)
     segs = api.get(f"/druid/coordinator/v1/metadata/datasources/{ds}/segments?full")
+    settle(lambda: [(cell(col) or {}).get("value") for col in ("rows", "segments", "size")],
+           lambda v: v == [str(len(sample.rows)), "24", str(sum(s["size"] for s in segs))], "the numbers filled in")
     c.eq("datasources: rows = rows of the raw file", cell("rows")["value"], str(len(sample.rows)))
     c.eq("datasources: 24 segments", cell("segments")["value"], "24")
     c.eq("datasources: size = the segments' sizes", cell("size")["value"], str(sum(s["size"] for s in segs)))
@@ -173,7 +174,7 @@ def datasources(b, c, api, sample, state):
 
     b.find(row_css).click()
     b.wait_for("[data-testid=datasource-detail] [data-testid=segment-timeline]")
-    chunks = wait(lambda: (lambda ch: ch if len(ch) >= 24 else None)(b.js(CHUNKS_JS)), "24 time chunks")
+    chunks = settle(lambda: b.js(CHUNKS_JS), lambda ch: len(ch) >= 24 and all(x["rows"] for x in ch), "24 time chunks")
     c.eq("datasources: the timeline's hourly chunks, one segment each",
          [(ch["interval"], ch["segments"], ch["tombstone"]) for ch in chunks],
          [(iv, "1", None) for iv, _ in sample.hourly()])

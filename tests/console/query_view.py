@@ -8,7 +8,7 @@ import tempfile
 
 from selenium.webdriver.common.keys import Keys
 
-from lib import PATIENCE, wait
+from lib import PATIENCE, settle, wait
 from wiki import INSERT_SQL, LONG_INSERT_SQL, PAGING_SQL, TOP_CHANNELS_SQL
 
 CANCELLED_DATASOURCE = "wiki_cancelled"
@@ -143,12 +143,14 @@ def insert(b, c, api, sample, state):
     c.eq("insert: progress 100%", b.attr("[data-testid=progress]", "data-percent"), "100")
 
     hourly = sample.hourly()
-    chunks = wait(lambda: b.js("""return [...document.querySelectorAll(
+    want_chunks = [(iv, "1", str(n)) for iv, n in hourly]
+    chunks = settle(lambda: b.js("""return [...document.querySelectorAll(
         '[data-testid=segments-written] tr[data-testid=chunk-row]')].map((r) =>
-        [r.dataset.interval, r.dataset.segments, r.dataset.rows])""") or None, "the segments written")
+        [r.dataset.interval, r.dataset.segments, r.dataset.rows])"""), lambda v: [tuple(ch) for ch in v] == want_chunks,
+        "the segments written")
     c.eq("insert: 24 hourly chunks written", len(chunks), 24)
     c.eq("insert: each chunk's interval, one segment, rows per hour of the raw file",
-         [tuple(ch) for ch in chunks], [(iv, "1", str(n)) for iv, n in hourly])
+         [tuple(ch) for ch in chunks], want_chunks)
 
     last = rows[-1]["stage"]
     b.find(f"tr[data-testid=stage-row][data-stage='{last}']").click()
