@@ -27,6 +27,8 @@ use msq_controller::Overlord;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The datasource the Query view's INSERT writes (and the other views read).
+const DATASOURCE: &str = "wikipedia";
 const USER: &str = "console";
 const PASSWORD: &str = "s3cret:with colon";
 
@@ -77,6 +79,12 @@ async fn run_scenarios(b: &Browser, addr: &str, scenarios: &str, auth: bool, che
     cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console"))
         .arg("run.py")
         .args(["--addr", addr, "--data", &wiki_path(), "--scenarios", scenarios])
+        .args([
+            "--datasource",
+            DATASOURCE,
+            "--insert-sql",
+            &insert_wikipedia_sql(DATASOURCE),
+        ])
         .args(["--chromium", &b.chromium, "--chromedriver", &b.chromedriver])
         .arg("--artifacts")
         .arg(&out_dir);

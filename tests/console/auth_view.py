@@ -6,7 +6,6 @@ import urllib.parse
 
 from lib import wait
 from query_view import GRID_JS, new_tab, type_sql, wait_ended
-from wiki import INSERT_SQL
 
 
 def auth(b, c, api, sample, state):
@@ -26,7 +25,7 @@ def auth(b, c, api, sample, state):
     b.severe_logs()  # the 401 itself is logged as an error: expected here
 
     ds = args.datasource
-    api.ingest(INSERT_SQL.format(ds=ds, path=sample.path))
+    api.ingest(args.insert_sql)
     user = urllib.parse.quote(args.user, safe="")
     password = urllib.parse.quote(args.password, safe="")
     # Credentials in the URL answer the first 401; the browser keeps them for the origin.

@@ -38,9 +38,9 @@ LAYOUT_JS = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "layou
 
 
 def parse_args():
-    """--addr host:port, --data (the raw .json.gz), --artifacts (screenshots), --chromium,
-    --chromedriver, --scenarios (comma-separated), and --user/--password when the server
-    checks basic auth."""
+    """--addr host:port, --data (the raw .json.gz), --datasource and --insert-sql (the INSERT
+    of the sample into it), --artifacts (screenshots), --chromium, --chromedriver, --scenarios
+    (comma-separated), and --user/--password when the server checks basic auth."""
     p = argparse.ArgumentParser()
     p.add_argument("--addr", required=True)
     p.add_argument("--data", required=True)
@@ -48,7 +48,8 @@ def parse_args():
     p.add_argument("--chromium", default="/usr/bin/chromium")
     p.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     p.add_argument("--scenarios", required=True)
-    p.add_argument("--datasource", default="wikipedia")
+    p.add_argument("--datasource", required=True)
+    p.add_argument("--insert-sql", required=True, help="the INSERT of the whole sample into --datasource")
     p.add_argument("--user")
     p.add_argument("--password")
     return p.parse_args()

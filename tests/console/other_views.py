@@ -6,7 +6,7 @@ from selenium.webdriver.support.ui import Select
 
 from lib import PATIENCE, settle, wait
 from query_view import CANCELLED_DATASOURCE, check_insert_stages, long_input, stop_if_running, wait_all_finished
-from wiki import INSERT_SQL, LONG_INSERT_SQL
+from wiki import LONG_INSERT_SQL
 
 TASK_ROWS_JS = """return [...document.querySelectorAll('tr[data-testid=task-row]')].map((r) =>
   ({ id: r.dataset.taskId, state: r.dataset.state, datasource: r.dataset.datasource }));"""
@@ -17,7 +17,7 @@ def ensure_ingested(b, api, sample, state):
     ds = b.args.datasource
     if ds not in api.datasources():
         print(f"console: {ds} is missing (the Query view's INSERT failed): ingesting it through the API", flush=True)
-        state["insert_task"] = api.ingest(INSERT_SQL.format(ds=ds, path=sample.path))
+        state["insert_task"] = api.ingest(b.args.insert_sql)
     return ds
 
 
@@ -83,7 +83,7 @@ def tasks(b, c, api, sample, state):
     b.find(f"tr[data-testid=task-row][data-task-id='{insert_task}'] [data-testid=task-copy-sql]").click()
     wait(lambda: b.js("return document.getElementById('view')?.dataset.view") == "query", "the Query view")
     sql = wait(lambda: b.js("return document.querySelector('textarea[data-testid=sql-editor]')?.value"), "the SQL")
-    c.eq("tasks: Copy SQL opens the INSERT in the Query view", sql, INSERT_SQL.format(ds=ds, path=sample.path))
+    c.eq("tasks: Copy SQL opens the INSERT in the Query view", sql, b.args.insert_sql)
     c.no_errors(b, "tasks-copy-sql")
 
 

@@ -9,7 +9,7 @@ import tempfile
 from selenium.webdriver.common.keys import Keys
 
 from lib import PATIENCE, settle, wait
-from wiki import INSERT_SQL, LONG_INSERT_SQL, PAGING_SQL, TOP_CHANNELS_SQL
+from wiki import LONG_INSERT_SQL, PAGING_SQL, TOP_CHANNELS_SQL
 
 CANCELLED_DATASOURCE = "wiki_cancelled"
 LONG_INSERT_COPIES = 30
@@ -128,7 +128,7 @@ def insert(b, c, api, sample, state):
     ds = b.args.datasource
     b.open("/#/query")
     new_tab(b)
-    type_sql(b, INSERT_SQL.format(ds=ds, path=sample.path))
+    type_sql(b, b.args.insert_sql)
     b.find("[data-testid=run]").click()
     st = wait_ended(b, "the INSERT")
     c.eq("insert: query state", (st["state"], st["code"]), ("SUCCESS", None))

@@ -8,15 +8,9 @@ import json
 import os
 import re
 
-# What the browser tests run. INSERT_SQL is tests/common/mod.rs insert_wikipedia_sql over the
-# sample; the others read the datasource it writes.
-INSERT_SQL = """INSERT INTO {ds}
-SELECT TIME_PARSE("time") AS __time, channel, page, "user", added, deleted, delta, cityName, countryName, isRobot, metroCode
-FROM TABLE(EXTERN('{{"type":"local","files":["{path}"]}}', '{{"type":"json"}}',
-  '[{{"name":"time","type":"string"}},{{"name":"channel","type":"string"}},{{"name":"page","type":"string"}},{{"name":"user","type":"string"}},{{"name":"added","type":"long"}},{{"name":"deleted","type":"long"}},{{"name":"delta","type":"long"}},{{"name":"cityName","type":"string"}},{{"name":"countryName","type":"string"}},{{"name":"isRobot","type":"string"}},{{"name":"metroCode","type":"long"}}]'))
-PARTITIONED BY HOUR
-CLUSTERED BY channel"""
-
+# What the browser tests run besides the wikipedia INSERT (tests/common/mod.rs
+# insert_wikipedia_sql, given by tests/console_browser.rs as --insert-sql); they read the
+# datasource it writes.
 TOP_CHANNELS_SQL = """SELECT channel, COUNT(*) AS edits, SUM(added) AS added FROM {ds}
 GROUP BY channel ORDER BY edits DESC, channel LIMIT 5"""
 
