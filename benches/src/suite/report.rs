@@ -248,7 +248,7 @@ pub(crate) fn stream_section(lines: &[StreamPeak]) -> String {
          data directory holding the generated rows twice, as a datasource of a tenth of them and one of all of them \
          (the INSERT above). Interactive: the client POSTs the statement to `/druid/v2/sql` with `resultFormat` \
          `objectLines` and reads the answer to its end. Statements, durable pages: it POSTs the statement to \
-         `/druid/v2/sql/statements` with the context `selectDestination: durableStorage, rowsPerPage: 100000`, polls \
+         `/druid/v2/sql/statements` with the context `executionMode: ASYNC, selectDestination: durableStorage, rowsPerPage: 100000`, polls \
          `GET /druid/v2/sql/statements/{id}` until SUCCESS, then reads every page from \
          `GET .../{id}/results?resultFormat=objectLines`. Rows are counted as they arrive (checked, nothing kept); \
          s: from the request to the answer's last byte. Peak: the server's own `VmHWM` after the answer; idle: its \

@@ -140,7 +140,8 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<reqwe
 /// Submits `sql` to the statements API with durable result pages, waits for SUCCESS and
 /// asks for all of its pages as `objectLines`.
 async fn statement_results(client: &reqwest::Client, base: &str, sql: &str) -> Result<reqwest::Response, String> {
-    let body = json!({"query": sql, "context": {"selectDestination": "durableStorage", "rowsPerPage": 100_000}});
+    let context = json!({"executionMode": "ASYNC", "selectDestination": "durableStorage", "rowsPerPage": 100_000});
+    let body = json!({"query": sql, "context": context});
     let url = format!("{base}/druid/v2/sql/statements");
     let submitted = json_of(post(client, &url, &body).await?).await?;
     let id = submitted["queryId"]
