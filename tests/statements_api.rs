@@ -188,7 +188,10 @@ async fn the_whole_sample_pages_through_durable_storage_in_every_format() {
     assert_eq!(result["totalSizeInBytes"], json!(total));
     assert_eq!(result["sampleRecords"].as_array().unwrap().len(), 3000);
     let log = get(a, &format!("/druid/indexer/v1/task/{id}/log")).await.body;
-    assert!(log.contains(&format!("Query returned {} rows", expected.len())), "{log}");
+    assert!(
+        log.contains(&format!("Query returned {} rows", expected.len())),
+        "{log}"
+    );
     // The pages are files in deep storage under query-results/<taskId>/.
     let stored = dir.path().join("segments/query-results").join(&id);
     assert_eq!(std::fs::read_dir(&stored).unwrap().count(), 4);

@@ -3,11 +3,11 @@
 //! cleaning up stages nobody needs any more.
 
 use super::Driver;
+use crate::launcher::RunnerKind;
 use crate::report::ReportState;
 use datafusion::physical_plan::ExecutionPlan;
 use msq_engine::counters::StageCounters;
 use msq_engine::input::assign_splits;
-use crate::launcher::RunnerKind;
 use msq_engine::kernel::{output_buffer_bytes, streams_live, ControllerStagePhase, WorkerWork};
 use msq_engine::protocol::{InputStageLocation, WorkOrder, WorkerSettings};
 use msq_engine::stage::{StageDefinition, StageProcessor};

@@ -29,7 +29,12 @@ pub fn output_buffer_bytes(worker_memory_bytes: usize, final_stage: bool, result
 /// several workers may interleave) and its workers run in the controller's process (they
 /// share its memory; others write to their own shuffle). A sorted output needs all of its
 /// input first: it goes through the shuffle with [`output_buffer_bytes`].
-pub fn streams_live(final_stage: bool, results_streamed: bool, shuffle: Option<&ShuffleSpec>, in_process: bool) -> bool {
+pub fn streams_live(
+    final_stage: bool,
+    results_streamed: bool,
+    shuffle: Option<&ShuffleSpec>,
+    in_process: bool,
+) -> bool {
     final_stage && results_streamed && in_process && matches!(shuffle, None | Some(ShuffleSpec::Mix))
 }
 
