@@ -14,16 +14,22 @@ export function describeFailure(details, errorReport) {
     code: fault.errorCode || d.errorCode || d.error || 'UnknownError',
     message: fault.errorMessage || d.errorMessage || fault.message || (d.context && d.context.message) || '',
     stage: typeof r.stageNumber === 'number' ? r.stageNumber : undefined,
-    worker: r.taskId,
+    // A worker's task id is `<controller task id>-worker<N>_<attempt>`; any other id is the
+    // controller's own.
+    worker: isWorkerId(r.taskId) ? r.taskId : undefined,
+    controller: r.taskId && !isWorkerId(r.taskId) ? r.taskId : undefined,
     host: r.host,
   };
 }
+
+const isWorkerId = (id) => typeof id === 'string' && /-worker\d+_\d+$/.test(id);
 
 /** Renders the failure into `container`. */
 export function showFailure(container, f) {
   const where = [];
   if (f.stage !== undefined) where.push(el('span', {}, 'stage ', el('strong', {}, String(f.stage))));
   if (f.worker) where.push(el('span', {}, 'worker ', el('code', {}, f.worker)));
+  if (f.controller) where.push(el('span', {}, 'the controller ', el('code', {}, f.controller)));
   if (f.host) where.push(el('span', {}, 'on ', el('code', {}, f.host)));
   const root = el('section', { class: 'query-error', role: 'alert', dataset: { testid: 'query-error', errorCode: f.code } },
     el('div', { class: 'error-code' }, f.code),
