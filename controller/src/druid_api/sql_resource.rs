@@ -53,22 +53,15 @@ pub(super) async fn post_sql(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|rej| ApiError::unreadable_body(rej.status(), rej.body_text()))?;
     let req = read_request(&headers, &body)?;
-    let format = match req.result_format.as_deref() {
-        None => ResultFormat::Object,
-        Some(name) => ResultFormat::parse(name)
-            .ok_or_else(|| ApiError::unreadable_body(StatusCode::BAD_REQUEST, ResultFormat::unknown_message(name)))?,
-    };
-    let options = HeaderOptions {
-        header: req.header.unwrap_or(false),
-        types_header: req.types_header.unwrap_or(false),
-        sql_types_header: req.sql_types_header.unwrap_or(false),
-    };
+    let explain_format = AnswerFormat::parse(
+        req.result_format.as_deref(),
+        req.header,
+        req.types_header,
+        req.sql_types_header,
+    )?;
+    let (format, options) = (explain_format.format, explain_format.header);
     let sql = bind_parameters(&req.query, req.parameters.as_deref().unwrap_or_default())?;
     let context = req.context.unwrap_or_default();
-    let explain_format = AnswerFormat {
-        format,
-        header: options,
-    };
     if let Some(resp) = explain_answer(&s.tasks.overlord, &sql, &context, explain_format).await? {
         return Ok(resp);
     }

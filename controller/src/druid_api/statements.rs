@@ -42,11 +42,12 @@ pub(super) async fn post_statement(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|rej| ApiError::unreadable_body(rej.status(), rej.body_text()))?;
     let req = read_request(&headers, &body)?;
-    let format = match req.result_format.as_deref() {
-        None => ResultFormat::Object,
-        Some(name) => ResultFormat::parse(name)
-            .ok_or_else(|| ApiError::unreadable_body(StatusCode::BAD_REQUEST, ResultFormat::unknown_message(name)))?,
-    };
+    let answer = AnswerFormat::parse(
+        req.result_format.as_deref(),
+        req.header,
+        req.types_header,
+        req.sql_types_header,
+    )?;
     let mut context = req.context.unwrap_or_default();
     if context.contains_key(RESULT_FORMAT_KEY) {
         return Err(ApiError::invalid_input(format!(
@@ -54,21 +55,13 @@ pub(super) async fn post_statement(
         )));
     }
     let sql = bind_parameters(&req.query, req.parameters.as_deref().unwrap_or_default())?;
-    let answer = AnswerFormat {
-        format,
-        header: HeaderOptions {
-            header: req.header.unwrap_or(false),
-            types_header: req.types_header.unwrap_or(false),
-            sql_types_header: req.sql_types_header.unwrap_or(false),
-        },
-    };
     if let Some(resp) = explain_answer(&s.tasks.overlord, &sql, &context, answer).await? {
         return Ok(resp);
     }
     // `SET executionMode = 'ASYNC';` counts as well as the request's context.
     let merged = msq_sql::statement::parse_request(&sql)?.merged_context(&context);
     check_execution_mode(&merged)?;
-    context.insert(RESULT_FORMAT_KEY.into(), json!(format.name()));
+    context.insert(RESULT_FORMAT_KEY.into(), json!(answer.format.name()));
     let opaque = headers
         .get("X-Opaque-Id")
         .and_then(|v| v.to_str().ok())
