@@ -366,20 +366,9 @@ async fn fifty_concurrent_submissions_finish_and_survive_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_cancels_a_long_insert_and_publishes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    for i in 0..30 {
-        std::fs::copy(wiki_path(), input.join(format!("wiki-{i:02}.json.gz"))).unwrap();
-    }
     let s = start_with_slots(&dir.path().join("var"), None, 1 << 20, 1).await;
     let a = &s.addr;
-    let sql = format!(
-        r#"INSERT INTO long_insert SELECT TIME_PARSE("time") AS __time, channel, page, added
-FROM TABLE(EXTERN('{{"type":"local","baseDir":"{}","filter":"*.json.gz"}}', '{{"type":"json"}}',
-  '[{{"name":"time","type":"string"}},{{"name":"channel","type":"string"}},{{"name":"page","type":"string"}},{{"name":"added","type":"long"}}]'))
-PARTITIONED BY HOUR CLUSTERED BY channel"#,
-        input.display()
-    );
+    let sql = long_insert_sql(dir.path());
     let id = submit(a, &sql, json!({"maxNumTasks": 2})).await;
     // Let it get going: the live report shows input being read.
     let start_t = Instant::now();

@@ -414,20 +414,9 @@ async fn report_results_ingestion_and_druids_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_cancels_a_running_statement_and_nothing_is_published() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    for i in 0..30 {
-        std::fs::copy(wiki_path(), input.join(format!("wiki-{i:02}.json.gz"))).unwrap();
-    }
     let s = start(&dir.path().join("var"), 2).await;
     let a = &s.addr;
-    let sql = format!(
-        r#"INSERT INTO long_insert SELECT TIME_PARSE("time") AS __time, channel, page, added
-FROM TABLE(EXTERN('{{"type":"local","baseDir":"{}","filter":"*.json.gz"}}', '{{"type":"json"}}',
-  '[{{"name":"time","type":"string"}},{{"name":"channel","type":"string"}},{{"name":"page","type":"string"}},{{"name":"added","type":"long"}}]'))
-PARTITIONED BY HOUR CLUSTERED BY channel"#,
-        input.display()
-    );
+    let sql = long_insert_sql(dir.path());
     let posted = submit(a, &sql, json!({"executionMode": "ASYNC", "maxNumTasks": 2})).await;
     let id = posted["queryId"].as_str().unwrap().to_string();
     let del = request(a, "DELETE", &format!("{ST}/{id}"), &[], None).await;

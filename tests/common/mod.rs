@@ -79,3 +79,20 @@ pub async fn select(e: &Overlord, sql: &str, context: Value) -> Vec<Vec<Value>> 
         .map(|r| r.as_array().unwrap().clone())
         .collect()
 }
+
+/// An INSERT into `long_insert` that reads for a while: 30 copies of the wikipedia sample
+/// (1,177,320 rows), written under `dir/input`.
+pub fn long_insert_sql(dir: &std::path::Path) -> String {
+    let input = dir.join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    for i in 0..30 {
+        std::fs::copy(wiki_path(), input.join(format!("wiki-{i:02}.json.gz"))).unwrap();
+    }
+    format!(
+        r#"INSERT INTO long_insert SELECT TIME_PARSE("time") AS __time, channel, page, added
+FROM TABLE(EXTERN('{{"type":"local","baseDir":"{}","filter":"*.json.gz"}}', '{{"type":"json"}}',
+  '[{{"name":"time","type":"string"}},{{"name":"channel","type":"string"}},{{"name":"page","type":"string"}},{{"name":"added","type":"long"}}]'))
+PARTITIONED BY HOUR CLUSTERED BY channel"#,
+        input.display()
+    )
+}
