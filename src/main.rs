@@ -134,6 +134,10 @@ enum Command {
         /// Data directory: metadata.db (SQLite), segments/ (deep storage), tmp/ (spill).
         #[arg(long, default_value = "./var", env = "MSQ_DATA_DIR")]
         data_dir: PathBuf,
+        /// Lookups for LOOKUP() and lookup.<name>: a file of Druid's lookups config JSON
+        /// ({tier: {name: {version, lookupExtractorFactory}}}), stored in the data directory.
+        #[arg(long)]
+        lookups: Option<PathBuf>,
         #[command(flatten)]
         cluster: ClusterArgs,
     },
@@ -257,6 +261,7 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String
             format,
             peak_rss_to,
             data_dir,
+            lookups,
             cluster,
         } => {
             let result = read_sql(sql, file).and_then(|sql| {
@@ -267,6 +272,7 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> Result<(), String
                     format: format.into(),
                     data_dir,
                     cluster: cluster.options(),
+                    lookups,
                 }))
             });
             if let Some(path) = peak_rss_to {

@@ -194,6 +194,8 @@ fn stage_types(report: &Value) -> Vec<String> {
 async fn sql_cases() {
     let t = engine();
     run_ok(&t.engine, &insert_wikipedia_sql("wikipedia"), json!({})).await;
+    // The lookups the cases use (`LOOKUP`, `lookup.<name>`): tests/sql/lookups_append.sqltest.
+    msq_controller::lookups::load_lookups_file(t.engine.metadata.as_ref(), &testdata("lookups-wiki.json")).unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();

@@ -10,6 +10,7 @@ pub mod interactive;
 pub mod kill;
 pub mod launcher;
 pub mod locking;
+pub mod lookups;
 pub mod overlord;
 pub mod recovery;
 pub mod report;

@@ -14,10 +14,13 @@
 //! * Tables are created on connect, in the connection's `search_path` schema (choose one with
 //!   `?options=-c%20search_path%3Dname` in the URL).
 
-use crate::sql::{kill, locks, pending, pg, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
+use crate::sql::{
+    kill, locks, lookups, pending, pg, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value,
+};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, TaskLock};
+use msq_engine::metadata::lookup::LookupRecord;
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
 use msq_engine::metadata::store::{
     KillRequest, KillResult, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord,
@@ -40,6 +43,9 @@ const LOCK_SEGMENTS: &str = "LOCK TABLE druid_segments IN SHARE ROW EXCLUSIVE MO
 /// an allocation must never see a publish half done (its segments not yet in
 /// `druid_segments` while its pending ids are already gone).
 const LOCK_TASKLOCKS: &str = "LOCK TABLE druid_tasklocks IN SHARE ROW EXCLUSIVE MODE";
+
+/// Serializes lookup updates (each checks the stored version before it writes).
+const LOCK_LOOKUPS: &str = "LOCK TABLE druid_lookups IN SHARE ROW EXCLUSIVE MODE";
 
 /// Work sent to the connection thread: the connection, or why there is none.
 type Job = Box<dyn FnOnce(std::result::Result<&mut Client, MsqError>) + Send>;
@@ -123,6 +129,7 @@ impl PostgresMetadataStore {
                 .db()?;
             tx.batch_execute(&schema::tables(schema::PG_COLLATE)).db()?;
             tx.batch_execute(schema::CREATE_LOCKS).db()?;
+            tx.batch_execute(schema::CREATE_LOOKUPS).db()?;
             tx.commit().db()?;
             if let Err(e) = c.batch_execute(schema::UNIQUE_PENDING_ID) {
                 tracing::warn!(
@@ -256,6 +263,7 @@ fn table_locks(guard: Guard) -> &'static [&'static str] {
         Guard::Segments => &[LOCK_SEGMENTS],
         Guard::Locks => &[LOCK_TASKLOCKS],
         Guard::Publish => &[LOCK_TASKLOCKS, LOCK_SEGMENTS],
+        Guard::Lookups => &[LOCK_LOOKUPS],
     }
 }
 
@@ -419,6 +427,25 @@ impl MetadataStore for PostgresMetadataStore {
     fn delete_completed_tasks_before(&self, cutoff_iso: &str) -> Result<usize> {
         let cutoff = cutoff_iso.to_string();
         self.in_tx(Guard::Plain, move |tx| tasks::delete_completed_before(tx, &cutoff))
+    }
+
+    fn lookups(&self) -> Result<Vec<LookupRecord>> {
+        self.run(lookups::all)
+    }
+
+    fn lookup(&self, tier: &str, name: &str) -> Result<Option<LookupRecord>> {
+        let (tier, name) = (tier.to_string(), name.to_string());
+        self.run(move |tx| lookups::get(tx, &tier, &name))
+    }
+
+    fn put_lookups(&self, records: &[LookupRecord], replace: bool) -> Result<()> {
+        let records = records.to_vec();
+        self.in_tx(Guard::Lookups, move |tx| lookups::put(tx, &records, replace))
+    }
+
+    fn delete_lookups(&self, tier: &str, name: Option<&str>) -> Result<usize> {
+        let (tier, name) = (tier.to_string(), name.map(str::to_string));
+        self.run(move |tx| lookups::delete(tx, &tier, name.as_deref()))
     }
 }
 

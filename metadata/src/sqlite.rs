@@ -3,10 +3,11 @@
 //! transactions (`BEGIN IMMEDIATE`: every write is serialized) and converts arguments and
 //! rows.
 
-use crate::sql::{kill, locks, pending, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
+use crate::sql::{kill, locks, lookups, pending, publish, schema, segments, tasks, Arg, Guard, SqlRow, SqlTx, Value};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest, TaskLock};
+use msq_engine::metadata::lookup::LookupRecord;
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
 use msq_engine::metadata::store::{
     KillRequest, KillResult, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord,
@@ -67,6 +68,7 @@ impl SqliteMetadataStore {
         conn.busy_timeout(Duration::from_secs(30)).db()?;
         conn.execute_batch(&schema::tables(schema::SQLITE_COLLATE)).db()?;
         conn.execute_batch(schema::CREATE_LOCKS).db()?;
+        conn.execute_batch(schema::CREATE_LOOKUPS).db()?;
         if let Err(e) = conn.execute_batch(schema::UNIQUE_PENDING_ID) {
             tracing::warn!("metadata store: pending segment ids are not unique ({e}); delete stale pending segments");
         }
@@ -261,6 +263,22 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn delete_completed_tasks_before(&self, cutoff_iso: &str) -> Result<usize> {
         self.in_tx(Guard::Plain, |tx| tasks::delete_completed_before(tx, cutoff_iso))
+    }
+
+    fn lookups(&self) -> Result<Vec<LookupRecord>> {
+        self.run(lookups::all)
+    }
+
+    fn lookup(&self, tier: &str, name: &str) -> Result<Option<LookupRecord>> {
+        self.run(|tx| lookups::get(tx, tier, name))
+    }
+
+    fn put_lookups(&self, records: &[LookupRecord], replace: bool) -> Result<()> {
+        self.in_tx(Guard::Lookups, |tx| lookups::put(tx, records, replace))
+    }
+
+    fn delete_lookups(&self, tier: &str, name: Option<&str>) -> Result<usize> {
+        self.run(|tx| lookups::delete(tx, tier, name))
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod exec;
 pub mod input;
+pub mod lookup;
 pub mod memory;
 pub mod merge;
 pub mod rpc;

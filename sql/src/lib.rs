@@ -1,8 +1,10 @@
 //! Druid SQL dialect for msq-rs: statement parsing, Druid functions, planning to a stage DAG.
 
+pub mod append;
 pub mod explain;
 pub mod functions;
 pub mod guard;
+pub mod lookups;
 pub mod planner;
 pub mod registry;
 pub mod rewrite;

@@ -76,6 +76,7 @@ pub fn session_context(ctx: &QueryContext) -> SessionContext {
         .build();
     let sc = SessionContext::new_with_state(state);
     crate::functions::register_druid_functions(&sc);
+    crate::lookups::register(&sc);
     sc
 }
 
@@ -188,8 +189,9 @@ async fn plan_on_this_thread(
     let select_list = crate::rewrite::output_expressions(&parsed);
     crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
     let state = sc.state();
-    let read_tables = register_datasources(&sc, &parsed, &stmt, metadata, workers).await?;
+    let read_tables = register_datasources(&sc, &parsed, &stmt, metadata.clone(), workers).await?;
     let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
+    let logical = crate::lookups::bind(logical, &metadata).await?;
     check_columns(logical.schema().fields().len())?;
     let df = DataFrame::new(state.clone(), logical);
 
@@ -265,7 +267,11 @@ async fn register_datasources(
     let mut names = std::collections::BTreeSet::new();
     for r in refs {
         let name = r.table().to_string();
-        if stmt.externs.iter().any(|e| e.table_name == name) {
+        if stmt.externs.iter().any(|e| e.table_name == name) || stmt.appends.iter().any(|a| a.table_name == name) {
+            continue;
+        }
+        if crate::lookups::is_lookup_table(&r) {
+            crate::lookups::register_table(sc, &r, &metadata, workers).await?;
             continue;
         }
         // Datasources live in the default schema only, and a name that breaks Druid's id
@@ -288,6 +294,12 @@ async fn register_datasources(
         )?;
         names.insert(name);
     }
+    let appends: Vec<(String, Vec<String>)> = stmt
+        .appends
+        .iter()
+        .map(|a| (a.table_name.clone(), a.tables.clone()))
+        .collect();
+    names.extend(crate::append::register(sc, &appends, &metadata, workers).await?);
     Ok(names.into_iter().collect())
 }
 

@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub format: OutputFormat,
     pub data_dir: PathBuf,
     pub cluster: ClusterOptions,
+    /// A file of Druid's lookups config JSON, loaded into the metadata store before the
+    /// statements run.
+    pub lookups: Option<PathBuf>,
 }
 
 /// Runs the statements in order, stopping at the first that fails (its message is the error).
@@ -40,6 +43,12 @@ pub async fn run(o: RunOptions) -> Result<(), String> {
         _ => return Err("--context must be a JSON object".into()),
     };
     let overlord = o.cluster.start(&o.data_dir, None).await?;
+    if let Some(path) = o.lookups.clone() {
+        let md = overlord.metadata.clone();
+        tokio::task::spawn_blocking(move || crate::lookups::load_lookups_file(md.as_ref(), &path))
+            .await
+            .map_err(|e| e.to_string())??;
+    }
     let statements = msq_sql::script::split_requests(&o.sql);
     if statements.is_empty() {
         return Err("no statement to run".into());

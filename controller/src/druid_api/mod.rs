@@ -9,6 +9,7 @@ mod coordinator;
 pub mod error;
 mod explain;
 mod indexer;
+mod lookups;
 pub mod result_format;
 mod sql_resource;
 mod sql_task;
@@ -111,6 +112,24 @@ fn public_routes() -> Router<AppState> {
         .route("/druid/indexer/v1/taskStatus", post(bulk_status))
         .route("/druid/indexer/v1/pendingSegments/{ds}", delete(delete_pending))
         .merge(coordinator_routes())
+        .merge(lookup_routes())
+}
+
+/// The coordinator's lookups API ([`lookups`]).
+fn lookup_routes() -> Router<AppState> {
+    use lookups::*;
+    const L: &str = "/druid/coordinator/v1/lookups";
+    Router::new()
+        .route(&format!("{L}/config"), get(list_tiers).post(post_config))
+        .route(&format!("{L}/config/all"), get(get_all))
+        .route(&format!("{L}/config/{{tier}}"), get(get_tier).delete(delete_tier))
+        .route(
+            &format!("{L}/config/{{tier}}/{{name}}"),
+            get(get_lookup).post(post_lookup).delete(delete_lookup),
+        )
+        .route(&format!("{L}/status"), get(status_all))
+        .route(&format!("{L}/status/{{tier}}"), get(status_tier))
+        .route(&format!("{L}/status/{{tier}}/{{name}}"), get(status_lookup))
 }
 
 /// The SQL statements API ([`statements`]).

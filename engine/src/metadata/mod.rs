@@ -10,6 +10,7 @@
 //! - [`store`]: the [`MetadataStore`] trait and its record types.
 
 pub mod allocation;
+pub mod lookup;
 pub mod segment;
 pub mod shard_spec;
 pub mod store;

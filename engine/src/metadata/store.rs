@@ -324,6 +324,23 @@ pub trait MetadataStore: Send + Sync {
     /// Deletes finished (not `RUNNING`) tasks created before `cutoff_iso`, with their logs;
     /// returns how many tasks went.
     fn delete_completed_tasks_before(&self, cutoff_iso: &str) -> Result<usize>;
+
+    // ---- lookups ----
+
+    /// Every lookup of every tier, by tier then name.
+    fn lookups(&self) -> Result<Vec<super::lookup::LookupRecord>>;
+
+    /// One lookup.
+    fn lookup(&self, tier: &str, name: &str) -> Result<Option<super::lookup::LookupRecord>>;
+
+    /// Writes lookups in one transaction: each must pass
+    /// [`check_update`](super::lookup::check_update) against the stored one (all or none
+    /// are written), unless `replace` (then each simply replaces the stored one).
+    fn put_lookups(&self, records: &[super::lookup::LookupRecord], replace: bool) -> Result<()>;
+
+    /// Deletes one lookup of `tier`, or the whole tier when `name` is `None`; returns how many
+    /// lookups went.
+    fn delete_lookups(&self, tier: &str, name: Option<&str>) -> Result<usize>;
 }
 
 #[cfg(test)]

@@ -13,9 +13,11 @@
 //! - [`pending`]: pending (allocated, not yet published) segment ids.
 //! - [`locks`]: time-chunk locks and segment allocation.
 //! - [`tasks`]: tasks, their reports and logs.
+//! - [`lookups`]: Druid's query-time lookups (the `map` type).
 
 pub mod kill;
 pub mod locks;
+pub mod lookups;
 pub mod pending;
 pub mod publish;
 pub mod schema;
@@ -199,6 +201,8 @@ pub enum Guard {
     /// Both: an allocation must never see a publish half done (its segments not yet in
     /// `druid_segments` while its pending ids are already gone).
     Publish,
+    /// Other lookup updates (`druid_lookups`).
+    Lookups,
 }
 
 /// What the shared SQL needs of a connection or an open transaction.

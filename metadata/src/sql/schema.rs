@@ -100,6 +100,19 @@ CREATE TABLE IF NOT EXISTS druid_tasklocks (
 CREATE INDEX IF NOT EXISTS idx_druid_tasklocks_datasource ON druid_tasklocks (dataSource);
 "#;
 
+/// `druid_lookups`: one row per tier and lookup name (Druid's lookups config), the
+/// `lookupExtractorFactory` JSON as text. Created on open like the other tables, by both stores.
+pub const CREATE_LOOKUPS: &str = r#"
+CREATE TABLE IF NOT EXISTS druid_lookups (
+    tier TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    factory TEXT NOT NULL,
+    updated_time TEXT NOT NULL,
+    PRIMARY KEY (tier, name)
+);
+"#;
+
 /// A pending segment id belongs to one task: two tasks can never be handed the same id.
 /// Separate from the tables so that a database holding duplicates from an older release
 /// still opens (with a warning).

@@ -1,6 +1,7 @@
 //! A datafusion-proto extension codec for msq-rs's own leaf operators: `ExternalScanExec`,
 //! `SegmentScanExec` and `ShuffleReaderExec` travel as JSON inside the protobuf extension
-//! node; everything else in a fragment is DataFusion's own protobuf.
+//! node; everything else in a fragment is DataFusion's own protobuf (a bound `LOOKUP` carries
+//! its map as the function's definition).
 
 use super::proto_text;
 use crate::exec::{ExternalScanExec, SegmentScanExec, SegmentSlice, ShuffleReaderExec};
@@ -211,5 +212,17 @@ impl PhysicalExtensionCodec for MsqPhysicalCodec {
     ) -> Result<()> {
         let leaf = LeafNode::from_plan(node.as_ref(), self, proto_converter)?;
         serde_json::to_writer(buf, &leaf).map_err(|e| codec_error(format!("cannot write extension node: {e}")))
+    }
+
+    /// A bound `LOOKUP` carries its map ([`crate::lookup`]); other functions go by name.
+    fn try_encode_udf(&self, node: &datafusion::logical_expr::ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        crate::lookup::LookupFn::encode(node, buf)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<datafusion::logical_expr::ScalarUDF>> {
+        if name == crate::lookup::LOOKUP_FN && !buf.is_empty() {
+            return crate::lookup::LookupFn::decode(buf);
+        }
+        Err(codec_error(format!("unknown scalar function [{name}]")))
     }
 }

@@ -1,29 +1,63 @@
-//! Rewriting the query body: every `TABLE(EXTERN(...))` becomes `"__extern_N"` and every
-//! `FLOOR/CEIL(x TO unit)` becomes `TIME_FLOOR/TIME_CEIL(x, 'period')`.
+//! Rewriting the query body: every `TABLE(EXTERN(...))` (and input table function such as
+//! `TABLE(LOCALFILES(...))`) becomes `"__extern_N"`, every `TABLE(APPEND(...))` becomes
+//! `"__append_N"` and every `FLOOR/CEIL(x TO unit)` becomes `TIME_FLOOR/TIME_CEIL(x, 'period')`.
 
 use super::external::try_extern;
-use super::model::ExternSpec;
+use super::model::{AppendSpec, ExternSpec};
+use super::table_functions::{try_table_function, TableFunction};
 use super::tokens::{depth0_indices, matching_paren, next_nonws, nonws, prev_nonws, trim, unexpected, Tok};
 use crate::units::floor_unit_period;
 use msq_engine::{MsqError, Result};
 use sqlparser::tokenizer::Token;
 
+/// The table functions a rewrite found.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub(super) externs: Vec<ExternSpec>,
+    pub(super) appends: Vec<AppendSpec>,
+}
+
+/// [`rewrite_found`] collecting only the externs (for expressions outside the query body).
 pub(super) fn rewrite(toks: &[Tok], externs: &mut Vec<ExternSpec>, out: &mut String) -> Result<()> {
+    let mut found = Found {
+        externs: std::mem::take(externs),
+        appends: Vec::new(),
+    };
+    let result = rewrite_found(toks, &mut found, out);
+    *externs = found.externs;
+    result
+}
+
+/// Rewrites `toks` into `out`, collecting the table functions into `found`.
+pub(super) fn rewrite_found(toks: &[Tok], found: &mut Found, out: &mut String) -> Result<()> {
     let mut i = 0;
     while i < toks.len() {
         let t = &toks[i];
         if t.is_kw("TABLE") {
-            if let Some((spec, next)) = try_extern(toks, i, externs.len())? {
-                out.push('"');
-                out.push_str(&spec.table_name);
-                out.push('"');
-                externs.push(spec);
+            if let Some((spec, next)) = try_extern(toks, i, found.externs.len())? {
+                push_name(out, &spec.table_name);
+                found.externs.push(spec);
+                i = next;
+                continue;
+            }
+            let ns = (found.externs.len(), found.appends.len());
+            if let Some((function, next)) = try_table_function(toks, i, ns)? {
+                match function {
+                    TableFunction::Input(spec) => {
+                        push_name(out, &spec.table_name);
+                        found.externs.push(spec);
+                    }
+                    TableFunction::Append(spec) => {
+                        push_name(out, &spec.table_name);
+                        found.appends.push(spec);
+                    }
+                }
                 i = next;
                 continue;
             }
         }
         if t.is_kw("FLOOR") || t.is_kw("CEIL") || t.is_kw("CEILING") {
-            if let Some(next) = try_floor_to(toks, i, externs, out)? {
+            if let Some(next) = try_floor_to(toks, i, found, out)? {
                 i = next;
                 continue;
             }
@@ -34,9 +68,16 @@ pub(super) fn rewrite(toks: &[Tok], externs: &mut Vec<ExternSpec>, out: &mut Str
     Ok(())
 }
 
+/// Writes a quoted table name.
+fn push_name(out: &mut String, name: &str) {
+    out.push('"');
+    out.push_str(name);
+    out.push('"');
+}
+
 /// Rewrites `FLOOR(<expr> TO <unit>)` at `i`; returns the index after it, or `None` if the
 /// call has no `TO <unit>`.
-fn try_floor_to(toks: &[Tok], i: usize, externs: &mut Vec<ExternSpec>, out: &mut String) -> Result<Option<usize>> {
+fn try_floor_to(toks: &[Tok], i: usize, found: &mut Found, out: &mut String) -> Result<Option<usize>> {
     // The name must not be qualified or an identifier in another role (`x.floor`).
     if prev_nonws(toks, i).is_some_and(|p| matches!(toks[p].token, Token::Period)) {
         return Ok(None);
@@ -75,7 +116,7 @@ fn try_floor_to(toks: &[Tok], i: usize, externs: &mut Vec<ExternSpec>, out: &mut
     } else {
         "TIME_CEIL("
     });
-    rewrite(expr, externs, out)?;
+    rewrite_found(expr, found, out)?;
     out.push_str(", '");
     out.push_str(period);
     out.push_str("')");

@@ -131,7 +131,7 @@ impl ExternArgs {
 
 /// Parses the optional `EXTEND (cols)` or `(cols)` starting at `from` (right after
 /// `TABLE(...)`); returns its columns and the index after it (`from` without one).
-fn parse_extend(toks: &[Tok], from: usize) -> Result<(Option<Signature>, usize)> {
+pub(super) fn parse_extend(toks: &[Tok], from: usize) -> Result<(Option<Signature>, usize)> {
     let Some(k) = next_nonws(toks, from) else {
         return Ok((None, from));
     };

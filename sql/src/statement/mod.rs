@@ -8,6 +8,7 @@
 //! One job per file: `tokens` (the token stream and its depth-0 helpers), `header`
 //! (`INSERT INTO` / `REPLACE INTO ... OVERWRITE`), `partitioning` (`PARTITIONED BY`,
 //! `CLUSTERED BY`), `body` (query body rewriting), `external` (`TABLE(EXTERN(...))`),
+//! `table_functions` (`TABLE(APPEND(...))`, `TABLE(LOCALFILES|HTTP|INLINE|S3(...))`),
 //! `overwrite_where` (the `OVERWRITE WHERE` condition), `parse` (the statement as a whole)
 //! and `model` (what comes out). Before the statement, `request` splits off a request's
 //! `SET` statements (`set`) and `EXPLAIN PLAN FOR`.
@@ -21,13 +22,14 @@ mod parse;
 mod partitioning;
 mod request;
 mod set;
+mod table_functions;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_request;
 mod tokens;
 
-pub use model::{ClusterKey, DruidStatement, ExternSpec, Overwrite, StatementKind};
+pub use model::{AppendSpec, ClusterKey, DruidStatement, ExternSpec, Overwrite, StatementKind};
 pub use overwrite_where::{parse_overwrite_where, parse_overwrite_where_in_zone};
 pub use parse::{parse_statement, parse_statement_in_zone};
 pub use request::{parse_request, SqlRequest};

@@ -67,6 +67,16 @@ pub struct ExternSpec {
     pub signature: Signature,
 }
 
+/// One `TABLE(APPEND('t1', 't2', ...))` of the query, replaced in the query text by
+/// `"<table_name>"`: the rows of every table, columns matched by name (missing ones NULL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendSpec {
+    /// The name the construct was replaced by, e.g. `__append_0`.
+    pub table_name: String,
+    /// The tables appended, in order.
+    pub tables: Vec<String>,
+}
+
 /// A parsed Druid SQL statement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DruidStatement {
@@ -82,6 +92,8 @@ pub struct DruidStatement {
     /// `FLOOR/CEIL(x TO unit)` rewritten to `TIME_FLOOR/TIME_CEIL(x, 'period')`.
     pub query_sql: String,
     pub externs: Vec<ExternSpec>,
+    /// Every `TABLE(APPEND(...))`, rewritten to `"__append_N"`.
+    pub appends: Vec<AppendSpec>,
     /// A top-level `ORDER BY` is present in the query body.
     pub has_order_by: bool,
     /// A top-level `LIMIT` (or `FETCH`) is present in the query body.

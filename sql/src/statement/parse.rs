@@ -1,6 +1,6 @@
 //! The statement as a whole: tokens, header, Druid clauses and query body, in that order.
 
-use super::body::rewrite;
+use super::body::{rewrite_found, Found};
 use super::header::parse_header;
 use super::model::{DruidStatement, StatementKind};
 use super::partitioning::Clauses;
@@ -35,9 +35,10 @@ pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement>
     let has_order_by = has_top_level_order_by(query);
     let has_limit = has_top_level_keyword(query, &["LIMIT", "FETCH"]);
     let has_offset = has_top_level_keyword(query, &["OFFSET"]);
-    let mut externs = Vec::new();
+    let mut found = Found::default();
     let mut query_sql = String::new();
-    rewrite(trim(query), &mut externs, &mut query_sql)?;
+    rewrite_found(trim(query), &mut found, &mut query_sql)?;
+    let Found { externs, appends } = found;
 
     Ok(DruidStatement {
         kind,
@@ -47,6 +48,7 @@ pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement>
         clustered_by,
         query_sql,
         externs,
+        appends,
         has_order_by,
         has_limit,
         has_offset,

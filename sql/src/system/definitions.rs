@@ -230,7 +230,8 @@ pub fn resolve(schema: Option<&str>, table: &str) -> std::result::Result<Option<
     let Some(schema) = schema else {
         return Ok(None);
     };
-    if schema == DRUID_SCHEMA {
+    // Datasources and lookup tables (`lookup.<name>`) are the planner's.
+    if schema == DRUID_SCHEMA || schema == "lookup" {
         return Ok(None);
     }
     if !SCHEMA_NAMES.contains(&schema) {
@@ -315,10 +316,7 @@ mod tests {
             resolve(Some("sys"), "nothing"),
             Err("Object 'nothing' not found within 'sys'".into())
         );
-        assert_eq!(
-            resolve(Some("lookup"), "x"),
-            Err("Object 'x' not found within 'lookup'".into())
-        );
+        assert_eq!(resolve(Some("lookup"), "x"), Ok(None));
     }
 
     #[test]
