@@ -58,6 +58,7 @@ pub fn column_values(array: &ArrayRef) -> Vec<Value> {
             let a = a.as_string::<i32>();
             nullable(&|i| json!(a.value(i)))
         }
+        dt if msq_engine::signature::is_multi_value(dt) => multi_value_strings(array),
         DataType::List(_) | DataType::LargeList(_) => {
             let a = arrow::compute::cast(
                 array,
@@ -81,6 +82,28 @@ pub fn column_values(array: &ArrayRef) -> Vec<Value> {
             }
         }
     }
+}
+
+/// A multi-value string column as Druid renders it: a row of one value is that string, of
+/// several a JSON array of them, of none (or NULL) null.
+fn multi_value_strings(array: &ArrayRef) -> Vec<Value> {
+    let Ok(a) = arrow::compute::cast(array, &msq_engine::signature::multi_value_type()) else {
+        return vec![Value::Null; array.len()];
+    };
+    let l = a.as_list::<i32>();
+    (0..l.len())
+        .map(|i| {
+            if l.is_null(i) {
+                return Value::Null;
+            }
+            let mut values = column_values(&l.value(i));
+            match values.len() {
+                0 => Value::Null,
+                1 => values.pop().unwrap_or(Value::Null),
+                _ => Value::Array(values),
+            }
+        })
+        .collect()
 }
 
 /// Rows of batches as arrays of JSON values.

@@ -18,6 +18,23 @@ pub enum ColumnType {
     Array(Box<ColumnType>),
     /// `COMPLEX<name>`
     Complex(String),
+    /// A multi-value string: Druid type STRING holding 0..n strings per row, an Arrow list
+    /// of strings whose item field is named [`MULTI_VALUE_ITEM`] (see [`multi_value_type`]).
+    /// Its type text is `STRING`; signatures stored with segments spell it `MULTI_VALUE_STRING`.
+    MultiValueString,
+}
+
+/// The item field name that marks an Arrow list of strings as a Druid multi-value string.
+pub const MULTI_VALUE_ITEM: &str = "druid_mv";
+
+/// The Arrow type of a multi-value string column.
+pub fn multi_value_type() -> DataType {
+    DataType::List(Arc::new(Field::new(MULTI_VALUE_ITEM, DataType::Utf8, true)))
+}
+
+/// Whether `dt` is a multi-value string ([`multi_value_type`], any list flavour).
+pub fn is_multi_value(dt: &DataType) -> bool {
+    matches!(dt, DataType::List(f) | DataType::LargeList(f) if f.name() == MULTI_VALUE_ITEM)
 }
 
 impl ColumnType {
@@ -27,6 +44,9 @@ impl ColumnType {
         let upper = t.to_ascii_uppercase();
         if let Some(inner) = upper.strip_prefix("ARRAY<").and_then(|r| r.strip_suffix('>')) {
             return Some(ColumnType::Array(Box::new(ColumnType::parse(inner)?)));
+        }
+        if upper == "MULTI_VALUE_STRING" {
+            return Some(ColumnType::MultiValueString);
         }
         if upper.starts_with("COMPLEX<") && upper.ends_with('>') {
             return Some(ColumnType::Complex(t[8..t.len() - 1].to_string()));
@@ -43,7 +63,7 @@ impl ColumnType {
     /// Druid's type text.
     pub fn name(&self) -> String {
         match self {
-            ColumnType::String => "STRING".into(),
+            ColumnType::String | ColumnType::MultiValueString => "STRING".into(),
             ColumnType::Long => "LONG".into(),
             ColumnType::Float => "FLOAT".into(),
             ColumnType::Double => "DOUBLE".into(),
@@ -61,6 +81,7 @@ impl ColumnType {
             ColumnType::Double => DataType::Float64,
             ColumnType::Array(inner) => DataType::List(Arc::new(Field::new("item", inner.to_arrow(), true))),
             ColumnType::Complex(_) => DataType::Utf8,
+            ColumnType::MultiValueString => multi_value_type(),
         }
     }
 
@@ -84,6 +105,7 @@ impl ColumnType {
             | DataType::Date64 => ColumnType::Long,
             DataType::Float16 | DataType::Float32 => ColumnType::Float,
             DataType::Float64 | DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => ColumnType::Double,
+            dt if is_multi_value(dt) => ColumnType::MultiValueString,
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
                 ColumnType::Array(Box::new(ColumnType::from_arrow(f.data_type())))
             }
@@ -96,6 +118,7 @@ impl ColumnType {
     /// The SQL type name Druid reports for this column (`sqlTypeNames`).
     pub fn sql_type_name(dt: &DataType) -> &'static str {
         match dt {
+            dt if is_multi_value(dt) => "VARCHAR",
             DataType::Timestamp(_, _) => "TIMESTAMP",
             DataType::Date32 | DataType::Date64 => "DATE",
             DataType::Boolean => "BOOLEAN",
@@ -113,7 +136,10 @@ impl ColumnType {
 
 impl Serialize for ColumnType {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
+        match self {
+            ColumnType::MultiValueString => s.serialize_str("MULTI_VALUE_STRING"),
+            other => s.serialize_str(&other.name()),
+        }
     }
 }
 
@@ -183,5 +209,19 @@ mod tests {
             r#"[{"name":"time","type":"STRING"},{"name":"added","type":"LONG"},{"name":"tags","type":"ARRAY<STRING>"}]"#
         );
         assert_eq!(s.to_arrow_schema().field(1).data_type(), &DataType::Int64);
+    }
+
+    #[test]
+    fn multi_value_strings() {
+        let mv = ColumnType::from_arrow(&multi_value_type());
+        assert_eq!(mv, ColumnType::MultiValueString);
+        assert_eq!(mv.name(), "STRING");
+        assert_eq!(ColumnType::sql_type_name(&multi_value_type()), "VARCHAR");
+        let text = serde_json::to_string(&mv).unwrap();
+        assert_eq!(serde_json::from_str::<ColumnType>(&text).unwrap(), mv);
+        assert_eq!(mv.to_arrow(), multi_value_type());
+        let plain = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+        assert!(!is_multi_value(&plain));
+        assert_eq!(ColumnType::from_arrow(&plain).name(), "ARRAY<STRING>");
     }
 }

@@ -16,7 +16,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{cast, col, lit, Expr};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParserBuilder;
-use msq_engine::context::{ArrayIngestMode, JoinAlgorithm, QueryContext};
+use msq_engine::context::{JoinAlgorithm, QueryContext};
 use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::input::{InputFormat, InputSource};
 use msq_engine::metadata::MetadataStore;
@@ -191,6 +191,8 @@ async fn plan_on_this_thread(
     let state = sc.state();
     let read_tables = register_datasources(&sc, &parsed, &stmt, metadata.clone(), workers).await?;
     let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
+    let logical =
+        crate::rewrite::rewrite_multi_value(logical, context.sql.group_by_enable_multi_value_unnesting)?;
     let logical = crate::lookups::bind(logical, &metadata).await?;
     check_columns(logical.schema().fields().len())?;
     let df = DataFrame::new(state.clone(), logical);
@@ -336,7 +338,7 @@ async fn plan_ingest(
     let mut builder = StageBuilder::new(query_id, workers);
     let granularity = stmt.partitioned_by.expect("validated");
     let df = shape_ingest_columns(df, granularity)?;
-    check_array_ingest_mode(df.schema().as_arrow(), context.sql.array_ingest_mode)?;
+    let df = crate::rewrite::apply_array_ingest_mode(df, context.sql.array_ingest_mode)?;
     let df = check_row_size(df)?;
     let output_schema = Arc::new(df.schema().as_arrow().clone());
     let cluster_by = resolve_cluster_by(stmt, &output_schema, select_list)?;
@@ -503,31 +505,6 @@ fn check_row_size(df: DataFrame) -> Result<DataFrame> {
     df.filter(udf.call(wide)).map_err(planning_error)
 }
 
-/// `arrayIngestMode`: `none` stores no arrays, `mvd` only string arrays (multi-value strings).
-fn check_array_ingest_mode(schema: &Schema, mode: ArrayIngestMode) -> Result<()> {
-    for f in schema.fields() {
-        let DataType::List(item) = f.data_type() else {
-            continue;
-        };
-        let problem = match mode {
-            ArrayIngestMode::Array => None,
-            ArrayIngestMode::None => Some("arrayIngestMode is [none], which stores no arrays"),
-            ArrayIngestMode::Mvd if item.data_type() != &DataType::Utf8 => Some(
-                "arrayIngestMode is [mvd], which stores only VARCHAR arrays (as multi-value strings); set arrayIngestMode to [array]",
-            ),
-            ArrayIngestMode::Mvd => None,
-        };
-        if let Some(p) = problem {
-            return Err(MsqError::Validation(format!(
-                "Cannot write array column [{}] of type [{}]: {p}",
-                f.name(),
-                msq_engine::signature::ColumnType::sql_type_name(f.data_type())
-            )));
-        }
-    }
-    Ok(())
-}
-
 fn finish(query_id: &str, builder: StageBuilder) -> Result<QueryDefinition> {
     for s in &builder.stages {
         s.check_limits()?;
@@ -631,6 +608,7 @@ fn storage_type(name: &str, dt: &DataType) -> Result<DataType> {
         DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => DataType::Float64,
         DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(_, _) | DataType::Null => DataType::Utf8,
         DataType::Utf8 | DataType::Int64 | DataType::Float32 | DataType::Float64 => dt.clone(),
+        dt if msq_engine::signature::is_multi_value(dt) => msq_engine::signature::multi_value_type(),
         DataType::List(f) | DataType::LargeList(f) if !f.data_type().is_nested() => DataType::List(Arc::new(
             arrow::datatypes::Field::new_list_field(storage_type("", f.data_type())?, true),
         )),

@@ -1,7 +1,8 @@
 //! Druid SQL functions as DataFusion scalar UDFs: `TIME_PARSE`, `TIME_FORMAT`,
 //! `TIME_FLOOR`, `TIME_CEIL`, `TIME_SHIFT`, `TIME_EXTRACT`, `MILLIS_TO_TIMESTAMP`,
 //! `TIMESTAMP_TO_MILLIS` and `TIMESTAMPDIFF` (its unit as a string, see `rewrite`); the
-//! string functions of [`string`]; the frame-size check of [`limits`].
+//! string functions of [`string`]; the array and multi-value string functions of [`array`];
+//! the frame-size check of [`limits`].
 //!
 //! Timestamps are Arrow `Timestamp(Millisecond, None)` meaning UTC. Timestamp arguments of
 //! any unit or zone are accepted (the instant is kept), as are strings (cast by DataFusion)
@@ -9,6 +10,8 @@
 //! Invalid literal arguments (period, unit, pattern, time zone) are validation errors.
 
 mod args;
+pub mod array;
+pub mod array_agg;
 pub mod latest;
 pub mod limits;
 pub mod size;
@@ -44,6 +47,8 @@ pub fn register_druid_functions(ctx: &SessionContext) {
 pub fn druid_functions() -> Vec<ScalarUDF> {
     let mut out = time_functions::time_functions();
     out.extend(string::string_functions());
+    out.extend(array::array_functions());
+    out.push(array_agg::array_agg_limit_udf());
     out.push(limits::row_fits_udf());
     out
 }

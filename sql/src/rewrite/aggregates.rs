@@ -1,7 +1,7 @@
 //! Druid aggregates: `LATEST` / `EARLIEST` and their `_BY` forms, and the check that no sketch
 //! is left unfinalized.
 
-use super::ast::ident_name;
+use super::ast::{call, ident_name, number_lit};
 use super::options::RewriteOptions;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
@@ -12,7 +12,8 @@ use msq_engine::{MsqError, Result};
 use std::ops::ControlFlow;
 
 /// `LATEST(x[, maxBytes])` → `latest_by(x, "__time")`, `EARLIEST` likewise, and the optional
-/// `maxBytes` argument of `LATEST_BY`/`EARLIEST_BY` dropped (strings are not truncated).
+/// `maxBytes` argument of `LATEST_BY`/`EARLIEST_BY` dropped (strings are not truncated);
+/// `ARRAY_AGG(x[, maxSizeBytes])` → `druid_array_agg_limit(ARRAY_AGG(x), maxSizeBytes)`.
 pub fn rewrite_druid_aggregates(stmt: &mut DFStatement) {
     let DFStatement::Statement(inner) = stmt else {
         return;
@@ -20,6 +21,18 @@ pub fn rewrite_druid_aggregates(stmt: &mut DFStatement) {
     let _ = visit_expressions_mut(inner.as_mut(), |e: &mut Expr| {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_ascii_uppercase();
+            if name == "ARRAY_AGG" && f.over.is_none() {
+                let size = match &mut f.args {
+                    FunctionArguments::List(list) if list.args.len() == 2 => match list.args.pop() {
+                        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(size))) => size,
+                        _ => number_lit(crate::functions::array_agg::DEFAULT_MAX_SIZE_BYTES),
+                    },
+                    _ => number_lit(crate::functions::array_agg::DEFAULT_MAX_SIZE_BYTES),
+                };
+                let agg = e.clone();
+                *e = call(crate::functions::array_agg::ARRAY_AGG_LIMIT, vec![agg, size]);
+                return ControlFlow::Continue(());
+            }
             let target = match name.as_str() {
                 "LATEST" | "LATEST_BY" => "latest_by",
                 "EARLIEST" | "EARLIEST_BY" => "earliest_by",

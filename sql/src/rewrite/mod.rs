@@ -5,12 +5,14 @@
 //! Calcite's `EXPR$n` column names, and the checks for constructs MSQ does not support.
 //!
 //! One job per file: `options` (the context), `ast` (helpers), `checks` (unsupported
-//! constructs), `aggregates`, `scalar` (scalar forms and the time zone), `unnest` and
-//! `names` (output column names).
+//! constructs), `aggregates`, `scalar` (scalar forms and the time zone), `unnest`,
+//! `names` (output column names), and on the logical plan `multi_value` (multi-value strings
+//! and `arrayIngestMode`).
 
 mod aggregates;
 mod ast;
 mod checks;
+mod multi_value;
 mod names;
 mod options;
 mod scalar;
@@ -20,6 +22,7 @@ mod unnest;
 
 pub use aggregates::rewrite_druid_aggregates;
 pub use checks::{check_group_by, reject_unsupported};
+pub use multi_value::{apply_array_ingest_mode, rewrite_multi_value};
 pub use names::{canonical_expression, name_unaliased_columns, output_expressions};
 pub use options::RewriteOptions;
 pub use scalar::{parse_interval, rewrite_druid_functions};
