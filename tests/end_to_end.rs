@@ -338,8 +338,21 @@ PARTITIONED BY DAY"#
         report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["errorCode"],
         "InsertTimeNull"
     );
-    let (err, _) = expect_error(e, &extern_sql(&two, "WHERE page = 'no such page'"), json!({})).await;
+    let (err, report) = expect_error(
+        e,
+        &extern_sql(&two, "WHERE page = 'no such page'"),
+        json!({"failOnEmptyInsert": true}),
+    )
+    .await;
     assert_eq!(err.error_code(), "InsertCannotBeEmpty");
+    assert_eq!(
+        report["multiStageQuery"]["payload"]["status"]["errorReport"]["error"]["errorMessage"],
+        "No rows to insert for dataSource [bad]. Set failOnEmptyInsert : false in the query context to allow empty inserts."
+    );
+    // Without failOnEmptyInsert (false by default, as in Druid 29+) the same INSERT succeeds
+    // and publishes nothing.
+    let (_, empty, _) = run_ok(e, &extern_sql(&two, "WHERE page = 'no such page'"), json!({})).await;
+    assert_eq!((empty.rows_written, empty.segments.len()), (0, 0));
     let (err, _) = expect_error(
         e,
         &format!("{} CLUSTERED BY page DESC", extern_sql(&two, "")),

@@ -326,7 +326,7 @@ async fn report_results_ingestion_and_druids_errors() {
     // A failed statement: FAILED with Druid's errorDetails, and no results.
     let failing =
         "INSERT INTO nothing SELECT __time, channel FROM wiki WHERE channel = 'no such channel' PARTITIONED BY DAY";
-    let failed = submit(a, failing, json!({"executionMode": "ASYNC"})).await;
+    let failed = submit(a, failing, json!({"executionMode": "ASYNC", "failOnEmptyInsert": true})).await;
     let fid = failed["queryId"].as_str().unwrap().to_string();
     let f = wait_done(a, &fid).await;
     assert_eq!(f["state"], "FAILED", "{f}");

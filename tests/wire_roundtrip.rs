@@ -193,10 +193,11 @@ fn work_orders(query: &PlannedStatement, stage: &Arc<StageDefinition>, workers: 
                     .iter()
                     .map(|p| {
                         let iv = msq_engine::granularity::Interval::new(0, 86_400_000);
-                        (
-                            *p,
-                            SegmentId::new(spec.data_source.clone(), iv, "2024-01-01T00:00:00.000Z", *p as u32),
-                        )
+                        msq_engine::protocol::SegmentSlot {
+                            partition: *p,
+                            id: SegmentId::new(spec.data_source.clone(), iv, "2024-01-01T00:00:00.000Z", *p as u32),
+                            rows: None,
+                        }
                     })
                     .collect(),
                 StageProcessor::Plan { .. } => vec![],

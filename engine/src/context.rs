@@ -15,8 +15,8 @@ pub struct QueryContext {
     pub max_parse_exceptions: i64,
     pub finalize_aggregations: bool,
     /// `failOnEmptyInsert`: fail ingestion that produces no rows with `InsertCannotBeEmpty`.
-    /// Unset means: INSERT fails (nothing to append is almost always a mistake), REPLACE
-    /// succeeds and leaves tombstones over the OVERWRITE range.
+    /// Unset means false, Druid's default since 29.0: an empty INSERT succeeds and publishes
+    /// nothing, an empty REPLACE succeeds and leaves tombstones over the OVERWRITE range.
     pub fail_on_empty_insert: Option<bool>,
     pub sql_query_id: Option<String>,
     /// `segmentSortOrder`: columns to sort segments by (default `__time` then CLUSTERED BY).

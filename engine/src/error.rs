@@ -29,7 +29,7 @@ pub enum MsqError {
     InsertTimeNull { detail: Option<String> },
     /// An ingestion with time partitioning produced no rows.
     #[error(
-        "No rows to insert for dataSource [{data_source}]. Try using PARTITIONED BY ALL or check the WHERE clause."
+        "No rows to insert for dataSource [{data_source}]. Set failOnEmptyInsert : false in the query context to allow empty inserts."
     )]
     InsertCannotBeEmpty { data_source: String },
     /// A row's `__time` fell outside the OVERWRITE WHERE interval of a REPLACE.

@@ -64,6 +64,19 @@ pub struct InputStageLocation {
     pub sources: Vec<OutputLocation>,
 }
 
+/// One segment a generation worker writes from its input partition `partition` (read once,
+/// in order): the next `rows` rows of it, or all that are left when `rows` is `None`. A
+/// partition of more than `rowsPerSegment` rows is split over several slots, so segment
+/// sizes follow `rowsPerSegment` however coarse the key statistics were (Druid's partition
+/// boost, without a boost column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentSlot {
+    pub partition: usize,
+    pub id: SegmentId,
+    #[serde(default)]
+    pub rows: Option<u64>,
+}
+
 /// Work for one worker on one stage.
 #[derive(Debug, Clone)]
 pub struct WorkOrder {
@@ -73,8 +86,8 @@ pub struct WorkOrder {
     pub worker_count: usize,
     /// Fragment partitions to run, or input partitions to turn into segments.
     pub partitions: Vec<usize>,
-    /// Segment generation: the segment each input partition becomes.
-    pub segments: Vec<(usize, SegmentId)>,
+    /// Segment generation: the segments the input partitions become, in partition order.
+    pub segments: Vec<SegmentSlot>,
     pub settings: WorkerSettings,
     /// Where each input stage (by stage number) is read from.
     pub inputs: BTreeMap<usize, InputStageLocation>,

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod lookups;
 pub mod planner;
 pub mod registry;
+mod result_zone;
 pub mod rewrite;
 pub mod script;
 pub mod stages;

@@ -15,6 +15,13 @@ for r in rows:
 def iso(t):
     return t.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.') + f'{t.microsecond // 1000:03d}Z'
 
+def local_iso(t, z):
+    """Druid's rendering of a TIMESTAMP result in sqlTimeZone z: local time with its offset."""
+    l = t.astimezone(z)
+    off = l.strftime('%z')
+    off = 'Z' if off == '+0000' else off[:3] + ':' + off[3:]
+    return l.strftime('%Y-%m-%dT%H:%M:%S.') + f'{l.microsecond // 1000:03d}' + off
+
 def ts(s):
     return dt.datetime.fromisoformat(s.replace('Z', '+00:00'))
 
@@ -27,28 +34,28 @@ LA, KOL, TOKYO = ZoneInfo('America/Los_Angeles'), ZoneInfo('Asia/Kolkata'), Zone
 def local_floor_day(t, z):
     l = t.astimezone(z)
     return dt.datetime(l.year, l.month, l.day, tzinfo=z)
-c = collections.Counter(iso(local_floor_day(r['t'], LA)) for r in rows)
+c = collections.Counter(local_iso(local_floor_day(r['t'], LA), LA) for r in rows)
 out('tz: TIME_FLOOR P1D in Los Angeles', sorted([k, v] for k, v in c.items()))
 c = collections.Counter(iso(local_floor_day(r['t'], TOKYO)) for r in rows)
 out('tz: explicit zone argument (Tokyo days)', sorted([k, v] for k, v in c.items()))
 def local_floor_hour(t, z):
     l = t.astimezone(z)
     return dt.datetime(l.year, l.month, l.day, l.hour, tzinfo=z)
-c = collections.Counter(iso(local_floor_hour(r['t'], KOL)) for r in rows)
+c = collections.Counter(local_iso(local_floor_hour(r['t'], KOL), KOL) for r in rows)
 out('tz: FLOOR TO HOUR in Kolkata (first two)', sorted([k, v] for k, v in c.items())[:2])
 mn = min(r['t'] for r in rows)
 la_mn = mn.astimezone(LA)
 out('tz: functions in Los Angeles', [la_mn.isoformat(timespec='milliseconds'), la_mn.hour, la_mn.day,
-    iso(dt.datetime(2015, 9, 11, 17, 46, 58, tzinfo=LA))])
+    local_iso(dt.datetime(2015, 9, 11, 17, 46, 58, tzinfo=LA), LA)])
 out('tz: literal in Los Angeles', sum(1 for r in rows if r['t'] >= dt.datetime(2015, 9, 12, tzinfo=LA)))
 now = ts('2015-09-12T05:06:07.008Z')
 kol_now = now.astimezone(KOL)
 out('tz: CURRENT_TIMESTAMP, CURRENT_DATE, TIMESTAMPADD in Kolkata', [
-    iso(now), iso(dt.datetime(kol_now.year, kol_now.month, kol_now.day, tzinfo=KOL)),
-    iso(dt.datetime(2015, 9, 12, tzinfo=KOL) + dt.timedelta(hours=2))])
+    local_iso(now, KOL), local_iso(dt.datetime(kol_now.year, kol_now.month, kol_now.day, tzinfo=KOL), KOL),
+    local_iso(dt.datetime(2015, 9, 12, tzinfo=KOL) + dt.timedelta(hours=2), KOL)])
 t = ts('2015-09-12T00:46:58Z')
 out('tz: explicit zone arguments', [t.astimezone(TOKYO).strftime('%Y-%m-%d %H:%M'),
-    iso(dt.datetime(2015, 9, 12, 9, 0, tzinfo=TOKYO)), t.astimezone(LA).day])
+    local_iso(dt.datetime(2015, 9, 12, 9, 0, tzinfo=TOKYO), LA), t.astimezone(UTC).day])
 
 # --- strings ---
 pages = [r['page'] for r in rows]

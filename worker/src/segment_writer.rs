@@ -1,5 +1,6 @@
 //! Segment generation: turns each input partition (rows sorted in segment order) into one
-//! Parquet segment file in deep storage.
+//! Parquet segment file in deep storage, or several when it holds more than
+//! `rowsPerSegment` rows.
 
 use arrow::array::{Array, AsArray, TimestampMillisecondArray};
 use arrow::datatypes::DataType;
@@ -7,8 +8,8 @@ use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use msq_engine::counters::{update, SegmentGenerationProgress};
 use msq_engine::granularity::format_millis;
-use msq_engine::metadata::SegmentRecord;
-use msq_engine::protocol::WorkOrder;
+use msq_engine::metadata::{SegmentId, SegmentRecord};
+use msq_engine::protocol::{SegmentSlot, WorkOrder};
 use msq_engine::signature::{Signature, TIME_COLUMN};
 use msq_engine::stage::SegmentGeneratorSpec;
 use msq_engine::{MsqError, Result};
@@ -23,7 +24,8 @@ use parquet::schema::types::ColumnPath;
 use serde_json::json;
 use std::sync::Arc;
 
-/// Writes every partition assigned in `order` as a segment; returns the segment records.
+/// Writes every segment assigned in `order` (each input partition, read once, becomes its
+/// slots' segments in turn); returns the segment records.
 pub async fn generate_segments(
     order: &WorkOrder,
     spec: &SegmentGeneratorSpec,
@@ -34,67 +36,143 @@ pub async fn generate_segments(
     update(&exec.counters, |c| {
         c.segment_generation = Some(SegmentGenerationProgress::default())
     });
-    for (partition, id) in &order.segments {
-        // The datasource names a deep-storage directory: never write under an invalid one.
-        msq_engine::ids::validate_id("dataSource", &id.data_source)?;
+    for slots in order.segments.chunk_by(|a, b| a.partition == b.partition) {
+        for slot in slots {
+            // The datasource names a deep-storage directory: never write under an invalid one.
+            msq_engine::ids::validate_id("dataSource", &slot.id.data_source)?;
+        }
+        out.extend(write_partition(order, spec, input_stage, &exec, slots).await?);
+    }
+    Ok(out)
+}
+
+/// Reads input partition `slots[0].partition` once and writes its rows into the slots'
+/// segments in order, each taking its `rows` (the last one the rest).
+async fn write_partition(
+    order: &WorkOrder,
+    spec: &SegmentGeneratorSpec,
+    input_stage: usize,
+    exec: &Arc<ExecContext>,
+    slots: &[SegmentSlot],
+) -> Result<Vec<SegmentRecord>> {
+    let partition = slots[0].partition;
+    exec.check_cancelled()?;
+    let mut stream = exec.fetcher.read_partition(input_stage, partition, exec.batch_size)?;
+    let mut out = Vec::new();
+    let mut slot = 0;
+    let mut current = OpenSegment::new(&slots[0], &order.query_id);
+    let mut rows_before = 0u64;
+    while let Some(batch) = stream.next().await {
         exec.check_cancelled()?;
-        let mut stream = exec.fetcher.read_partition(input_stage, *partition, exec.batch_size)?;
-        let path = id.path(&order.query_id);
-        let object_path = ObjectPath::from(path.as_str());
-        let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
-        let mut rows = 0u64;
-        let mut min_t = i64::MAX;
-        let mut max_t = i64::MIN;
-        let mut signature = Signature::default();
-        while let Some(batch) = stream.next().await {
-            exec.check_cancelled()?;
-            let batch = batch.map_err(MsqError::from)?;
-            if batch.num_rows() == 0 {
+        let batch = batch.map_err(MsqError::from)?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        update(&exec.counters, |c| {
+            if c.inputs.is_empty() {
+                c.inputs.resize(1, Default::default());
+            }
+            c.inputs[0].add_frame(
+                partition,
+                batch.num_rows() as u64,
+                msq_engine::counters::frame_bytes(&batch),
+            );
+            if let Some(g) = c.segment_generation.as_mut() {
+                g.rows_processed += batch.num_rows() as u64;
+            }
+        });
+        check_null_bytes(&batch, rows_before)?;
+        rows_before += batch.num_rows() as u64;
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let left = batch.num_rows() - offset;
+            let room = slots[slot].rows.map_or(left as u64, |r| r.saturating_sub(current.rows));
+            if room == 0 && slot + 1 < slots.len() {
+                out.extend(current.finish(spec, exec).await?);
+                slot += 1;
+                current = OpenSegment::new(&slots[slot], &order.query_id);
                 continue;
             }
-            update(&exec.counters, |c| {
-                if c.inputs.is_empty() {
-                    c.inputs.resize(1, Default::default());
-                }
-                c.inputs[0].add_frame(
-                    *partition,
-                    batch.num_rows() as u64,
-                    msq_engine::counters::frame_bytes(&batch),
-                );
-                if let Some(g) = c.segment_generation.as_mut() {
-                    g.rows_processed += batch.num_rows() as u64;
-                }
-            });
-            check_null_bytes(&batch, rows)?;
-            if let Ok(ti) = batch.schema().index_of(TIME_COLUMN) {
-                if let Some(t) = batch.column(ti).as_any().downcast_ref::<TimestampMillisecondArray>() {
-                    for i in 0..t.len() {
-                        if t.is_valid(i) {
-                            min_t = min_t.min(t.value(i));
-                            max_t = max_t.max(t.value(i));
-                        }
-                    }
-                }
-            }
-            if writer.is_none() {
-                signature = Signature::from_schema(&batch.schema());
-                let props = writer_properties(&batch, spec);
-                let sink = BufWriter::new(exec.deep_storage.clone(), object_path.clone());
-                writer = Some(AsyncArrowWriter::try_new(sink, batch.schema(), Some(props))?);
-            }
-            rows += batch.num_rows() as u64;
-            writer.as_mut().expect("writer").write(&batch).await?;
-            update(&exec.counters, |c| {
-                if let Some(g) = c.segment_generation.as_mut() {
-                    g.rows_persisted += batch.num_rows() as u64;
-                }
-            });
+            let take = if room == 0 { left } else { left.min(room as usize) };
+            current.write(&batch.slice(offset, take), spec, exec).await?;
+            offset += take;
         }
-        let Some(w) = writer else {
-            continue; // an empty partition makes no segment
+    }
+    out.extend(current.finish(spec, exec).await?);
+    Ok(out)
+}
+
+/// A segment being written: its Parquet writer (opened with the first rows), rows and time
+/// range so far.
+struct OpenSegment {
+    id: SegmentId,
+    path: String,
+    writer: Option<AsyncArrowWriter<BufWriter>>,
+    rows: u64,
+    min_t: i64,
+    max_t: i64,
+    signature: Signature,
+    /// The input partition it holds rows of.
+    partition: usize,
+    /// The smallest CLUSTERED BY tuple of its rows (range shard specs are bounded by them).
+    min_key: Option<Vec<Option<String>>>,
+}
+
+impl OpenSegment {
+    fn new(slot: &SegmentSlot, query_id: &str) -> Self {
+        OpenSegment {
+            path: slot.id.path(query_id),
+            id: slot.id.clone(),
+            writer: None,
+            rows: 0,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            signature: Signature::default(),
+            partition: slot.partition,
+            min_key: None,
+        }
+    }
+
+    async fn write(&mut self, batch: &RecordBatch, spec: &SegmentGeneratorSpec, exec: &ExecContext) -> Result<()> {
+        if let Ok(ti) = batch.schema().index_of(TIME_COLUMN) {
+            if let Some(t) = batch.column(ti).as_any().downcast_ref::<TimestampMillisecondArray>() {
+                for v in t.iter().flatten() {
+                    self.min_t = self.min_t.min(v);
+                    self.max_t = self.max_t.max(v);
+                }
+            }
+        }
+        if self.writer.is_none() {
+            self.signature = Signature::from_schema(&batch.schema());
+            let props = writer_properties(batch, spec);
+            let sink = BufWriter::new(exec.deep_storage.clone(), ObjectPath::from(self.path.as_str()));
+            self.writer = Some(AsyncArrowWriter::try_new(sink, batch.schema(), Some(props))?);
+        }
+        if !spec.cluster_by.is_empty() {
+            min_key(batch, &spec.cluster_by, &mut self.min_key)?;
+        }
+        self.rows += batch.num_rows() as u64;
+        self.writer.as_mut().expect("writer").write(batch).await?;
+        update(&exec.counters, |c| {
+            if let Some(g) = c.segment_generation.as_mut() {
+                g.rows_persisted += batch.num_rows() as u64;
+            }
+        });
+        Ok(())
+    }
+
+    /// Closes the file and gives its record; an empty segment writes no file and no record.
+    async fn finish(self, spec: &SegmentGeneratorSpec, exec: &ExecContext) -> Result<Option<SegmentRecord>> {
+        let Some(w) = self.writer else {
+            return Ok(None);
         };
         w.close().await?;
-        let size = exec.deep_storage.head(&object_path).await?.size;
+        let size = exec
+            .deep_storage
+            .head(&ObjectPath::from(self.path.as_str()))
+            .await?
+            .size;
+        let rows = self.rows;
         update(&exec.counters, |c| {
             if let Some(g) = c.segment_generation.as_mut() {
                 g.rows_merged += rows;
@@ -102,22 +180,21 @@ pub async fn generate_segments(
             }
         });
         let now = format_millis(chrono::Utc::now().timestamp_millis());
-        out.push(SegmentRecord {
-            id: id.clone(),
+        Ok(Some(SegmentRecord {
+            shard_spec: shard_spec(spec, self.id.partition_num, self.partition, self.min_key),
+            id: self.id,
             used: false,
             is_tombstone: false,
             num_rows: rows,
             size_bytes: size,
-            path,
-            signature,
-            min_time: (rows > 0).then_some(min_t),
-            max_time: (rows > 0).then_some(max_t),
+            path: self.path,
+            signature: self.signature,
+            min_time: (rows > 0).then_some(self.min_t),
+            max_time: (rows > 0).then_some(self.max_t),
             created_date: now.clone(),
             used_status_last_updated: now,
-            shard_spec: shard_spec(spec, id.partition_num),
-        });
+        }))
     }
-    Ok(out)
 }
 
 /// Values of a string column sampled to decide on dictionary encoding.
@@ -186,11 +263,54 @@ fn check_null_bytes(batch: &arrow::record_batch::RecordBatch, rows_before: u64) 
     Ok(())
 }
 
-/// The shard spec recorded with a segment (partition counts are filled in at publish time).
-fn shard_spec(spec: &SegmentGeneratorSpec, partition_num: u32) -> serde_json::Value {
+/// The shard spec recorded with a segment. Partition counts and range bounds are filled in
+/// at publish time (`finalize_shard_specs`), from the input partition and smallest
+/// CLUSTERED BY tuple recorded here.
+fn shard_spec(
+    spec: &SegmentGeneratorSpec,
+    partition_num: u32,
+    input_partition: usize,
+    min_key: Option<Vec<Option<String>>>,
+) -> serde_json::Value {
     if spec.cluster_by.is_empty() {
         json!({"type": "numbered", "partitionNum": partition_num, "partitions": 0})
     } else {
-        json!({"type": "range", "dimensions": spec.cluster_by, "partitionNum": partition_num})
+        json!({"type": "range", "dimensions": spec.cluster_by, "partitionNum": partition_num,
+               "inputPartition": input_partition, "minKey": min_key})
     }
+}
+
+/// Lowers `min` to the smallest tuple of `columns` in `batch` (as strings, Druid's
+/// `StringTuple` order: nulls first, then by value; a missing column reads as null).
+fn min_key(batch: &RecordBatch, columns: &[String], min: &mut Option<Vec<Option<String>>>) -> Result<()> {
+    let mut cols = Vec::with_capacity(columns.len());
+    for name in columns {
+        cols.push(match batch.schema().index_of(name) {
+            Ok(i) => Some(arrow::compute::cast(batch.column(i), &DataType::Utf8)?),
+            Err(_) => None,
+        });
+    }
+    let strings: Vec<Option<&arrow::array::StringArray>> =
+        cols.iter().map(|c| c.as_ref().map(|a| a.as_string::<i32>())).collect();
+    let value =
+        |c: usize, row: usize| -> Option<&str> { strings[c].and_then(|a| a.is_valid(row).then(|| a.value(row))) };
+    for row in 0..batch.num_rows() {
+        let smaller = match min.as_ref() {
+            None => true,
+            Some(m) => {
+                let mut ord = std::cmp::Ordering::Equal;
+                for (c, current) in m.iter().enumerate() {
+                    ord = value(c, row).cmp(&current.as_deref());
+                    if ord != std::cmp::Ordering::Equal {
+                        break;
+                    }
+                }
+                ord == std::cmp::Ordering::Less
+            }
+        };
+        if smaller {
+            *min = Some((0..columns.len()).map(|c| value(c, row).map(str::to_string)).collect());
+        }
+    }
+    Ok(())
 }

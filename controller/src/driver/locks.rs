@@ -3,7 +3,7 @@
 
 use super::Driver;
 use msq_engine::metadata::SegmentId;
-use msq_engine::{MsqError, Result};
+use msq_engine::Result;
 
 impl Driver<'_> {
     /// A REPLACE holds an exclusive lock on its OVERWRITE intervals for its whole run (as
@@ -34,10 +34,7 @@ impl Driver<'_> {
     /// Allocates the segment ids of generation stage `n` in one metadata transaction (an
     /// INSERT takes shared locks on its chunks there), recording them as pending.
     pub(super) async fn allocate(&mut self, n: usize) -> Result<Vec<SegmentId>> {
-        let req = self
-            .kernel
-            .allocation(n, &self.version)
-            .ok_or_else(|| MsqError::Unknown(format!("stage {n} writes segments of no ingestion")))?;
+        let req = self.kernel.allocation(n, &self.version)?;
         self.holds_locks = true;
         crate::locking::allocate(&self.env.metadata, &req, self.lock_timeout, &self.cancel).await
     }

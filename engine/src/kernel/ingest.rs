@@ -7,8 +7,9 @@ use crate::context::QueryContext;
 use crate::granularity::{Granularity, Interval};
 use crate::keystats::RangePartitions;
 use crate::metadata::{AllocateRequest, LockType, SegmentId, SegmentPublish, SegmentRecord};
+use crate::protocol::SegmentSlot;
 use crate::signature::Signature;
-use crate::stage::{QueryDefinition, StageProcessor, MAX_BUCKETS};
+use crate::stage::{QueryDefinition, StageProcessor, MAX_BUCKETS, MAX_PARTITIONS};
 use crate::{MsqError, Result};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -24,9 +25,11 @@ pub struct IngestRules {
     pub granularity: Granularity,
     /// `Some` for REPLACE: the OVERWRITE intervals.
     pub replace: Option<Vec<Interval>>,
-    /// Whether writing no rows fails the query (`failOnEmptyInsert`; by default an INSERT
-    /// fails and a REPLACE does not, since it may only be meant to delete).
+    /// Whether writing no rows fails the query (`failOnEmptyInsert`, false by default as in
+    /// Druid 29+: an empty INSERT publishes nothing and an empty REPLACE only deletes).
     pub fail_on_empty: bool,
+    /// `rowsPerSegment`: no segment holds more rows.
+    pub rows_per_segment: u64,
 }
 
 impl IngestRules {
@@ -39,7 +42,8 @@ impl IngestRules {
                 data_source: spec.data_source.clone(),
                 granularity: spec.granularity,
                 replace: spec.replace.clone(),
-                fail_on_empty: ctx.fail_on_empty_insert.unwrap_or(spec.replace.is_none()),
+                fail_on_empty: ctx.fail_on_empty_insert.unwrap_or(false),
+                rows_per_segment: spec.rows_per_segment,
             }),
             _ => None,
         })
@@ -81,12 +85,19 @@ impl IngestRules {
         }
     }
 
-    /// The request allocating one segment id per range partition of the feeding stage.
-    pub fn allocate_request(&self, task_id: &str, boundaries: &RangePartitions, version: &str) -> AllocateRequest {
+    /// The request allocating `segments[p]` segment ids for each range partition `p` of the
+    /// feeding stage (see [`segments_per_partition`]).
+    pub fn allocate_request(
+        &self,
+        task_id: &str,
+        boundaries: &RangePartitions,
+        segments: &[u32],
+        version: &str,
+    ) -> AllocateRequest {
         AllocateRequest {
             data_source: self.data_source.clone(),
             task_id: task_id.to_string(),
-            chunks: chunk_requests(boundaries, self.granularity),
+            chunks: chunk_requests(boundaries, segments, self.granularity),
             version: version.to_string(),
             append: self.replace.is_none(),
             lock_expires_ms: 0,
@@ -161,14 +172,37 @@ pub fn bucket_interval(granularity: Granularity, bucket: i64) -> Interval {
     }
 }
 
-/// The time chunks the range partitions fall in, each with how many segments it needs, in
-/// partition order (partitions of one chunk are consecutive).
-pub fn chunk_requests(partitions: &RangePartitions, granularity: Granularity) -> Vec<(Interval, u32)> {
+/// How many segments each of `partitions` range partitions becomes, from its exact rows
+/// (`partition_rows`, known once the feeding stage is done): enough that none holds more
+/// than `rows_per_segment` rows, at least one. More than [`MAX_PARTITIONS`] segments in all
+/// → [`MsqError::TooManyPartitions`].
+pub fn segments_per_partition(partition_rows: &[u64], partitions: usize, rows_per_segment: u64) -> Result<Vec<u32>> {
+    let per = rows_per_segment.max(1);
+    let counts: Vec<u64> = (0..partitions)
+        .map(|p| partition_rows.get(p).copied().unwrap_or(0).div_ceil(per).max(1))
+        .collect();
+    if counts.iter().sum::<u64>() > MAX_PARTITIONS as u64 {
+        return Err(MsqError::TooManyPartitions {
+            max_partitions: MAX_PARTITIONS,
+        });
+    }
+    Ok(counts.into_iter().map(|k| k as u32).collect())
+}
+
+/// The time chunks the range partitions fall in, each with how many segments it needs
+/// (`segments[p]` for partition `p`), in partition order (partitions of one chunk are
+/// consecutive).
+pub fn chunk_requests(
+    partitions: &RangePartitions,
+    segments: &[u32],
+    granularity: Granularity,
+) -> Vec<(Interval, u32)> {
     let mut out: Vec<(i64, u32)> = Vec::new();
-    for r in &partitions.ranges {
+    for (p, r) in partitions.ranges.iter().enumerate() {
+        let k = segments.get(p).copied().unwrap_or(1);
         match out.last_mut() {
-            Some((b, n)) if *b == r.bucket => *n += 1,
-            _ => out.push((r.bucket, 1)),
+            Some((b, n)) if *b == r.bucket => *n += k,
+            _ => out.push((r.bucket, k)),
         }
     }
     out.into_iter()
@@ -176,16 +210,33 @@ pub fn chunk_requests(partitions: &RangePartitions, granularity: Granularity) ->
         .collect()
 }
 
-/// Pairs each of `partitions` range partitions with its allocated id (ids come in partition
-/// order, as [`chunk_requests`] asked for them).
-pub fn assign_ids(partitions: usize, ids: Vec<SegmentId>) -> Result<Vec<(usize, SegmentId)>> {
-    if ids.len() != partitions {
+/// The segments the range partitions become: `segments[p]` allocated ids (they come in
+/// partition order, as [`chunk_requests`] asked for them) for partition `p`, sharing its
+/// `partition_rows[p]` rows about equally (the last takes whatever is left).
+pub fn assign_slots(partition_rows: &[u64], segments: &[u32], ids: Vec<SegmentId>) -> Result<Vec<SegmentSlot>> {
+    let wanted: u64 = segments.iter().map(|&k| u64::from(k)).sum();
+    if ids.len() as u64 != wanted {
         return Err(MsqError::Unknown(format!(
-            "allocated {} segment ids for {partitions} partitions",
-            ids.len()
+            "allocated {} segment ids for {wanted} segments of {} partitions",
+            ids.len(),
+            segments.len()
         )));
     }
-    Ok(ids.into_iter().enumerate().collect())
+    let mut ids = ids.into_iter();
+    let mut out = Vec::with_capacity(wanted as usize);
+    for (p, &k) in segments.iter().enumerate() {
+        let rows = partition_rows.get(p).copied().unwrap_or(0);
+        let k64 = u64::from(k);
+        for j in 0..k64 {
+            let size = rows / k64 + u64::from(j < rows % k64);
+            out.push(SegmentSlot {
+                partition: p,
+                id: ids.next().expect("counted"),
+                rows: (j + 1 < k64).then_some(size),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Whether every chunk lies inside the OVERWRITE intervals; the first that does not is
@@ -314,6 +365,7 @@ mod tests {
             granularity: Granularity::Day,
             replace,
             fail_on_empty,
+            rows_per_segment: 10,
         }
     }
 
@@ -401,13 +453,47 @@ mod tests {
     fn allocation_asks_per_chunk_in_partition_order() {
         let (a, b) = (day("2015-09-12"), day("2015-09-13"));
         let parts = ranges(&[a.start, a.start, b.start]);
-        let req = rules(None, true).allocate_request("task", &parts, "v");
+        let req = rules(None, true).allocate_request("task", &parts, &[1, 1, 1], "v");
         assert_eq!(req.chunks, vec![(a, 2), (b, 1)]);
         assert!(req.append);
-        assert!(!rules(Some(vec![a]), false).allocate_request("task", &parts, "v").append);
+        assert!(
+            !rules(Some(vec![a]), false)
+                .allocate_request("task", &parts, &[1, 1, 1], "v")
+                .append
+        );
+        // A partition split in 3 asks for 3 ids in its chunk.
+        let req = rules(None, true).allocate_request("task", &parts, &[1, 3, 2], "v");
+        assert_eq!(req.chunks, vec![(a, 4), (b, 2)]);
         let ids: Vec<SegmentId> = (0..3).map(|_| segment(a, "v").id).collect();
-        assert_eq!(assign_ids(3, ids.clone()).unwrap().len(), 3);
-        assert!(assign_ids(2, ids).is_err());
+        assert_eq!(assign_slots(&[5, 5, 5], &[1, 1, 1], ids.clone()).unwrap().len(), 3);
+        assert!(assign_slots(&[5, 5], &[1, 1], ids).is_err());
+    }
+
+    #[test]
+    fn segments_follow_rows_per_segment_whatever_the_partitions() {
+        // Exact rows per partition: 25 rows at 10 per segment need 3 segments.
+        assert_eq!(
+            segments_per_partition(&[25, 10, 0, 1], 4, 10).unwrap(),
+            vec![3, 1, 1, 1]
+        );
+        // Partitions the worker reported no rows for still get one (empty) slot.
+        assert_eq!(segments_per_partition(&[7], 2, 10).unwrap(), vec![1, 1]);
+        // rowsPerSegment 1 over 25,001 rows: one segment per row is too many.
+        assert!(matches!(
+            segments_per_partition(&[25_001], 1, 1),
+            Err(MsqError::TooManyPartitions { max_partitions: 25_000 })
+        ));
+        assert_eq!(segments_per_partition(&[25_000], 1, 1).unwrap(), vec![25_000]);
+        // 25 rows in 3 slots: 9 + 8 + the rest; 10 rows in 1: all of them.
+        let ids: Vec<SegmentId> = (0..4)
+            .map(|k| SegmentId::new("wiki", day("2015-09-12"), "v", k))
+            .collect();
+        let slots = assign_slots(&[25, 10], &[3, 1], ids.clone()).unwrap();
+        let got: Vec<(usize, u32, Option<u64>)> = slots
+            .iter()
+            .map(|s| (s.partition, s.id.partition_num, s.rows))
+            .collect();
+        assert_eq!(got, vec![(0, 0, Some(9)), (0, 1, Some(8)), (0, 2, None), (1, 3, None)]);
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! when outputs may be cleaned up. The driver feeds it events and asks it what to do; it
 //! does no I/O.
 
-use super::ingest::{assign_ids, IngestRules};
+use super::ingest::{assign_slots, segments_per_partition, IngestRules};
 use super::stage_phase::ControllerStagePhase;
 use super::workers::{assign_partitions, WorkerAttempts};
 use crate::context::QueryContext;
 use crate::keystats::{boundaries_by_count, boundaries_by_target_size, KeyStatistics, RangePartitions};
 use crate::metadata::{AllocateRequest, SegmentId};
+use crate::protocol::SegmentSlot;
 use crate::stage::{
     PartitionTarget, QueryDefinition, ShuffleSpec, StageDefinition, StageProcessor, MAX_BUCKETS, MAX_PARTITIONS,
 };
@@ -66,8 +67,8 @@ impl StageShape {
 pub struct WorkerWork {
     /// Partitions it processes.
     pub partitions: Vec<usize>,
-    /// Segments it writes, by partition (segment generation only).
-    pub segments: Vec<(usize, SegmentId)>,
+    /// Segments it writes from its partitions (segment generation only).
+    pub segments: Vec<SegmentSlot>,
 }
 
 /// A failed worker's relaunch: its new attempt and the work to send it again.
@@ -197,21 +198,33 @@ impl QueryKernel {
     }
 
     /// The output partitions of the stage the segment generator `n` reads: one segment each.
-    fn segment_partitions(&self, n: usize) -> RangePartitions {
+    /// What generation stage `n` turns into segments: the range partitions of the stage it
+    /// reads, their exact rows (known once that stage is done) and how many segments each
+    /// becomes (`rowsPerSegment`).
+    fn segment_plan(&self, n: usize) -> Result<(RangePartitions, Vec<u64>, Vec<u32>)> {
         let input = self.stages[n].shape.inputs.first();
-        input
+        let partitions = input
             .and_then(|i| self.stages[*i].partitions.clone())
-            .unwrap_or(RangePartitions { ranges: vec![] })
+            .unwrap_or(RangePartitions { ranges: vec![] });
+        let rows = input
+            .map(|i| self.stages[*i].partition_rows.clone())
+            .unwrap_or_default();
+        let per_segment = self.ingest.as_ref().map_or(u64::MAX, |r| r.rows_per_segment);
+        let segments = segments_per_partition(&rows, partitions.ranges.len(), per_segment)?;
+        Ok((partitions, rows, segments))
     }
 
-    /// The segment ids to allocate before stage `n` starts (segment generation only):
-    /// one per output partition of the stage it reads, in partition order, at `version`.
-    pub fn allocation(&self, n: usize, version: &str) -> Option<AllocateRequest> {
-        if self.stages[n].shape.work != StageWork::Segments {
-            return None;
-        }
-        let rules = self.ingest.as_ref()?;
-        Some(rules.allocate_request(self.workers.task_id(), &self.segment_partitions(n), version))
+    /// The segment ids to allocate before stage `n` starts (segment generation only): as
+    /// many per output partition of the stage it reads as `rowsPerSegment` needs, in
+    /// partition order, at `version`.
+    pub fn allocation(&self, n: usize, version: &str) -> Result<AllocateRequest> {
+        let rules = self
+            .ingest
+            .as_ref()
+            .filter(|_| self.stages[n].shape.work == StageWork::Segments)
+            .ok_or_else(|| MsqError::Unknown(format!("stage {n} writes segments of no ingestion")))?;
+        let (partitions, _, segments) = self.segment_plan(n)?;
+        Ok(rules.allocate_request(self.workers.task_id(), &partitions, &segments, version))
     }
 
     /// NEW → READING_INPUT: decides which workers run stage `n` on which partitions
@@ -232,8 +245,8 @@ impl QueryKernel {
         let (partitions, segments) = match self.stages[n].shape.work {
             StageWork::Partitions(p) => (p.max(1), vec![]),
             StageWork::Segments => {
-                let ids = assign_ids(self.segment_partitions(n).len(), allocated)?;
-                (ids.len(), ids)
+                let (partitions, rows, segments) = self.segment_plan(n)?;
+                (partitions.ranges.len(), assign_slots(&rows, &segments, allocated)?)
             }
         };
         let assignment = assign_partitions(partitions, self.workers.slots());
@@ -250,7 +263,11 @@ impl QueryKernel {
         Ok(assignment
             .into_iter()
             .map(|parts| WorkerWork {
-                segments: segments.iter().filter(|(p, _)| parts.contains(p)).cloned().collect(),
+                segments: segments
+                    .iter()
+                    .filter(|s| parts.contains(&s.partition))
+                    .cloned()
+                    .collect(),
                 partitions: parts,
             })
             .collect())
@@ -544,6 +561,7 @@ mod tests {
             granularity: crate::granularity::Granularity::All,
             replace: None,
             fail_on_empty,
+            rows_per_segment: 2,
         }
     }
 
@@ -577,7 +595,7 @@ mod tests {
     fn segment_generation_writes_the_allocated_ids() {
         let mut k = ingest_kernel(2, true);
         k.start_stage(0, vec![]).unwrap();
-        assert!(k.allocation(0, "v").is_none(), "not a segment generator");
+        assert!(k.allocation(0, "v").is_err(), "not a segment generator");
         k.add_key_statistics(0, 0, keys(&[b"a", b"b", b"c", b"d", b"e"]))
             .unwrap();
         let parts = k.boundaries(0).unwrap().len();
@@ -589,8 +607,35 @@ mod tests {
         assert!(k.clone().start_stage(1, vec![id(0)]).is_err(), "one id per partition");
         let work = k.start_stage(1, (0..3).map(id).collect()).unwrap();
         assert_eq!(work.len(), 2);
-        assert_eq!(work[0].segments, vec![(0, id(0)), (2, id(2))]);
-        assert_eq!(work[1].segments, vec![(1, id(1))]);
+        let slot = |partition, n, rows| SegmentSlot {
+            partition,
+            id: id(n),
+            rows,
+        };
+        assert_eq!(work[0].segments, vec![slot(0, 0, None), slot(2, 2, None)]);
+        assert_eq!(work[1].segments, vec![slot(1, 1, None)]);
+        assert_eq!(k.partition_count(1), Some(3));
+    }
+
+    #[test]
+    fn a_partition_larger_than_rows_per_segment_is_split_over_segments() {
+        // The key statistics saw one key only (a coarse sketch): one range partition of 5
+        // rows, at 2 rows per segment, becomes 3 segments written by the same worker.
+        let mut k = ingest_kernel(2, true);
+        k.start_stage(0, vec![]).unwrap();
+        k.add_key_statistics(0, 0, keys(&[b"a"])).unwrap();
+        assert_eq!(k.boundaries(0).unwrap().len(), 1);
+        k.worker_results_complete(0, 0, &[5]).unwrap();
+        let req = k.allocation(1, "v").unwrap();
+        assert_eq!(req.chunks.iter().map(|c| c.1).sum::<u32>(), 3);
+        let work = k.start_stage(1, (0..3).map(id).collect()).unwrap();
+        assert_eq!(work.len(), 1, "one partition, one worker");
+        let got: Vec<(usize, u32, Option<u64>)> = work[0]
+            .segments
+            .iter()
+            .map(|s| (s.partition, s.id.partition_num, s.rows))
+            .collect();
+        assert_eq!(got, vec![(0, 0, Some(2)), (0, 1, Some(2)), (0, 2, None)]);
         assert_eq!(k.partition_count(1), Some(3));
     }
 

@@ -271,6 +271,12 @@ pub fn boundaries_by_target_size(
         return Err(MsqError::TooManyBuckets { max_buckets });
     }
     let target_rows = target_rows.max(1);
+    // Every `target_rows` rows make one partition (segment generation splits a partition the
+    // sketch could not cut finely enough): too many in all fails before any cut is made.
+    let needed: u64 = stats.buckets.values().map(|s| s.rows.div_ceil(target_rows)).sum();
+    if needed > max_partitions as u64 {
+        return Err(MsqError::TooManyPartitions { max_partitions });
+    }
     let mut ranges = Vec::new();
     for (&bucket, sketch) in &stats.buckets {
         if sketch.rows <= target_rows {

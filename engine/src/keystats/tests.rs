@@ -511,3 +511,17 @@ fn merge_many_small_workers() {
         assert!((c as f64 - 100_000.0).abs() / 100_000.0 < 0.05, "{counts:?}");
     }
 }
+
+#[test]
+fn partitions_needed_count_rows_not_distinct_keys() {
+    let mut s = KeyStatistics::new(64);
+    for _ in 0..1000 {
+        s.add(0, &key(7));
+    }
+    // One key the sketch cannot cut, but 1,000 rows at 1 row per partition need 1,000.
+    match boundaries_by_target_size(&s, 1, 5, 999) {
+        Err(MsqError::TooManyPartitions { max_partitions: 999 }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(boundaries_by_target_size(&s, 1, 5, 1000).unwrap().len(), 1);
+}

@@ -601,8 +601,16 @@ fn work_orders_roundtrip_every_stage_shape() {
         worker_count: 2,
         partitions: vec![0, 2],
         segments: vec![
-            (0, SegmentId::new("wiki", Interval::new(0, 86_400_000), "v1", 0)),
-            (2, SegmentId::new("wiki", Interval::new(0, 86_400_000), "v1", 1)),
+            msq_engine::protocol::SegmentSlot {
+                partition: 0,
+                id: SegmentId::new("wiki", Interval::new(0, 86_400_000), "v1", 0),
+                rows: Some(7),
+            },
+            msq_engine::protocol::SegmentSlot {
+                partition: 2,
+                id: SegmentId::new("wiki", Interval::new(0, 86_400_000), "v1", 1),
+                rows: None,
+            },
         ],
         settings: settings(),
         inputs: BTreeMap::new(),

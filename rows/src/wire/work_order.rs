@@ -4,8 +4,7 @@
 
 use super::codec::{wire_error, WireCodec};
 use arrow::datatypes::Schema;
-use msq_engine::metadata::SegmentId;
-use msq_engine::protocol::{InputStageLocation, WorkOrder, WorkerSettings};
+use msq_engine::protocol::{InputStageLocation, SegmentSlot, WorkOrder, WorkerSettings};
 use msq_engine::sort::SortColumn;
 use msq_engine::stage::{
     ProcessorKind, RangeShuffle, SegmentGeneratorSpec, ShuffleSpec, StageDefinition, StageInput, StageProcessor,
@@ -27,7 +26,7 @@ pub(crate) struct WireWorkOrder {
     pub worker_number: usize,
     pub worker_count: usize,
     pub partitions: Vec<usize>,
-    pub segments: Vec<(usize, SegmentId)>,
+    pub segments: Vec<SegmentSlot>,
     pub settings: WorkerSettings,
     pub inputs: BTreeMap<usize, InputStageLocation>,
     pub attempt: u32,

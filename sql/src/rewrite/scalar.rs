@@ -73,6 +73,17 @@ fn rewrite_expr(e: &mut Expr, opts: &RewriteOptions) -> Result<()> {
                 *e = call("TIME_EXTRACT", args);
             }
         }
+        Expr::Cast {
+            expr,
+            data_type: SqlDataType::Date,
+            ..
+        } if zoned => {
+            // Druid's DATE is the start of the day in sqlTimeZone, not in UTC.
+            *e = call(
+                "TIME_FLOOR",
+                vec![(**expr).clone(), string_lit("P1D"), null_lit(), zone()],
+            );
+        }
         Expr::Function(f) => {
             if let Some(replacement) = rewrite_call(f, opts)? {
                 *e = replacement;
