@@ -119,6 +119,17 @@ out('mv: MV_TO_ARRAY, MV_APPEND, MV_SLICE', [[
     None if r['tags'] is None else mv_render(r['tags'] + ['z']),
     None if r['tags'] is None else mv_render(slice_(r['tags'], 1, 2)),
 ] for r in by_label])
+c = collections.Counter(t for r in rows if r['tags'] for t in r['tags'])
+out('mv: UNNEST of a multi-value column through MV_TO_ARRAY', [[k, v] for k, v in c.items()])
+def index_of(a, v, base):
+    return a.index(v) + base if a is not None and v in a else None
+out('mv: MV_OFFSET_OF, MV_ORDINAL_OF, MV_PREPEND, MV_OVERLAP', [[
+    r['label'], index_of(r['tags'], 'b', 0), index_of(r['tags'], 'b', 1),
+    None if r['tags'] is None else mv_render(['z'] + r['tags']),
+    None if r['tags'] is None else any(t in ['c', 'f'] for t in r['tags']),
+] for r in by_label])
+out('mv: ARRAY_TO_MV of a numeric array', [[r['label'], mv_render([None if x is None else str(x) for x in r['nums']])]
+    for r in by_label if r['label'] in ('r1', 'r2', 'r5')])
 out('mv: ARRAY_TO_MV in the default mode', [[r['label'], mv_render(r['tags'])] for r in by_label])
 
 # --- Druid docs: docs/querying/multi-value-dimensions.md ---
