@@ -104,3 +104,60 @@ async fn segments_follow_rows_per_segment_and_range_specs_bound_their_rows() {
         .collect();
     assert_eq!(got, per_channel);
 }
+
+/// Worker counts of the stages in a task report.
+fn stage_workers(report: &Value) -> Vec<u64> {
+    report["multiStageQuery"]["payload"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["workerCount"].as_u64().unwrap_or(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_assignment_auto_takes_the_fewest_workers_the_input_needs() {
+    let t = engine();
+    let e = &t.engine;
+    let wiki = |extra: &str| {
+        format!(
+            "SELECT channel, COUNT(*) FROM TABLE(EXTERN('{{\"type\":\"local\",\"files\":[\"{}\"]}}', '{{\"type\":\"json\"}}', '[{{\"name\":\"channel\",\"type\":\"string\"}}]')) {extra} GROUP BY 1",
+            wiki_path()
+        )
+    };
+    // The 2 MB sample (gzip JSON, weighing 4x its size) is far below 512 MiB: one worker
+    // under auto, every allowed worker under max (the default).
+    let (_, o, report) = run_ok(e, &wiki(""), json!({"maxNumTasks": 3, "taskAssignment": "auto"})).await;
+    assert!(
+        stage_workers(&report).iter().all(|&w| w == 1),
+        "{:?}",
+        stage_workers(&report)
+    );
+    let auto_rows = o
+        .results
+        .as_ref()
+        .map(|b| b.iter().map(|b| b.num_rows()).sum::<usize>());
+    let (_, o, report) = run_ok(e, &wiki(""), json!({"maxNumTasks": 3})).await;
+    assert_eq!(stage_workers(&report)[0], 2);
+    assert_eq!(
+        auto_rows,
+        o.results
+            .as_ref()
+            .map(|b| b.iter().map(|b| b.num_rows()).sum::<usize>())
+    );
+
+    // 10,001 files are more than one worker takes (10,000): two workers under auto, although
+    // maxNumTasks allows three.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..10_001 {
+        std::fs::write(dir.path().join(format!("f{i:05}.json")), format!("{{\"n\":{i}}}\n")).unwrap();
+    }
+    let sql = format!(
+        "SELECT COUNT(*), SUM(n) FROM TABLE(EXTERN('{{\"type\":\"local\",\"baseDir\":\"{}\",\"filter\":\"*.json\"}}', '{{\"type\":\"json\"}}', '[{{\"name\":\"n\",\"type\":\"long\"}}]'))",
+        dir.path().display()
+    );
+    let (_, o, report) = run_ok(e, &sql, json!({"maxNumTasks": 4, "taskAssignment": "auto"})).await;
+    assert_eq!(stage_workers(&report)[0], 2, "{:?}", stage_workers(&report));
+    let rows = msq_controller::values::rows_json(o.results.as_deref().unwrap_or_default(), 10);
+    assert_eq!(rows, vec![json!([10_001, (0..10_001u64).sum::<u64>()])]);
+}

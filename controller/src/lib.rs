@@ -15,6 +15,7 @@ pub mod overlord;
 pub mod recovery;
 pub mod report;
 pub mod results;
+pub mod task_assignment;
 pub mod tasks;
 pub mod values;
 pub mod worker_protocol;

@@ -154,13 +154,19 @@ impl Overlord {
         sql: &str,
         context: &Map<String, Value>,
     ) -> Result<PreparedTask> {
-        let ctx = QueryContext::parse(&request.merged_context(context))?;
+        let mut ctx = QueryContext::parse(&request.merged_context(context))?;
         let query_id = ctx
             .sql_query_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let task_id = format!("query-{query_id}");
-        let planned = plan_statement(&request.statement, &ctx, &query_id, self.metadata.clone()).await?;
+        let mut planned = plan_statement(&request.statement, &ctx, &query_id, self.metadata.clone()).await?;
+        if let Some(workers) = crate::task_assignment::fewer_workers(&planned, &ctx, &self.metadata).await? {
+            // taskAssignment auto: planned again for the fewer workers the input needs.
+            ctx.max_num_tasks = workers + 1;
+            ctx.sql.max_num_tasks = workers + 1;
+            planned = plan_statement(&request.statement, &ctx, &query_id, self.metadata.clone()).await?;
+        }
         Ok(PreparedTask {
             task_id,
             planned,

@@ -160,7 +160,8 @@ impl QueryContext {
 pub enum TaskAssignment {
     /// As many workers as `maxNumTasks` allows (Druid's default).
     Max,
-    /// As few workers as the input needs (Druid sizes by files; msq-rs treats it as `max`).
+    /// As few workers as the input needs: 512 MiB (weighted) and 10,000 files per worker
+    /// (`kernel::task_assignment`).
     Auto,
 }
 

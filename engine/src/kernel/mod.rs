@@ -1,11 +1,13 @@
 //! Pure state machines and decisions of query execution, free of I/O (as Druid's MSQ
 //! `kernel` package): stage phases seen by the controller and by workers, the controller's
-//! query kernel, worker assignment and relaunch limits, and the ingestion rules.
+//! query kernel, worker assignment (`taskAssignment`) and relaunch limits, and the ingestion
+//! rules.
 
 pub mod budget;
 pub mod ingest;
 pub mod query;
 pub mod stage_phase;
+pub mod task_assignment;
 pub mod worker_phase;
 pub mod workers;
 
