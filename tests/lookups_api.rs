@@ -109,6 +109,31 @@ async fn druids_config_round_trips_and_feeds_sql() {
     let r = get(a, &format!("{L}/config/realtime_customer1?detailed=true")).await;
     assert_eq!((r.status, r.json()), (200, docs_config()["realtime_customer1"].clone()));
 
+    // INFORMATION_SCHEMA lists the __default tier's lookups as joinable tables of k and v.
+    let rows = sql(
+        a,
+        "SELECT TABLE_NAME, TABLE_TYPE, IS_JOINABLE, IS_BROADCAST FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'lookup' ORDER BY 1",
+    )
+    .await;
+    let table = |n: &str| json!({"TABLE_NAME": n, "TABLE_TYPE": "TABLE", "IS_JOINABLE": "YES", "IS_BROADCAST": "YES"});
+    assert_eq!(
+        rows,
+        json!([
+            table("country_code"),
+            table("site_id_customer1"),
+            table("site_id_customer2")
+        ])
+    );
+    let rows = sql(
+        a,
+        "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = 'lookup' AND TABLE_NAME = 'country_code' ORDER BY ORDINAL_POSITION",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        json!([{"COLUMN_NAME": "k", "DATA_TYPE": "VARCHAR"}, {"COLUMN_NAME": "v", "DATA_TYPE": "VARCHAR"}])
+    );
+
     // "Update lookup": the docs' example POST (version v1) replaces the lookup.
     let path = format!("{L}/config/realtime_customer1/site_id_customer1");
     let v1 = container("v1", json!({"847632": "Internal Use Only"}));
@@ -352,4 +377,32 @@ async fn lookups_and_table_functions_run_on_worker_processes() {
     )
     .await;
     assert_eq!(rows, vec![vec![json!("a"), json!(1)], vec![json!("b"), json!(2)]]);
+}
+
+#[test]
+fn msq_run_loads_a_lookups_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SELECT LOOKUP('#de.wikipedia', 'channel_language') AS lang, v FROM lookup.channel_language WHERE k = '#fr.wikipedia'";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_msq"))
+        .args(["run", "--format", "csv", "--sql", sql, "--lookups"])
+        .arg(testdata("lookups-wiki.json"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "lang,v\nGerman,French\n");
+    // A file that is not Druid's config shape is refused before anything runs.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"__default": {"x": {"version": 1}}}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_msq"))
+        .args(["run", "--sql", "SELECT 1", "--lookups"])
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[version] must be a string"));
 }

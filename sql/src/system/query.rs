@@ -129,6 +129,7 @@ mod tests {
         };
         CatalogSnapshot {
             datasources: BTreeMap::from([("w".to_string(), vec![seg(0, 4), seg(10, 6)])]),
+            lookups: vec![],
             tasks: vec![],
             server: ServerInfo::broker("localhost:8082", "", ""),
         }

@@ -2,6 +2,7 @@
 
 use super::definitions::{Kind, SystemTable, CATALOG_NAME, DRUID_SCHEMA, SCHEMA_NAMES};
 use super::snapshot::CatalogSnapshot;
+use crate::lookups::{lookup_table_signature, LOOKUP_SCHEMA};
 use crate::tables::datasource_schema;
 use arrow::array::{ArrayRef, Int64Builder, StringBuilder};
 use arrow::datatypes::{Field, SchemaRef};
@@ -88,8 +89,8 @@ fn schemata() -> Vec<Vec<Cell>> {
         .collect()
 }
 
-/// Every datasource (`TABLE`), then every system table (`SYSTEM_TABLE`); none is joinable
-/// or broadcast.
+/// Every datasource (`TABLE`), every lookup (`TABLE`, joinable and broadcast, as Druid's),
+/// then every system table (`SYSTEM_TABLE`).
 fn tables(snapshot: &CatalogSnapshot) -> Vec<Vec<Cell>> {
     let row =
         |schema: &str, name: &str, kind: &str| vec![s(CATALOG_NAME), s(schema), s(name), s(kind), s("NO"), s("NO")];
@@ -98,6 +99,16 @@ fn tables(snapshot: &CatalogSnapshot) -> Vec<Vec<Cell>> {
         .keys()
         .map(|ds| row(DRUID_SCHEMA, ds, "TABLE"))
         .collect();
+    rows.extend(snapshot.lookups.iter().map(|name| {
+        vec![
+            s(CATALOG_NAME),
+            s(LOOKUP_SCHEMA),
+            s(name),
+            s("TABLE"),
+            s("YES"),
+            s("YES"),
+        ]
+    }));
     rows.extend(
         SystemTable::ALL
             .iter()
@@ -116,6 +127,9 @@ fn columns(snapshot: &CatalogSnapshot) -> Vec<Vec<Cell>> {
     };
     for (ds, segments) in &snapshot.datasources {
         add(DRUID_SCHEMA, ds, datasource_schema(segments));
+    }
+    for name in &snapshot.lookups {
+        add(LOOKUP_SCHEMA, name, lookup_table_signature().to_arrow_schema());
     }
     for t in SystemTable::ALL {
         add(t.schema(), t.name(), t.arrow_schema());
@@ -372,6 +386,7 @@ mod tests {
         datasources.insert("a".to_string(), vec![]);
         CatalogSnapshot {
             datasources,
+            lookups: vec![],
             tasks: vec![],
             server: ServerInfo::broker("127.0.0.1:8082", "2024-01-01T00:00:00.000Z", "1.0"),
         }

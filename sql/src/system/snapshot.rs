@@ -1,6 +1,6 @@
 //! What the system tables show, read once from the metadata store when a query is planned:
 //! the datasources with used segments (and those segments, when a table needs them), the
-//! tasks, and this node.
+//! lookups, the tasks, and this node.
 
 use super::definitions::SystemTable;
 use msq_engine::metadata::{MetadataStore, SegmentRecord, TaskFilter, TaskRecord};
@@ -53,6 +53,8 @@ pub struct CatalogSnapshot {
     /// Every datasource with used segments, by name, with its used segments (left empty when
     /// the query's tables need only the names).
     pub datasources: BTreeMap<String, Vec<SegmentRecord>>,
+    /// The lookups of the `__default` tier (tables `lookup.<name>`), by name.
+    pub lookups: Vec<String>,
     /// Every task, newest first (empty unless `sys.tasks` is read).
     pub tasks: Vec<TaskRecord>,
     pub server: ServerInfo,
@@ -75,6 +77,13 @@ impl CatalogSnapshot {
                 datasources.insert(name, segments);
             }
         }
+        let lookups = if needs(&[T::Tables, T::Columns]) {
+            let default = msq_engine::metadata::lookup::DEFAULT_TIER;
+            let all = metadata.lookups()?;
+            all.into_iter().filter(|r| r.tier == default).map(|r| r.name).collect()
+        } else {
+            Vec::new()
+        };
         let tasks = if needs(&[T::Tasks]) {
             metadata.list_tasks(&TaskFilter::default())?
         } else {
@@ -82,6 +91,7 @@ impl CatalogSnapshot {
         };
         Ok(CatalogSnapshot {
             datasources,
+            lookups,
             tasks,
             server,
         })
