@@ -164,8 +164,20 @@ pub struct ColumnSignature {
 pub struct Signature(pub Vec<ColumnSignature>);
 
 impl Signature {
-    /// The signature of an Arrow schema.
+    /// The signature of an Arrow schema, as Druid reports it (a multi-value string is `STRING`).
     pub fn from_schema(schema: &Schema) -> Self {
+        let mut s = Signature::for_storage(schema);
+        for c in &mut s.0 {
+            if c.column_type == ColumnType::MultiValueString {
+                c.column_type = ColumnType::String;
+            }
+        }
+        s
+    }
+
+    /// The signature of an Arrow schema as stored with a segment: multi-value strings are
+    /// `MULTI_VALUE_STRING`, so the segment's columns are read back as they were written.
+    pub fn for_storage(schema: &Schema) -> Self {
         Signature(
             schema
                 .fields()
@@ -223,5 +235,11 @@ mod tests {
         let plain = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
         assert!(!is_multi_value(&plain));
         assert_eq!(ColumnType::from_arrow(&plain).name(), "ARRAY<STRING>");
+        let schema = Schema::new(vec![Field::new("tags", multi_value_type(), true)]);
+        let reported = serde_json::to_string(&Signature::from_schema(&schema)).unwrap();
+        assert_eq!(reported, r#"[{"name":"tags","type":"STRING"}]"#);
+        let stored = Signature::for_storage(&schema);
+        assert_eq!(serde_json::to_string(&stored).unwrap(), r#"[{"name":"tags","type":"MULTI_VALUE_STRING"}]"#);
+        assert_eq!(stored.to_arrow_schema().field(0).data_type(), &multi_value_type());
     }
 }

@@ -143,7 +143,7 @@ impl OpenSegment {
             }
         }
         if self.writer.is_none() {
-            self.signature = Signature::from_schema(&batch.schema());
+            self.signature = Signature::for_storage(&batch.schema());
             let props = writer_properties(batch, spec);
             let sink = BufWriter::new(exec.deep_storage.clone(), ObjectPath::from(self.path.as_str()));
             self.writer = Some(AsyncArrowWriter::try_new(sink, batch.schema(), Some(props))?);
