@@ -116,6 +116,7 @@ macro_rules! store_suite {
             publish_needs_the_lock,
             kill_deletes_only_unused_records_inside_the_interval,
             kill_needs_the_exclusive_lock,
+            lookups_round_trip_with_versions,
         );
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {
@@ -867,4 +868,43 @@ pub(crate) fn publish_needs_the_lock(fx: &dyn Fixture) {
         LockOutcome::Acquired { .. }
     ));
     assert_eq!(store.publish(&p).unwrap().published.len(), 1);
+}
+
+/// Lookups: written all or none, higher versions only (unless replacing), read back after a
+/// restart, deleted one by one or by tier.
+pub(crate) fn lookups_round_trip_with_versions(fx: &dyn Fixture) {
+    use msq_engine::metadata::lookup::parse_container;
+    let st = fx.store();
+    let rec = |tier: &str, name: &str, version: &str, v: &str| {
+        parse_container(
+            tier,
+            name,
+            &json!({"version": version, "lookupExtractorFactory": {"type": "map", "map": {"k": v}}}),
+        )
+        .unwrap()
+    };
+    assert!(st.lookups().unwrap().is_empty());
+    let a = rec("__default", "a", "v1", "1");
+    let b = rec("__default", "b", "v1", "2");
+    let c = rec("other", "a", "v1", "3");
+    st.put_lookups(&[a.clone(), b.clone(), c.clone()], false).unwrap();
+    assert_eq!(st.lookups().unwrap(), vec![a.clone(), b.clone(), c.clone()]);
+    // One refused update refuses the whole batch.
+    let a2 = rec("__default", "a", "v2", "10");
+    let b0 = rec("__default", "b", "v0", "20");
+    assert!(matches!(
+        st.put_lookups(&[a2.clone(), b0.clone()], false),
+        Err(MsqError::Validation(_))
+    ));
+    assert_eq!(st.lookup("__default", "a").unwrap(), Some(a.clone()));
+    st.put_lookups(std::slice::from_ref(&a2), false).unwrap();
+    st.put_lookups(std::slice::from_ref(&b0), true).unwrap();
+    let st = fx.reopen();
+    assert_eq!(st.lookup("__default", "a").unwrap(), Some(a2.clone()));
+    assert_eq!(st.lookup("__default", "b").unwrap(), Some(b0));
+    assert_eq!(st.lookup("nope", "a").unwrap(), None);
+    assert_eq!(st.delete_lookups("__default", Some("b")).unwrap(), 1);
+    assert_eq!(st.delete_lookups("__default", Some("b")).unwrap(), 0);
+    assert_eq!(st.delete_lookups("other", None).unwrap(), 1);
+    assert_eq!(st.lookups().unwrap(), vec![a2]);
 }

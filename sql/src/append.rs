@@ -1,7 +1,8 @@
 //! `TABLE(APPEND('t1', 't2', ...))`: one table holding the rows of every table named, as a
 //! view over `UNION ALL` of their scans. Columns are matched by name, in order of first
 //! appearance; a table without a column gives NULL there. A column whose types differ
-//! between tables is DOUBLE when all of them are numbers, else VARCHAR.
+//! between tables takes the least restrictive one, as Druid's: DOUBLE when both are numbers,
+//! else VARCHAR.
 
 use crate::tables::DatasourceTable;
 use arrow::datatypes::{DataType, Field};
@@ -56,8 +57,7 @@ fn table_plan(name: &str, table: Arc<DatasourceTable>, fields: &[Field]) -> Resu
 }
 
 /// Registers each `APPEND` of the statement (its `__append_N` name and the tables it names)
-/// under that name; returns the tables read (an unknown one is `Object ... not found`, as in
-/// FROM).
+/// under that name; returns the tables read (an unknown one is Druid's `Table [x] not found`).
 pub async fn register(
     sc: &SessionContext,
     appends: &[(String, Vec<String>)],
@@ -68,15 +68,16 @@ pub async fn register(
     for (table_name, names) in appends {
         let mut tables = Vec::new();
         for name in names {
+            let not_found = || MsqError::Validation(format!("Table [{name}] not found"));
             if msq_engine::ids::validate_id("dataSource", name).is_err() {
-                return Err(MsqError::Validation(format!("Object '{name}' not found")));
+                return Err(not_found());
             }
             let segments = {
                 let (md, n) = (metadata.clone(), name.clone());
                 msq_engine::blocking(move || md.used_segments(&n, None)).await?
             };
             if segments.is_empty() {
-                return Err(MsqError::Validation(format!("Object '{name}' not found")));
+                return Err(not_found());
             }
             tables.push(Arc::new(DatasourceTable::new(name.clone(), segments, workers)));
             read.push(name.clone());

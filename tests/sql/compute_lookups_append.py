@@ -68,6 +68,9 @@ out("append time filter", [[sum(1 for r in de + fr if r["time"] < noon)]])
 out("append twice", [[2 * len(rows)]])
 out("append de rows written", len(de))
 out("append fr rows written", len(fr))
+# A one-row table whose `added` is DOUBLE 0.5, appended to append_de (BIGINT added).
+out("append double rows written", 1)
+out("append mixed types", [[sum(r["added"] for r in de) + 0.5]])
 
 # LOCALFILES over the raw gz sample.
 out("localfiles json", [[len(rows), sum(r["added"] for r in rows)]])

@@ -109,20 +109,25 @@ pub(super) fn try_table_function(
     Ok(Some((TableFunction::Input(spec), end)))
 }
 
-/// The table names of `APPEND('t1', 't2', ...)`: string literals, at least one.
+/// The table names of `APPEND('t1', 't2', ...)`: string literals, at least one (Druid's
+/// messages for the others).
 fn append_tables(args: &[Tok]) -> Result<Vec<String>> {
     let mut tables = Vec::new();
-    for part in split_args(args) {
-        match nonws(part).as_slice() {
-            [] if tables.is_empty() => break,
-            [t] if t.string_literal().is_some() => tables.push(t.string_literal().unwrap_or_default().to_string()),
-            _ => {
-                return Err(MsqError::Validation(format!(
-                    "APPEND arguments must be table names as string literals, e.g. APPEND('t1', 't2'); got [{}]",
-                    text_of(trim(part))
-                )))
+    let parts = split_args(args);
+    for (i, part) in parts.iter().enumerate() {
+        let problem = match nonws(part).as_slice() {
+            [] if parts.len() == 1 => break,
+            [t] if t.string_literal().is_some() => {
+                tables.push(t.string_literal().unwrap_or_default().to_string());
+                continue;
             }
-        }
+            [t] if matches!(t.token, Token::Number(..)) || t.is_kw("TRUE") || t.is_kw("FALSE") => "is not string",
+            _ => "is not literal",
+        };
+        return Err(MsqError::Validation(format!(
+            "All arguments to APPEND should be literal strings. Argument #{i} {problem}: [{}]",
+            text_of(trim(part))
+        )));
     }
     if tables.is_empty() {
         return Err(MsqError::Validation("APPEND requires at least one table".into()));
