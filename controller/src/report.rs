@@ -256,7 +256,7 @@ impl ReportState {
         let sql_types: Vec<&str> = schema
             .fields()
             .iter()
-            .map(|f| ColumnType::sql_type_name(f.data_type()))
+            .map(|f| ColumnType::sql_type_name_of(f))
             .collect();
         let mut results = json!({
             "signature": signature,

@@ -113,7 +113,13 @@ pub fn rows_json(batches: &[RecordBatch], limit: usize) -> Vec<Value> {
         if rows.len() >= limit {
             break;
         }
-        let cols: Vec<Vec<Value>> = b.columns().iter().map(column_values).collect();
+        let cols: Vec<Vec<Value>> = b
+            .schema()
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .map(|(f, c)| field_values(f, c))
+            .collect();
         for r in 0..b.num_rows() {
             if rows.len() >= limit {
                 break;
@@ -122,4 +128,34 @@ pub fn rows_json(batches: &[RecordBatch], limit: usize) -> Vec<Value> {
         }
     }
     rows
+}
+
+/// One JSON value per row of a column typed by `field`: as [`column_values`], except that
+/// `COMPLEX<json>` text (also as list items) is the JSON value it holds, as Druid returns it.
+pub fn field_values(field: &arrow::datatypes::Field, array: &ArrayRef) -> Vec<Value> {
+    use msq_engine::signature::is_json_field;
+    if is_json_field(field) {
+        let Ok(a) = arrow::compute::cast(array, &DataType::Utf8) else {
+            return column_values(array);
+        };
+        let a = a.as_string::<i32>();
+        return (0..a.len())
+            .map(|i| match a.is_null(i) {
+                true => Value::Null,
+                false => serde_json::from_str(a.value(i)).unwrap_or_else(|_| json!(a.value(i))),
+            })
+            .collect();
+    }
+    match field.data_type() {
+        DataType::List(item) if is_json_field(item) => {
+            let l = array.as_list::<i32>();
+            (0..l.len())
+                .map(|i| match l.is_null(i) {
+                    true => Value::Null,
+                    false => Value::Array(field_values(item, &l.value(i))),
+                })
+                .collect()
+        }
+        _ => column_values(array),
+    }
 }

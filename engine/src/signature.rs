@@ -7,6 +7,33 @@ use std::sync::Arc;
 /// Druid's name for the primary timestamp column.
 pub const TIME_COLUMN: &str = "__time";
 
+/// Field metadata key naming an Arrow extension type.
+pub const EXTENSION_NAME_KEY: &str = "ARROW:extension:name";
+/// Field metadata key of an Arrow extension type's parameters.
+pub const EXTENSION_METADATA_KEY: &str = "ARROW:extension:metadata";
+/// The canonical Arrow extension type of JSON text (`arrow.json`): Druid's `COMPLEX<json>`.
+pub const JSON_EXTENSION: &str = "arrow.json";
+
+/// A nullable Utf8 field holding JSON text, marked as `arrow.json` (Druid `COMPLEX<json>`).
+pub fn json_field(name: impl Into<String>) -> Field {
+    Field::new(name, DataType::Utf8, true).with_metadata(json_metadata())
+}
+
+/// The field metadata marking a string column as JSON text.
+pub fn json_metadata() -> std::collections::HashMap<String, String> {
+    [
+        (EXTENSION_NAME_KEY.to_string(), JSON_EXTENSION.to_string()),
+        (EXTENSION_METADATA_KEY.to_string(), String::new()),
+    ]
+    .into()
+}
+
+/// Whether `field` is a string column of JSON text (`COMPLEX<json>`).
+pub fn is_json_field(field: &Field) -> bool {
+    field.metadata().get(EXTENSION_NAME_KEY).map(String::as_str) == Some(JSON_EXTENSION)
+        && matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
 /// A Druid column type as it appears in signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ColumnType {
@@ -83,6 +110,43 @@ impl ColumnType {
             ColumnType::Complex(_) => DataType::Utf8,
             ColumnType::MultiValueString => multi_value_type(),
         }
+    }
+
+    /// Whether this is Druid's `COMPLEX<json>`.
+    pub fn is_json(&self) -> bool {
+        matches!(self, ColumnType::Complex(n) if n.eq_ignore_ascii_case("json"))
+    }
+
+    /// The Arrow field external data of this type is read into (JSON text is marked as such).
+    pub fn to_field(&self, name: &str) -> Field {
+        if self.is_json() {
+            return json_field(name);
+        }
+        Field::new(name, self.to_arrow(), true)
+    }
+
+    /// The Druid type of an Arrow field: [`ColumnType::from_arrow`], and `COMPLEX<json>` for
+    /// JSON text (also inside lists).
+    pub fn from_field(field: &Field) -> Self {
+        if is_json_field(field) {
+            return ColumnType::Complex("json".into());
+        }
+        match field.data_type() {
+            dt if is_multi_value(dt) => ColumnType::MultiValueString,
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                ColumnType::Array(Box::new(ColumnType::from_field(f)))
+            }
+            dt => ColumnType::from_arrow(dt),
+        }
+    }
+
+    /// The SQL type name of an Arrow field ([`ColumnType::sql_type_name`]); JSON text is
+    /// `OTHER`, the SQL type Druid reports for `COMPLEX<json>` (`sqlTypeNames`).
+    pub fn sql_type_name_of(field: &Field) -> &'static str {
+        if is_json_field(field) {
+            return "OTHER";
+        }
+        ColumnType::sql_type_name(field.data_type())
     }
 
     /// The Druid type of an Arrow column (timestamps are Druid LONGs).
@@ -184,7 +248,7 @@ impl Signature {
                 .iter()
                 .map(|f| ColumnSignature {
                     name: f.name().clone(),
-                    column_type: ColumnType::from_arrow(f.data_type()),
+                    column_type: ColumnType::from_field(f),
                 })
                 .collect(),
         )
@@ -195,7 +259,7 @@ impl Signature {
         Arc::new(Schema::new(
             self.0
                 .iter()
-                .map(|c| Field::new(&c.name, c.column_type.to_arrow(), true))
+                .map(|c| c.column_type.to_field(&c.name))
                 .collect::<Vec<_>>(),
         ))
     }
@@ -221,6 +285,15 @@ mod tests {
             r#"[{"name":"time","type":"STRING"},{"name":"added","type":"LONG"},{"name":"tags","type":"ARRAY<STRING>"}]"#
         );
         assert_eq!(s.to_arrow_schema().field(1).data_type(), &DataType::Int64);
+    }
+
+    #[test]
+    fn json_columns_keep_their_type() {
+        let s: Signature = serde_json::from_str(r#"[{"name":"n","type":"COMPLEX<json>"}]"#).unwrap();
+        let schema = s.to_arrow_schema();
+        assert!(is_json_field(schema.field(0)));
+        assert_eq!(Signature::from_schema(&schema), s);
+        assert_eq!(ColumnType::sql_type_name_of(schema.field(0)), "OTHER");
     }
 
     #[test]

@@ -91,7 +91,10 @@ pub fn datasource_schema(segments: &[SegmentRecord]) -> SchemaRef {
     for seg in sorted {
         for c in &seg.signature.0 {
             if !fields.iter().any(|f| f.name() == &c.name) {
-                fields.push(Field::new(&c.name, segment_arrow_type(&c.name, &c.column_type), true));
+                fields.push(match c.column_type.is_json() {
+                    true => msq_engine::signature::json_field(&c.name),
+                    false => Field::new(&c.name, segment_arrow_type(&c.name, &c.column_type), true),
+                });
             }
         }
     }

@@ -4,6 +4,7 @@
 pub mod controller_client;
 pub mod fragment;
 pub mod internal_http;
+pub mod json_parquet;
 pub mod process;
 pub mod segment_writer;
 pub mod server;

@@ -146,7 +146,7 @@ impl OpenSegment {
             self.signature = Signature::for_storage(&batch.schema());
             let props = writer_properties(batch, spec);
             let sink = BufWriter::new(exec.deep_storage.clone(), ObjectPath::from(self.path.as_str()));
-            self.writer = Some(AsyncArrowWriter::try_new(sink, batch.schema(), Some(props))?);
+            self.writer = Some(crate::json_parquet::json_aware_writer(sink, batch.schema(), props)?);
         }
         if !spec.cluster_by.is_empty() {
             min_key(batch, &spec.cluster_by, &mut self.min_key)?;

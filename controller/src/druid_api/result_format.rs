@@ -8,7 +8,7 @@
 //! comma or line break (quotes doubled), writes null as an empty field, quotes a row that
 //! would otherwise be blank, and ends with an empty line.
 
-use crate::values::column_values;
+use crate::values::field_values;
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use msq_engine::signature::ColumnType;
@@ -91,8 +91,8 @@ impl ResultColumn {
             .iter()
             .map(|f| ResultColumn {
                 name: f.name().clone(),
-                native_type: ColumnType::from_arrow(f.data_type()).name(),
-                sql_type: ColumnType::sql_type_name(f.data_type()).to_string(),
+                native_type: ColumnType::from_field(f).name(),
+                sql_type: ColumnType::sql_type_name_of(f).to_string(),
             })
             .collect()
     }
@@ -152,7 +152,8 @@ impl ResultWriter {
 
     /// The rows of `batch`.
     pub fn write_batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) {
-        let cols: Vec<Vec<Value>> = batch.columns().iter().map(column_values).collect();
+        let cols: Vec<Vec<Value>> =
+            batch.schema().fields().iter().zip(batch.columns()).map(|(f, c)| field_values(f, c)).collect();
         let mut text = String::new();
         for r in 0..batch.num_rows() {
             self.write_row(cols.iter().map(|c| &c[r]), &mut text, out);

@@ -109,6 +109,9 @@ impl ParquetSplitReader {
             let target = field.data_type();
             let array = match pos {
                 None => new_null_array(target, n),
+                Some(p) if msq_engine::signature::is_json_field(field) => {
+                    super::json::json_text_column(batch.column(*p), batch.schema().field(*p))?
+                }
                 Some(p) => convert_array(batch.column(*p), target, self.binary_as_string).map_err(|e| {
                     MsqError::CannotParseExternalData {
                         message: format!(

@@ -12,6 +12,7 @@
 mod args;
 pub mod array;
 pub mod array_agg;
+pub mod json;
 pub mod latest;
 pub mod limits;
 pub mod size;
@@ -47,6 +48,7 @@ pub fn register_druid_functions(ctx: &SessionContext) {
 pub fn druid_functions() -> Vec<ScalarUDF> {
     let mut out = time_functions::time_functions();
     out.extend(string::string_functions());
+    out.extend(json::json_functions());
     out.extend(array::array_functions());
     out.push(array_agg::array_agg_limit_udf());
     out.push(limits::row_fits_udf());

@@ -39,6 +39,7 @@ pub fn rewrite_statement(stmt: &mut DFStatement, opts: &RewriteOptions) -> Resul
     rewrite_lateral_unnest(stmt)?;
     rewrite_druid_aggregates(stmt);
     rewrite_druid_functions(stmt, opts)?;
+    crate::functions::json::rewrite_json_returning(stmt)?;
     name_unaliased_columns(stmt);
     if !opts.finalize_aggregations {
         check_unfinalized_aggregates(stmt, opts)?;

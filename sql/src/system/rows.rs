@@ -196,7 +196,10 @@ const CHARSET: &str = "UTF-16LE";
 const COLLATION: &str = "UTF-16LE$en_US$primary";
 
 fn column_row(schema: &str, table: &str, index: usize, f: &Field) -> Vec<Cell> {
-    let t = SqlTypeFacts::of(f.data_type());
+    let mut t = SqlTypeFacts::of(f.data_type());
+    if msq_engine::signature::is_json_field(f) {
+        t.data_type = "COMPLEX<json>".into(); // Druid's DATA_TYPE of a nested column
+    }
     let (precision, radix, scale) = match t.numeric {
         Some((p, scale)) => (Cell::L(Some(p)), l(10), Cell::L(scale)),
         None => (NO_L, NO_L, NO_L),

@@ -22,6 +22,7 @@
 //!   ignored.
 
 mod flat;
+mod nested;
 mod scan;
 
 use super::bytes::SplitBytes;
@@ -30,6 +31,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::json::reader::{Decoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;
 use flat::{FlatDecoder, MAX_FLAT_DECLINES};
+pub(super) use nested::json_text_column;
+use nested::{JsonColumns, NestedRow};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::input::source::InputSplit;
 use std::io::BufRead;
@@ -63,6 +66,8 @@ pub struct JsonSplitReader {
     probe: Option<Decoder>,
     /// The fast path, while the schema allows it and chunks keep taking it.
     flat: Option<FlatDecoder>,
+    /// The `COMPLEX<json>` columns, read apart from arrow-json.
+    nested: Option<JsonColumns>,
     chunk: Vec<u8>,
     lines: Vec<LineSpan>,
     good: Vec<usize>,
@@ -86,7 +91,8 @@ fn build_decoder(schema: &SchemaRef, batch_size: usize) -> Result<Decoder> {
 impl JsonSplitReader {
     pub(crate) fn new(split: &InputSplit, input: SplitBytes, schema: SchemaRef, batch_size: usize) -> Result<Self> {
         let decoder = build_decoder(&schema, batch_size)?;
-        let flat = FlatDecoder::new(&schema);
+        let nested = JsonColumns::new(&schema);
+        let flat = if nested.is_some() { None } else { FlatDecoder::new(&schema) };
         Ok(JsonSplitReader {
             input: input.reader,
             counter: input.counter,
@@ -97,6 +103,7 @@ impl JsonSplitReader {
             decoder,
             probe: None,
             flat,
+            nested,
             chunk: Vec::new(),
             lines: Vec::with_capacity(batch_size.min(1 << 16)),
             good: Vec::new(),
@@ -183,17 +190,25 @@ impl JsonSplitReader {
             }
         }
         if let Some(batch) = self.decode_bulk() {
-            self.rows += batch.num_rows() as u64;
-            return Ok(Some(batch));
+            if let Some(batch) = self.with_nested(batch, None)? {
+                self.rows += batch.num_rows() as u64;
+                return Ok(Some(batch));
+            }
         }
         self.decoder = build_decoder(&self.schema, self.batch_size)?;
         self.good.clear();
+        let mut nested_rows: Vec<NestedRow> = Vec::new();
         for i in 0..self.lines.len() {
             let span = self.lines[i];
             let line = std::mem::take(&mut self.chunk);
             let ok = self.probe_line(&line[span.start..span.end]);
+            let nested = match (&self.nested, &ok) {
+                (Some(n), Ok(true)) => n.extract(&line[span.start..span.end]),
+                _ => Some(Vec::new()),
+            };
             self.chunk = line;
-            if ok? {
+            if ok? && nested.is_some() {
+                nested_rows.extend(nested.filter(|_| self.nested.is_some()));
                 self.good.push(i);
             } else {
                 // Druid's record number counts rows parsed before this one, plus one.
@@ -216,8 +231,27 @@ impl JsonSplitReader {
             .flush()
             .map_err(|e| self.internal_error(last, e))?
             .ok_or_else(|| self.internal_error(last, "no rows decoded"))?;
+        let batch = self
+            .with_nested(batch, Some(nested_rows))?
+            .ok_or_else(|| self.internal_error(last, "JSON columns not decoded"))?;
         self.rows += batch.num_rows() as u64;
         Ok(Some(batch))
+    }
+
+    /// `batch` with its `COMPLEX<json>` columns filled from `rows` (one per batch row), or
+    /// from every line of the chunk when `rows` is `None`; `None` if a line is not an object.
+    fn with_nested(&self, batch: RecordBatch, rows: Option<Vec<NestedRow>>) -> Result<Option<RecordBatch>> {
+        let Some(nested) = &self.nested else {
+            return Ok(Some(batch));
+        };
+        let rows = match rows {
+            Some(r) => r,
+            None => match nested.extract_all(self.lines.iter().map(|s| &self.chunk[s.start..s.end])) {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        nested.attach(batch, &rows).map(Some)
     }
 
     fn internal_error(&self, span: LineSpan, e: impl std::fmt::Display) -> MsqError {

@@ -1,0 +1,171 @@
+//! Druid's special syntax of the JSON functions, turned into plain calls before planning:
+//! `JSON_OBJECT(KEY k VALUE v, ...)` and `JSON_OBJECT(k: v, ...)` become
+//! `JSON_OBJECT(k, v, ...)` (on the statement's tokens, since the SQL parser does not read
+//! them), and `JSON_VALUE(x, path RETURNING type)` becomes `JSON_VALUE(x, path, 'TYPE')`.
+
+use super::udf::Returning;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions_mut, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
+    ObjectNamePart, Value,
+};
+use msq_engine::{MsqError, Result};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+
+/// `sql` with `JSON_OBJECT`'s `KEY ... VALUE ...` and `k: v` pairs as plain arguments.
+/// Text without `JSON_OBJECT` (or that does not tokenize) is returned as it is.
+pub fn rewrite_json_object_syntax(sql: &str) -> Cow<'_, str> {
+    if !sql.to_ascii_uppercase().contains("JSON_OBJECT") {
+        return Cow::Borrowed(sql);
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return Cow::Borrowed(sql);
+    };
+    let is_kw =
+        |t: &Token, k: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_) | Token::EOF))
+        .collect();
+    let mut out = String::with_capacity(sql.len());
+    let mut depth = 0usize;
+    // Paren depths of the open JSON_OBJECT calls.
+    let mut calls: Vec<usize> = Vec::new();
+    for (pos, &i) in significant.iter().enumerate() {
+        let prev = pos.checked_sub(1).map(|p| &tokens[significant[p]]);
+        let next = significant.get(pos + 1).map(|&n| &tokens[n]);
+        let t = &tokens[i];
+        let inside = calls.last() == Some(&depth);
+        let replacement: Option<&str> = match t {
+            Token::LParen => {
+                depth += 1;
+                if prev.is_some_and(|p| is_kw(p, "JSON_OBJECT")) {
+                    calls.push(depth);
+                }
+                None
+            }
+            Token::RParen => {
+                if inside {
+                    calls.pop();
+                }
+                depth = depth.saturating_sub(1);
+                None
+            }
+            Token::Colon if inside => Some(","),
+            _ if inside
+                && is_kw(t, "KEY")
+                && matches!(prev, Some(Token::LParen) | Some(Token::Comma))
+                && !matches!(
+                    next,
+                    Some(Token::Comma) | Some(Token::RParen) | Some(Token::Colon) | None
+                ) =>
+            {
+                Some("")
+            }
+            _ if inside && is_kw(t, "VALUE") && !matches!(prev, Some(Token::LParen) | Some(Token::Comma)) => Some(","),
+            _ => None,
+        };
+        // Whitespace between the previous significant token and this one.
+        let start = if pos == 0 { 0 } else { significant[pos - 1] + 1 };
+        for w in &tokens[start..i] {
+            out.push_str(&w.to_string());
+        }
+        match replacement {
+            Some(r) => out.push_str(r),
+            None => out.push_str(&t.to_string()),
+        }
+    }
+    if let Some(&last) = significant.last() {
+        for w in &tokens[last + 1..] {
+            if !matches!(w, Token::EOF) {
+                out.push_str(&w.to_string());
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Rewrites `JSON_VALUE(x, path RETURNING type)` into `JSON_VALUE(x, path, 'TYPE')`.
+pub fn rewrite_json_returning(stmt: &mut DFStatement) -> Result<()> {
+    let DFStatement::Statement(inner) = stmt else {
+        return Ok(());
+    };
+    let res = visit_expressions_mut(inner.as_mut(), |e: &mut Expr| match rewrite_one(e) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(err) => ControlFlow::Break(err),
+    });
+    match res {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+fn rewrite_one(e: &mut Expr) -> Result<()> {
+    let Expr::Function(f) = e else {
+        return Ok(());
+    };
+    let FunctionArguments::List(list) = &mut f.args else {
+        return Ok(());
+    };
+    let Some(at) = list
+        .clauses
+        .iter()
+        .position(|c| matches!(c, FunctionArgumentClause::JsonReturningClause(_)))
+    else {
+        return Ok(());
+    };
+    let is_json_value =
+        matches!(f.name.0.last(), Some(ObjectNamePart::Identifier(i)) if i.value.eq_ignore_ascii_case("JSON_VALUE"));
+    let FunctionArgumentClause::JsonReturningClause(r) = list.clauses.remove(at) else {
+        return Ok(());
+    };
+    let type_name = r.data_type.to_string();
+    if !is_json_value {
+        return Err(MsqError::SqlParse(format!(
+            "RETURNING [{type_name}] is only supported in JSON_VALUE, not in {}",
+            f.name
+        )));
+    }
+    let base = type_name
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    if Returning::parse(&base).is_none() {
+        return Err(MsqError::Validation(format!(
+            "Function[json_value] invalid output type: [{type_name}], expected VARCHAR, BIGINT, DOUBLE or DECIMAL"
+        )));
+    }
+    list.args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+        Value::SingleQuotedString(base),
+    ))));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_object_pairs() {
+        let r = |s: &str| rewrite_json_object_syntax(s).into_owned();
+        assert_eq!(
+            r("SELECT JSON_OBJECT(KEY 'a' VALUE x, KEY 'b' VALUE 2) FROM t"),
+            "SELECT JSON_OBJECT( 'a' , x,  'b' , 2) FROM t"
+        );
+        assert_eq!(
+            r("SELECT JSON_OBJECT('a': x, 'b':f(1, 2))"),
+            "SELECT JSON_OBJECT('a', x, 'b',f(1, 2))"
+        );
+        assert_eq!(
+            r("SELECT json_object('a': JSON_OBJECT(KEY 'b' VALUE 1)) -- c"),
+            "SELECT json_object('a', JSON_OBJECT( 'b' , 1)) -- c"
+        );
+        assert_eq!(r("SELECT 1"), "SELECT 1");
+        // A plain call is left alone.
+        assert_eq!(r("SELECT JSON_OBJECT('a', 1)"), "SELECT JSON_OBJECT('a', 1)");
+    }
+}
