@@ -310,12 +310,12 @@ impl DruidArrayFunction {
                     .map(|(x, y)| match (x, y) {
                         (Some(x), Some(y)) => {
                             let el = x.first().map(|v| v.data_type()).unwrap_or(DataType::Utf8);
-                            let y: Vec<Option<ScalarValue>> = y.iter().map(|v| cast_element(v, &el)).collect();
-                            let has = |v: &Option<ScalarValue>| v.as_ref().is_some_and(|v| x.contains(v));
+                            // A value that is not of the element type matches nothing.
+                            let mut y = y.iter().map(|v| cast_element(v, &el).is_some_and(|v| x.contains(&v)));
                             Some(if self.op == Op::Contains {
-                                y.iter().all(|v| has(v))
+                                y.all(|found| found)
                             } else {
-                                y.iter().any(|v| has(v))
+                                y.any(|found| found)
                             })
                         }
                         _ => None,
