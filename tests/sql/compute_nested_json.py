@@ -166,6 +166,10 @@ for r in orders:
             g[i].append(p)
 out('nested: GROUP BY and WHERE on JSON_VALUE',
     [[k, n, sum(b) if b else None, max(d) if d else None] for k, (n, b, d) in groups.items()])
+picked = [r for r in orders if (json_value(r.get('details'), '$.price', 'DOUBLE') or 0) > 100
+          or json_value(r.get('shipTo'), '$.phoneNumbers[1].ext', 'DOUBLE') in (3, 6)]
+prices = [p for p in (json_value(r.get('details'), '$.price', 'DOUBLE') for r in picked) if p is not None]
+out('nested: JSON_VALUE type from its context', [[len(picked), round(sum(prices), 2), max(prices) * 2]])
 out('nested: JSON_QUERY objects arrays and scalars', [[
     r['order'],
     json_query(r.get('shipTo'), '$.address'),

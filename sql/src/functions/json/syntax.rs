@@ -2,12 +2,16 @@
 //! `JSON_OBJECT(KEY k VALUE v, ...)` and `JSON_OBJECT(k: v, ...)` become
 //! `JSON_OBJECT(k, v, ...)` (on the statement's tokens, since the SQL parser does not read
 //! them), and `JSON_VALUE(x, path RETURNING type)` becomes `JSON_VALUE(x, path, 'TYPE')`.
+//!
+//! Without `RETURNING`, `JSON_VALUE` is VARCHAR unless its context asks for a number (as Druid
+//! infers the type from the context): an operand of arithmetic, compared with (or `BETWEEN`,
+//! `IN`) numeric literals, or the argument of `SUM`/`AVG`/... is DOUBLE.
 
 use super::udf::Returning;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions_mut, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
-    ObjectNamePart, Value,
+    visit_expressions_mut, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause,
+    FunctionArguments, ObjectNamePart, UnaryOperator, Value,
 };
 use msq_engine::{MsqError, Result};
 use sqlparser::dialect::GenericDialect;
@@ -103,6 +107,7 @@ pub fn rewrite_json_returning(stmt: &mut DFStatement) -> Result<()> {
 }
 
 fn rewrite_one(e: &mut Expr) -> Result<()> {
+    infer_from_context(e);
     let Expr::Function(f) = e else {
         return Ok(());
     };
@@ -145,6 +150,91 @@ fn rewrite_one(e: &mut Expr) -> Result<()> {
     Ok(())
 }
 
+/// Aggregates whose argument is numeric.
+const NUMERIC_AGGREGATES: [&str; 9] = [
+    "SUM",
+    "AVG",
+    "STDDEV",
+    "STDDEV_POP",
+    "STDDEV_SAMP",
+    "VARIANCE",
+    "VAR_POP",
+    "VAR_SAMP",
+    "VAR",
+];
+
+/// Types the untyped `JSON_VALUE` operands of `e` as DOUBLE where `e` asks for a number.
+fn infer_from_context(e: &mut Expr) {
+    use BinaryOperator as B;
+    match e {
+        Expr::BinaryOp { left, op, right } => match op {
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
+                as_double(left);
+                as_double(right);
+            }
+            B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => {
+                if is_number(right) {
+                    as_double(left);
+                }
+                if is_number(left) {
+                    as_double(right);
+                }
+            }
+            _ => {}
+        },
+        Expr::Between { expr, low, high, .. } if is_number(low) || is_number(high) => as_double(expr),
+        Expr::InList { expr, list, .. } if !list.is_empty() && list.iter().all(is_number) => as_double(expr),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => as_double(expr),
+        Expr::Function(f) if NUMERIC_AGGREGATES.iter().any(|a| is_named(&f.name, a)) => {
+            if let FunctionArguments::List(list) = &mut f.args {
+                for a in &mut list.args {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = a {
+                        as_double(x);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_named(name: &datafusion::sql::sqlparser::ast::ObjectName, want: &str) -> bool {
+    matches!(name.0.last(), Some(ObjectNamePart::Identifier(i)) if i.value.eq_ignore_ascii_case(want))
+}
+
+/// A numeric literal (possibly negated).
+fn is_number(e: &Expr) -> bool {
+    match e {
+        Expr::Value(v) => matches!(v.value, Value::Number(..)),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => is_number(expr),
+        Expr::Nested(inner) => is_number(inner),
+        _ => false,
+    }
+}
+
+/// Gives an untyped `JSON_VALUE(x, path)` the type DOUBLE.
+fn as_double(e: &mut Expr) {
+    let Expr::Function(f) = e else {
+        return;
+    };
+    if !is_named(&f.name, "JSON_VALUE") {
+        return;
+    }
+    if let FunctionArguments::List(list) = &mut f.args {
+        if list.args.len() == 2 && list.clauses.is_empty() {
+            list.args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+                Value::SingleQuotedString("DOUBLE".into()),
+            ))));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +257,33 @@ mod tests {
         assert_eq!(r("SELECT 1"), "SELECT 1");
         // A plain call is left alone.
         assert_eq!(r("SELECT JSON_OBJECT('a', 1)"), "SELECT JSON_OBJECT('a', 1)");
+    }
+
+    fn rewritten(sql: &str) -> String {
+        let mut stmt = datafusion::sql::parser::DFParserBuilder::new(sql)
+            .build()
+            .unwrap()
+            .parse_statement()
+            .unwrap();
+        rewrite_json_returning(&mut stmt)
+            .map(|_| stmt.to_string())
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn returning_and_context_types() {
+        assert_eq!(
+            rewritten("SELECT JSON_VALUE(x, '$.a' RETURNING BIGINT), JSON_VALUE(x, '$.b' RETURNING DECIMAL(10, 2))"),
+            "SELECT JSON_VALUE(x, '$.a', 'BIGINT'), JSON_VALUE(x, '$.b', 'DECIMAL')"
+        );
+        assert_eq!(
+            rewritten("SELECT SUM(JSON_VALUE(x, '$.a')) FROM t WHERE JSON_VALUE(x, '$.b') > -1 AND JSON_VALUE(x, '$.c') = 'q'"),
+            "SELECT SUM(JSON_VALUE(x, '$.a', 'DOUBLE')) FROM t WHERE JSON_VALUE(x, '$.b', 'DOUBLE') > -1 AND JSON_VALUE(x, '$.c') = 'q'"
+        );
+        assert_eq!(
+            rewritten("SELECT JSON_VALUE(x, '$.a' RETURNING VARCHAR) = 1"),
+            "SELECT JSON_VALUE(x, '$.a', 'VARCHAR') = 1"
+        );
+        assert!(rewritten("SELECT JSON_VALUE(x, '$.a' RETURNING DATE)").contains("invalid output type: [DATE]"));
     }
 }
