@@ -1,8 +1,9 @@
 //! Druid's lookups API (`/druid/coordinator/v1/lookups/...`) against a real server on a
 //! loopback port: Druid's documented config shapes round trip exactly, updates need a higher
 //! version, hostile names, bodies and types get 4xx with Druid's error JSON (never 5xx), and
-//! lookups defined through the API are what SQL reads. Also `LOOKUP`, `lookup.<name>`,
-//! `APPEND` and `INLINE` on the process runner (plans carry the maps to worker processes).
+//! lookups defined through the API are what SQL reads, basic auth covers the routes. Also
+//! `LOOKUP`, `lookup.<name>`, `APPEND` and `INLINE` on the process runner (plans carry the
+//! maps to worker processes), `msq run --lookups`, and `TABLE(HTTP(...))` with basic auth.
 
 mod common;
 
@@ -405,4 +406,82 @@ fn msq_run_loads_a_lookups_file() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("[version] must be a string"));
+}
+
+/// Serves `body` at `/wiki.json.gz` to requests with basic auth `bob:pw` (401 otherwise).
+fn serve_with_auth(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let want = common::http::basic_auth("bob", "pw");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut auth = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        auth = Some(v.trim().to_string());
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            if request_line.starts_with("GET /wiki.json.gz ") && auth.as_deref() == Some(want.as_str()) {
+                out.extend(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).bytes());
+                out.extend(&body);
+            } else {
+                out.extend(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+            }
+            let _ = conn.write_all(&out);
+        }
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_table_function_reads_with_basic_auth() {
+    let base = serve_with_auth(std::fs::read(wiki_path()).unwrap());
+    let t = engine();
+    let rows = wiki_rows();
+    let added: i64 = rows.iter().map(|r| r["added"].as_i64().unwrap()).sum();
+    let sql = format!(
+        "SELECT COUNT(*), SUM(added) FROM TABLE(HTTP(uris => ARRAY['{base}/wiki.json.gz'], userName => 'bob', password => 'pw', format => 'json')) EXTEND (channel VARCHAR, added BIGINT)"
+    );
+    let got = select(&t.engine, &sql, json!({"maxNumTasks": 2})).await;
+    assert_eq!(got, vec![vec![json!(rows.len()), json!(added)]]);
+    // Without the password the server refuses, and so does the query.
+    let sql = format!(
+        "SELECT COUNT(*) FROM TABLE(HTTP(uris => ARRAY['{base}/wiki.json.gz'], format => 'json')) EXTEND (channel VARCHAR)"
+    );
+    let (_, res, _) = t.engine.run_statement(&sql, &ctx(json!({}))).await;
+    assert!(res.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_api_requires_credentials_when_auth_is_on() {
+    let t = engine();
+    let creds = msq_controller::druid_api::Credentials::parse("bob:pw\n").unwrap();
+    let srv = start_server(Overlord::open_local(t.dir.path()).unwrap(), 2, 1 << 20, Some(creds)).await;
+    let a = srv.addr.as_str();
+    let r = get(a, &format!("{L}/config")).await;
+    assert_error(&r, 401, "Authentication required");
+    let r = post_json(a, &format!("{L}/config"), &json!({})).await;
+    assert_eq!(r.status, 401);
+    let auth = common::http::basic_auth("bob", "pw");
+    let r = request(
+        a,
+        "GET",
+        &format!("{L}/config"),
+        &[("Authorization", auth.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.json()), (200, json!([])));
 }
