@@ -50,6 +50,14 @@ struct ClusterArgs {
     /// Deep storage: a directory, file:///dir or s3://bucket/prefix (default: <data-dir>/segments).
     #[arg(long, env = "MSQ_DEEP_STORAGE")]
     deep_storage: Option<String>,
+    /// Directory `INSERT INTO EXTERN(LOCAL(exportPath => ...))` exports may write inside
+    /// (Druid's druid.export.storage.baseDir; default: none, LOCAL export refused).
+    #[arg(long, env = "MSQ_EXPORT_BASE_DIR")]
+    export_base_dir: Option<PathBuf>,
+    /// Comma-separated s3://bucket/prefix/ that S3 exports may write under (Druid's
+    /// druid.export.storage.s3.allowedExportPaths; default: none, S3 export refused).
+    #[arg(long, env = "MSQ_EXPORT_ALLOWED_S3_PATHS", value_delimiter = ',')]
+    export_allowed_s3_paths: Vec<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -94,6 +102,11 @@ impl ClusterArgs {
             metadata: self.metadata.clone(),
             deep_storage: self.deep_storage.clone(),
             limits: self.limits.limits(),
+            export: msq_controller::export::ExportConfig {
+                base_dir: self.export_base_dir.clone(),
+                allowed_s3_paths: self.export_allowed_s3_paths.clone(),
+                s3_options: Vec::new(),
+            },
         }
     }
 }

@@ -20,7 +20,12 @@
 //!                                    segment, in segment order)
 //! stages: ["scan:hash", ...]         the stages' processor:shuffle types (report order)
 //! task: query-<id>                   the task id (e.g. from `sqlQueryId`)
+//! exported: {"dir": "d", ...}         (export) the files under {export}/d: files (count), rows
+//!                                    (CSV rows per file, header excluded), lines (every CSV
+//!                                    line, files in order); named query-<task>-worker0-
+//!                                    partition<N>.<ext> and listed by the manifest
 //! ```
+//! `{export}` in a statement is the export base directory the suite's server is given.
 
 mod common;
 
@@ -36,6 +41,7 @@ struct Case {
     segments: Option<Value>,
     stages: Option<Vec<String>>,
     task: Option<String>,
+    exported: Option<Value>,
 }
 
 enum Expect {
@@ -46,7 +52,7 @@ enum Expect {
 }
 
 /// The directive keys of a case (`key: value` lines).
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 11] = [
     "context",
     "sql",
     "expect",
@@ -57,6 +63,7 @@ const KEYS: [&str; 10] = [
     "segments",
     "stages",
     "task",
+    "exported",
 ];
 
 fn parse(text: &str) -> Vec<Case> {
@@ -77,6 +84,7 @@ fn parse(text: &str) -> Vec<Case> {
         let mut segments = None;
         let mut stages = None;
         let mut task = None;
+        let mut exported = None;
         for line in lines {
             let directive = line.split_once(':').filter(|(k, _)| KEYS.contains(k));
             let Some((key, value)) = directive else {
@@ -98,6 +106,7 @@ fn parse(text: &str) -> Vec<Case> {
                 "message" => message = Some(value.trim().to_string()),
                 "task" => task = Some(value.trim().to_string()),
                 "segments" => segments = Some(json(value)),
+                "exported" => exported = Some(json(value)),
                 "stages" => {
                     let list = json(value);
                     stages = Some(
@@ -120,6 +129,7 @@ fn parse(text: &str) -> Vec<Case> {
             segments,
             stages,
             task,
+            exported,
         });
     }
     cases
@@ -170,6 +180,44 @@ fn check_segments(want: &Value, o: &msq_controller::QueryOutcome, report: &Value
     None
 }
 
+/// Checks an export's files against an `exported:` object; returns the first mismatch.
+fn check_exported(want: &Value, root: &std::path::Path, task_id: &str) -> Option<String> {
+    let dir = root.join(want["dir"].as_str().unwrap_or("?")).canonicalize().ok()?;
+    let stem = format!("{task_id}-worker0-partition");
+    let mut files: Vec<(u64, String)> = Vec::new();
+    for e in std::fs::read_dir(&dir).ok()?.flatten().filter(|e| e.path().is_file()) {
+        let name = e.file_name().to_string_lossy().to_string();
+        match name.strip_prefix(&stem).and_then(|r| r.split('.').next()?.parse().ok()) {
+            Some(n) => files.push((n, name)),
+            None => return Some(format!("unexpected file {name} (expected {stem}<N>.<ext>)")),
+        }
+    }
+    files.sort();
+    let manifest = std::fs::read_to_string(dir.join("_symlink_format_manifest/manifest")).unwrap_or_default();
+    let listed: Vec<String> = files
+        .iter()
+        .map(|(_, n)| format!("file:{}/{n}", dir.display()))
+        .collect();
+    if manifest.lines().collect::<Vec<_>>() != listed {
+        return Some(format!("manifest [{manifest}] != {listed:?}"));
+    }
+    let texts: Vec<String> = files
+        .iter()
+        .map(|(_, n)| std::fs::read_to_string(dir.join(n)).unwrap_or_default())
+        .collect();
+    let got = json!({
+        "files": files.len(),
+        "rows": texts.iter().map(|t| t.lines().count().saturating_sub(1)).collect::<Vec<_>>(),
+        "lines": texts.iter().flat_map(|t| t.lines().map(str::to_string)).collect::<Vec<_>>(),
+    });
+    for (k, v) in want.as_object()?.iter().filter(|(k, _)| k.as_str() != "dir") {
+        if got.get(k) != Some(v) {
+            return Some(format!("exported.{k} {} != {v}", got.get(k).unwrap_or(&Value::Null)));
+        }
+    }
+    None
+}
+
 /// The stages' `processor:shuffle` types from a report.
 fn stage_types(report: &Value) -> Vec<String> {
     report["multiStageQuery"]["payload"]["stages"]
@@ -192,7 +240,9 @@ fn stage_types(report: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_cases() {
-    let t = engine();
+    let mut t = engine();
+    let export_root = t.dir.path().join("exports");
+    t.engine.export.base_dir = Some(export_root.clone());
     run_ok(&t.engine, &insert_wikipedia_sql("wikipedia"), json!({})).await;
     // The lookups the cases use (`LOOKUP`, `lookup.<name>`): tests/sql/lookups_append.sqltest.
     msq_controller::lookups::load_lookups_file(t.engine.metadata.as_ref(), &testdata("lookups-wiki.json")).unwrap();
@@ -209,7 +259,8 @@ async fn sql_cases() {
         for case in cases {
             ran += 1;
             let ctx = case.context.as_object().cloned().unwrap_or_default();
-            let (task_id, res, report) = t.engine.run_statement(&case.sql, &ctx).await;
+            let sql = case.sql.replace("{export}", &export_root.display().to_string());
+            let (task_id, res, report) = t.engine.run_statement(&sql, &ctx).await;
             let mut problem = match (&case.expect, &res) {
                 (Expect::Rows(want), Ok(o)) => {
                     let got = Value::Array(msq_controller::values::rows_json(
@@ -250,6 +301,9 @@ async fn sql_cases() {
             }
             if let (None, Some(want)) = (&problem, &case.task) {
                 problem = (task_id.as_deref() != Some(want.as_str())).then(|| format!("task id {task_id:?} != {want}"));
+            }
+            if let (None, Some(want)) = (&problem, &case.exported) {
+                problem = check_exported(want, &export_root, task_id.as_deref().unwrap_or("?"));
             }
             if let Some(p) = problem {
                 failures.push(format!("[{file}] {}: {p}", case.name));

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod driver;
 pub mod druid_api;
 pub mod events;
+pub mod export;
 pub mod interactive;
 pub mod kill;
 pub mod launcher;

@@ -44,6 +44,8 @@ pub struct Overlord {
     /// Most SELECT result rows a task keeps in memory (none: all; the server keeps what its
     /// reports show).
     pub max_result_rows: Option<usize>,
+    /// Where `INSERT INTO EXTERN(...)` exports may write (none configured: refused).
+    pub export: crate::export::ExportConfig,
 }
 
 /// A statement that passed validation and is ready to run as a task.
@@ -103,6 +105,7 @@ impl Overlord {
             controller_url: None,
             max_temp_storage_bytes: msq_rows::scratch::DEFAULT_MAX_TEMP_STORAGE_BYTES,
             max_result_rows: None,
+            export: Default::default(),
         })
     }
 
@@ -160,12 +163,16 @@ impl Overlord {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let task_id = format!("query-{query_id}");
-        let mut planned = plan_statement(&request.statement, &ctx, &query_id, self.metadata.clone()).await?;
+        let statement = self.delete_as_replace(&request.statement, &ctx).await?;
+        let mut planned = plan_statement(&statement, &ctx, &query_id, self.metadata.clone()).await?;
         if let Some(workers) = crate::task_assignment::fewer_workers(&planned, &ctx, &self.metadata).await? {
             // taskAssignment auto: planned again for the fewer workers the input needs.
             ctx.max_num_tasks = workers + 1;
             ctx.sql.max_num_tasks = workers + 1;
-            planned = plan_statement(&request.statement, &ctx, &query_id, self.metadata.clone()).await?;
+            planned = plan_statement(&statement, &ctx, &query_id, self.metadata.clone()).await?;
+        }
+        if let Some(export) = &planned.statement.export {
+            crate::export::check(export, &self.export)?;
         }
         Ok(PreparedTask {
             task_id,
@@ -173,6 +180,17 @@ impl Overlord {
             context: ctx,
             sql: sql.to_string(),
         })
+    }
+
+    /// A `DELETE FROM ds WHERE cond` as the `REPLACE` that deletes its rows (see
+    /// [`msq_sql::statement::delete_as_replace`]); any other statement as it is.
+    async fn delete_as_replace(&self, statement: &str, ctx: &QueryContext) -> Result<String> {
+        let Some(delete) = msq_sql::statement::parse_delete(statement)? else {
+            return Ok(statement.to_string());
+        };
+        let (md, table) = (self.metadata.clone(), delete.table.clone());
+        let segments = msq_engine::blocking(move || md.used_segments(&table, None)).await?;
+        msq_sql::statement::delete_as_replace(&delete, &segments, ctx)
     }
 
     /// Records a task that failed while it was being planned (a panic caught in planning:
@@ -226,6 +244,9 @@ impl Overlord {
                 "query": {"queryType": "msq", "stages": task.planned.query.stages.len()},
                 "columnMappings": fields.iter().map(|f| json!({"queryColumn": f.name(), "outputColumn": f.name()})).collect::<Vec<_>>(),
                 "destination": match task.planned.kind {
+                    StatementKind::Select if task.planned.statement.export.is_some() => {
+                        task.planned.statement.export.as_ref().map(|e| e.destination_json()).unwrap_or_default()
+                    }
                     StatementKind::Select if task.context.sql.select_destination == SelectDestination::DurableStorage => {
                         json!({"type": "durableStorage"})
                     }
@@ -245,8 +266,8 @@ impl Overlord {
             },
             "sqlQuery": task.sql,
             "sqlQueryContext": task.context.raw,
-            "sqlTypeNames": fields.iter().map(|f| ColumnType::sql_type_name_of(f)).collect::<Vec<_>>(),
-            "nativeTypeNames": fields.iter().map(|f| ColumnType::from_field(f).name()).collect::<Vec<_>>(),
+            "sqlTypeNames": fields.iter().map(|f| ColumnType::sql_type_name(f.data_type())).collect::<Vec<_>>(),
+            "nativeTypeNames": fields.iter().map(|f| ColumnType::from_arrow(f.data_type()).name()).collect::<Vec<_>>(),
             "context": task.context.raw,
             "groupId": task.task_id,
             "dataSource": ds.unwrap_or_else(|| "__query_select".into()),
@@ -351,7 +372,18 @@ impl Overlord {
             .metadata
             .append_task_log(&task.task_id, &format!("Task [{}] started", task.task_id));
         let mut env = self.env();
-        let durable = crate::results::run::DurableResults::start(&mut env, &task.planned, &task.context, &task.task_id);
+        let export = crate::export::run::ExportRun::start(
+            &mut env,
+            task.planned.statement.export.as_ref(),
+            &self.export,
+            &task.task_id,
+            task.planned.output_schema.clone(),
+            task.context.sql.rows_per_page,
+        );
+        let durable = match export {
+            Some(_) => None,
+            None => crate::results::run::DurableResults::start(&mut env, &task.planned, &task.context, &task.task_id),
+        };
         let result = run_query(
             &task.planned,
             &task.context,
@@ -362,9 +394,10 @@ impl Overlord {
         )
         .await;
         drop(env); // closes the result sink, so the page writer sees the end
-        let result = match durable {
-            Some(d) => d.settle(result, task.planned.output_schema.clone(), &report).await,
-            None => result,
+        let result = match (durable, export) {
+            (Some(d), _) => d.settle(result, task.planned.output_schema.clone(), &report).await,
+            (None, Some(x)) => x.settle(result, &task.task_id, &report).await,
+            (None, None) => result,
         };
         let report_json = ReportState::lock(&report).to_json();
         let duration = started.elapsed().as_millis() as i64;
@@ -378,6 +411,9 @@ impl Overlord {
             Ok(o) => {
                 rec.status = "SUCCESS".into();
                 let line = match task.planned.kind {
+                    StatementKind::Select if task.planned.statement.export.is_some() => {
+                        format!("Exported {} rows", o.rows_written)
+                    }
                     StatementKind::Select => {
                         let kept = o
                             .results

@@ -2,6 +2,7 @@
 //! shuffle, and segment generation — reporting phases, statistics and counters to the controller.
 
 pub mod controller_client;
+pub mod export_writer;
 pub mod fragment;
 pub mod internal_http;
 pub mod json_parquet;

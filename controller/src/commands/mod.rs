@@ -27,6 +27,8 @@ pub struct ClusterOptions {
     pub deep_storage: Option<String>,
     /// Body limits of the internal endpoints.
     pub limits: BodyLimits,
+    /// Where exports may write.
+    pub export: crate::export::ExportConfig,
 }
 
 impl ClusterOptions {
@@ -75,6 +77,7 @@ impl ClusterOptions {
     /// `controller_url` (none: `msq run` serves the controller endpoints on its own port).
     pub async fn start(&self, data_dir: &Path, controller_url: Option<String>) -> Result<Overlord, String> {
         let mut overlord = self.open_overlord(data_dir)?;
+        overlord.export = self.export.clone();
         let runner = self
             .runner(data_dir)
             .map_err(|e| format!("cannot use the cluster secret: {e}"))?;

@@ -1,6 +1,7 @@
 //! The statement header: `INSERT INTO <table>`, `REPLACE INTO <table> OVERWRITE ...`, or none
 //! for a plain query.
 
+use super::export::{is_export_target, parse_export_target, ExportSpec};
 use super::model::{Overwrite, StatementKind};
 use super::overwrite_where::parse_overwrite_where_in_zone;
 use super::tokens::{
@@ -16,6 +17,8 @@ pub(super) struct Header {
     pub(super) kind: StatementKind,
     pub(super) target: Option<String>,
     pub(super) overwrite: Option<Overwrite>,
+    /// `INSERT INTO EXTERN(...) AS <format>`: the export destination.
+    pub(super) export: Option<ExportSpec>,
     /// The index of the first token after the header.
     pub(super) body_start: usize,
 }
@@ -23,12 +26,28 @@ pub(super) struct Header {
 /// Parses the header starting at token `first`: `INSERT INTO <table>`, `REPLACE INTO <table>
 /// OVERWRITE ...`, or nothing before a query.
 pub(super) fn parse_header(toks: &[Tok], first: usize, zone: &Zone) -> Result<Header> {
-    if toks[first].is_kw("INSERT") {
+    if let Some(into) = export_into(toks, first) {
+        if toks[first].is_kw("REPLACE") {
+            return Err(MsqError::Validation(
+                "REPLACE operations do not support EXTERN destinations. Use INSERT statements to write to an external destination."
+                    .to_string(),
+            ));
+        }
+        let (spec, next) = parse_export_target(toks, into + 1)?;
+        Ok(Header {
+            kind: StatementKind::Insert,
+            target: None,
+            overwrite: None,
+            export: Some(spec),
+            body_start: next,
+        })
+    } else if toks[first].is_kw("INSERT") {
         let (name, next) = parse_target(toks, first, "INSERT")?;
         Ok(Header {
             kind: StatementKind::Insert,
             target: Some(name),
             overwrite: None,
+            export: None,
             body_start: next,
         })
     } else if toks[first].is_kw("REPLACE") {
@@ -38,6 +57,7 @@ pub(super) fn parse_header(toks: &[Tok], first: usize, zone: &Zone) -> Result<He
             kind: StatementKind::Replace,
             target: Some(name),
             overwrite: Some(overwrite),
+            export: None,
             body_start: next,
         })
     } else if is_query_start(&toks[first]) {
@@ -45,6 +65,7 @@ pub(super) fn parse_header(toks: &[Tok], first: usize, zone: &Zone) -> Result<He
             kind: StatementKind::Select,
             target: None,
             overwrite: None,
+            export: None,
             body_start: first,
         })
     } else {
@@ -53,6 +74,14 @@ pub(super) fn parse_header(toks: &[Tok], first: usize, zone: &Zone) -> Result<He
             "\"SELECT\", \"WITH\", \"INSERT\", \"REPLACE\"",
         ))
     }
+}
+
+/// The `INTO` of `INSERT INTO EXTERN(...)` at `first` (`REPLACE INTO EXTERN(...)` is refused,
+/// as in Druid: only INSERT exports).
+fn export_into(toks: &[Tok], first: usize) -> Option<usize> {
+    let into = next_nonws(toks, first + 1).filter(|&i| toks[i].is_kw("INTO"))?;
+    let insert = toks[first].is_kw("INSERT") || toks[first].is_kw("REPLACE");
+    (insert && is_export_target(toks, into + 1)).then_some(into)
 }
 
 /// Parses `INTO <table>` after the `INSERT` / `REPLACE` at `keyword` (no target column list);

@@ -9,11 +9,14 @@
 //! (`INSERT INTO` / `REPLACE INTO ... OVERWRITE`), `partitioning` (`PARTITIONED BY`,
 //! `CLUSTERED BY`), `body` (query body rewriting), `external` (`TABLE(EXTERN(...))`),
 //! `table_functions` (`TABLE(APPEND(...))`, `TABLE(LOCALFILES|HTTP|INLINE|S3(...))`),
-//! `overwrite_where` (the `OVERWRITE WHERE` condition), `parse` (the statement as a whole)
+//! `overwrite_where` (the `OVERWRITE WHERE` condition), `export` (`INSERT INTO EXTERN(...)
+//! AS CSV`), `delete` (`DELETE FROM` as a `REPLACE`), `parse` (the statement as a whole)
 //! and `model` (what comes out). Before the statement, `request` splits off a request's
 //! `SET` statements (`set`) and `EXPLAIN PLAN FOR`.
 
 mod body;
+mod delete;
+mod export;
 mod external;
 mod header;
 mod model;
@@ -29,6 +32,8 @@ mod tests;
 mod tests_request;
 mod tokens;
 
+pub use delete::{delete_as_replace, parse_delete, DeleteStatement};
+pub use export::{ExportDestination, ExportFormat, ExportSpec};
 pub use model::{AppendSpec, ClusterKey, DruidStatement, ExternSpec, Overwrite, StatementKind};
 pub use overwrite_where::{parse_overwrite_where, parse_overwrite_where_in_zone};
 pub use parse::{parse_statement, parse_statement_in_zone};

@@ -100,6 +100,8 @@ pub struct DruidStatement {
     pub has_limit: bool,
     /// A top-level `OFFSET` is present in the query body.
     pub has_offset: bool,
+    /// `INSERT INTO EXTERN(...) AS <format>`: rows go to files (planned as a `SELECT`).
+    pub export: Option<super::export::ExportSpec>,
 }
 
 impl DruidStatement {

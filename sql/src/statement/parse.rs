@@ -24,8 +24,15 @@ pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement>
         return Err(MsqError::SqlParse("Received an empty statement".to_string()));
     };
     let header = parse_header(&toks, first, zone)?;
-    let kind = header.kind;
     let body = &toks[header.body_start..];
+    // An export is planned as the SELECT whose rows it writes.
+    let kind = match header.export {
+        Some(_) => {
+            super::export::refuse_partitioning(body)?;
+            StatementKind::Select
+        }
+        None => header.kind,
+    };
     let clauses = Clauses::locate(body, kind)?;
     let query = trim_trailing_comments(&body[..clauses.query_end(body.len())]);
     let partitioned_by = clauses.partitioned_by(body, kind)?;
@@ -52,6 +59,7 @@ pub fn parse_statement_in_zone(sql: &str, zone: &Zone) -> Result<DruidStatement>
         has_order_by,
         has_limit,
         has_offset,
+        export: header.export,
     })
 }
 
