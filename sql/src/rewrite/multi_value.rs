@@ -37,7 +37,7 @@ pub fn rewrite_multi_value(plan: LogicalPlan, unnesting: bool) -> Result<Logical
     });
     match rewritten {
         Ok(t) => Ok(t.data),
-        Err(e) => Err(crate::planner::planning_error(e)),
+        Err(e) => Err(plan_error(e)),
     }
 }
 
@@ -242,5 +242,14 @@ pub fn apply_array_ingest_mode(df: DataFrame, mode: ArrayIngestMode) -> Result<D
     if !changed {
         return Ok(df);
     }
-    df.select(exprs).map_err(crate::planner::planning_error)
+    df.select(exprs).map_err(plan_error)
+}
+
+/// A DataFusion failure while rewriting: the statement's (`InvalidInput`) unless it says
+/// otherwise.
+fn plan_error(e: datafusion::error::DataFusionError) -> MsqError {
+    match MsqError::from(e) {
+        MsqError::Unknown(m) => MsqError::Validation(m),
+        other => other,
+    }
 }
