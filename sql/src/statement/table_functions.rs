@@ -48,7 +48,7 @@ const FORMAT_PARAMS: [&str; 4] = ["format", "listDelimiter", "skipHeaderRows", "
 
 /// Parses `TABLE(<function>(...))` at `i` (the `TABLE` token) for every function but `EXTERN`;
 /// `counts` are the externs and appends found so far (for the replacement names). `None` when
-/// `TABLE` is not followed by `(<word>(`.
+/// `TABLE` is not followed by `(`; an error when the parenthesis holds no function call.
 pub(super) fn try_table_function(
     toks: &[Tok],
     i: usize,
@@ -57,11 +57,20 @@ pub(super) fn try_table_function(
     let Some(open_table) = next_nonws(toks, i + 1).filter(|&o| matches!(toks[o].token, Token::LParen)) else {
         return Ok(None);
     };
-    let Some(f) = next_nonws(toks, open_table + 1).filter(|&f| toks[f].word().is_some()) else {
-        return Ok(None);
-    };
-    let Some(open) = next_nonws(toks, f + 1).filter(|&o| matches!(toks[o].token, Token::LParen)) else {
-        return Ok(None);
+    let call = next_nonws(toks, open_table + 1)
+        .filter(|&f| toks[f].word().is_some())
+        .and_then(|f| {
+            next_nonws(toks, f + 1)
+                .filter(|&o| matches!(toks[o].token, Token::LParen))
+                .map(|o| (f, o))
+        });
+    let Some((f, open)) = call else {
+        // `TABLE(<not a call>)`: DataFusion would answer with its syntax tree.
+        let inner = matching_paren(toks, open_table).map_or(&toks[open_table + 1..], |c| &toks[open_table + 1..c]);
+        let shown: String = text_of(trim(inner)).chars().take(80).collect();
+        return Err(MsqError::Validation(format!(
+            "TABLE(...) takes a table function call such as TABLE(APPEND('t1', 't2')) or TABLE(EXTERN(...)), got TABLE({shown})"
+        )));
     };
     let name = toks[f].word().unwrap_or_default().to_ascii_uppercase();
     let Some(close) = matching_paren(toks, open) else {
@@ -455,6 +464,8 @@ mod tests {
             "SELECT * FROM TABLE(INLINE(data => ARRAY['a'])) EXTEND (x VARCHAR)",
             "SELECT * FROM TABLE(INLINE(data => ARRAY['a'], format => 'csv', bogus => 1)) EXTEND (x VARCHAR)",
             "SELECT * FROM TABLE(INLINE('a', 'csv')) EXTEND (x VARCHAR)",
+            "SELECT * FROM TABLE(wikipedia)",
+            "SELECT * FROM TABLE(1 + 1)",
         ] {
             let e = parse_statement(bad).unwrap_err();
             assert!(e.to_string().len() < 200, "{bad}: {e}");
