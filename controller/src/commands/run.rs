@@ -94,6 +94,9 @@ async fn run_one(
         Ok(outcome) => {
             if let Some(batches) = outcome.results {
                 print_results(&batches, &task.planned.output_schema, format);
+            } else if let Some(export) = &task.planned.statement.export {
+                let to = &export.destination_json()["exportStorageProvider"];
+                println!("{} rows exported to {to} (task {})", outcome.rows_written, task.task_id);
             } else {
                 let data: Vec<_> = outcome.segments.iter().filter(|s| !s.is_tombstone).collect();
                 let tomb = outcome.segments.len() - data.len();
