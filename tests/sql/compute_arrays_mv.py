@@ -85,6 +85,10 @@ out('array: ARRAY_AGG over its size limit', f'size [{size}] is larger than max [
 out('array: GROUP BY an array column', len({json.dumps(r['tags']) for r in rows}))
 
 # --- multi-value strings: the same tags stored as multi-value strings ---
+# Druid's multi-value strings do not tell an empty row from a NULL one: r3's [] is stored NULL.
+arrays = {r['label']: r['tags'] for r in rows}
+for r in rows:
+    r['tags'] = r['tags'] or None
 out('mv: ingest string arrays as multi-value strings (mvd)', n)
 out('mv: rendering', [[r['label'], mv_render(r['tags'])] for r in by_label])
 c = collections.Counter()

@@ -437,6 +437,8 @@ impl DruidArrayFunction {
                     Some(row)
                 }
                 Op::GroupValues if row.is_empty() => Some(vec![ScalarValue::Utf8(None)]),
+                // Druid's multi-value strings do not tell an empty row from a NULL one.
+                Op::ToMv if row.is_empty() => None,
                 _ => Some(row), // ToMv, GroupValues
             };
             out.push(produced);
