@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::http::{post_json, start_server};
+use common::http::{get, post_json, start_server, wait_task_done};
 use common::*;
 use futures::TryStreamExt;
 use msq_controller::export::ExportConfig;
@@ -362,4 +362,49 @@ async fn s3_export_against_moto() {
     );
     let (_, res, _) = t.engine.run_statement(&sql, &ctx(json!({}))).await;
     assert!(res.unwrap_err().to_string().contains("only allowed to an empty path"));
+}
+
+/// Through Druid's task API: the export runs as a `query_controller` task whose payload names
+/// Druid's export destination; the report has no results and no segment report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_through_the_task_api() {
+    let (t, base) = engine_with_exports().await;
+    let s = start_server(t.engine.clone(), 2, 1 << 20, None).await;
+    let sql = format!(
+        "INSERT INTO EXTERN(LOCAL(exportPath => '{}/api')) AS CSV SELECT channel, COUNT(*) AS c FROM wikipedia GROUP BY 1",
+        base.display()
+    );
+    let r = post_json(
+        &s.addr,
+        "/druid/v2/sql/task",
+        &json!({"query": sql, "context": {"rowsPerPage": 20}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["taskId"].as_str().unwrap().to_string();
+    let st = wait_task_done(&s.addr, &id, std::time::Duration::from_secs(120)).await;
+    assert_eq!(st["status"]["status"], "SUCCESS", "{st:#}");
+    let payload = get(&s.addr, &format!("/druid/indexer/v1/task/{id}")).await.json();
+    assert_eq!(
+        payload["payload"]["spec"]["destination"],
+        json!({"type": "export", "exportStorageProvider": {"type": "local", "exportPath": format!("{}/api", base.display())}, "resultFormat": "csv"})
+    );
+    let report = get(&s.addr, &format!("/druid/indexer/v1/task/{id}/reports"))
+        .await
+        .json();
+    let p = &report["multiStageQuery"]["payload"];
+    assert_eq!(p["status"]["status"], "SUCCESS");
+    assert!(
+        p.get("results").is_none() && p["status"].get("segmentReport").is_none(),
+        "{p:#}"
+    );
+    let csv: Vec<String> = files_below(&base.join("api"))
+        .into_iter()
+        .filter(|f| f.ends_with(".csv"))
+        .collect();
+    assert_eq!(csv.len() as u64, channels().div_ceil(20));
+    assert!(
+        csv.iter().all(|f| f.starts_with(&format!("{id}-worker0-partition"))),
+        "{csv:?}"
+    );
 }
