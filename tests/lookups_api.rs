@@ -110,6 +110,25 @@ async fn druids_config_round_trips_and_feeds_sql() {
     let r = get(a, &format!("{L}/config/realtime_customer1?detailed=true")).await;
     assert_eq!((r.status, r.json()), (200, docs_config()["realtime_customer1"].clone()));
 
+    // docs/querying/datasource.md, "lookup": "To see a list of all lookup datasources, use the
+    // SQL query SELECT * FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'lookup'".
+    let rows = sql(
+        a,
+        "SELECT * FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'lookup'",
+    )
+    .await;
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["TABLE_NAME"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["country_code", "site_id_customer1", "site_id_customer2"]);
+    assert_eq!(
+        rows[0],
+        json!({"TABLE_CATALOG": "druid", "TABLE_SCHEMA": "lookup", "TABLE_NAME": "country_code",
+               "TABLE_TYPE": "TABLE", "IS_JOINABLE": "YES", "IS_BROADCAST": "YES"})
+    );
     // INFORMATION_SCHEMA lists the __default tier's lookups as joinable tables of k and v.
     let rows = sql(
         a,
