@@ -225,7 +225,7 @@ fn register_externs(sc: &SessionContext, stmt: &DruidStatement, workers: usize) 
 
 /// Parses the query body (Druid clauses already stripped) as exactly one statement.
 pub(crate) fn parse_query(query_sql: &str) -> Result<datafusion::sql::parser::Statement> {
-    let query_sql = crate::functions::json::rewrite_json_object_syntax(query_sql);
+    let query_sql = crate::functions::json::rewrite_json_syntax(query_sql);
     let mut statements = DFParserBuilder::new(query_sql.as_ref())
         .with_recursion_limit(guard::MAX_PARSER_RECURSION)
         .build()

@@ -170,6 +170,22 @@ picked = [r for r in orders if (json_value(r.get('details'), '$.price', 'DOUBLE'
           or json_value(r.get('shipTo'), '$.phoneNumbers[1].ext', 'DOUBLE') in (3, 6)]
 prices = [p for p in (json_value(r.get('details'), '$.price', 'DOUBLE') for r in picked) if p is not None]
 out('nested: JSON_VALUE type from its context', [[len(picked), round(sum(prices), 2), max(prices) * 2]])
+def json_value_array(v, path, returning):
+    """RETURNING <type> ARRAY: an array of literals (converted one by one), one literal as a
+    one-element array; objects, arrays holding objects or arrays, null and missing are NULL."""
+    x = json_query(v, path)
+    if isinstance(x, list) and not any(isinstance(e, (dict, list)) for e in x):
+        return [json_value(e, '$', returning) for e in x]
+    if x is None or isinstance(x, (dict, list)):
+        return None
+    return [json_value(x, '$', returning)]
+out('nested: JSON_VALUE RETURNING an array type', [[
+    r['order'],
+    json_value_array(r.get('details'), '$.tags', 'VARCHAR'),
+    json_value_array(r.get('details'), '$.price', 'DOUBLE'),
+    json_value_array(r.get('details'), '$.dims', 'BIGINT'),
+    json_value_array(r.get('details'), '$', 'BIGINT'),
+] for r in orders])
 out('nested: JSON_QUERY objects arrays and scalars', [[
     r['order'],
     json_query(r.get('shipTo'), '$.address'),

@@ -10,6 +10,7 @@
 
 mod columns;
 pub mod path;
+mod returning;
 mod syntax;
 mod udf;
 pub mod value;
@@ -17,7 +18,7 @@ pub mod value;
 #[cfg(test)]
 mod tests;
 
-pub use syntax::{rewrite_json_object_syntax, rewrite_json_returning};
+pub use syntax::{rewrite_json_returning, rewrite_json_syntax};
 pub use udf::{JsonFunction, Kind};
 
 use datafusion::logical_expr::ScalarUDF;

@@ -19,76 +19,89 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
-/// `sql` with `JSON_OBJECT`'s `KEY ... VALUE ...` and `k: v` pairs as plain arguments.
-/// Text without `JSON_OBJECT` (or that does not tokenize) is returned as it is.
-pub fn rewrite_json_object_syntax(sql: &str) -> Cow<'_, str> {
-    if !sql.to_ascii_uppercase().contains("JSON_OBJECT") {
+/// `sql` with `JSON_OBJECT`'s `KEY ... VALUE ...` and `k: v` pairs as plain arguments, and
+/// `JSON_VALUE(x, path RETURNING type ARRAY)` as `JSON_VALUE(x, path, 'TYPE ARRAY')` (forms the
+/// SQL parser does not read). Text without them (or that does not tokenize) is returned as is.
+pub fn rewrite_json_syntax(sql: &str) -> Cow<'_, str> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains("JSON_OBJECT") && !upper.contains("RETURNING") {
         return Cow::Borrowed(sql);
     }
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
         return Cow::Borrowed(sql);
     };
-    let is_kw =
-        |t: &Token, k: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
-    let significant: Vec<usize> = (0..tokens.len())
+    let sig: Vec<usize> = (0..tokens.len())
         .filter(|&i| !matches!(tokens[i], Token::Whitespace(_) | Token::EOF))
         .collect();
     let mut out = String::with_capacity(sql.len());
     let mut depth = 0usize;
-    // Paren depths of the open JSON_OBJECT calls.
-    let mut calls: Vec<usize> = Vec::new();
-    for (pos, &i) in significant.iter().enumerate() {
-        let prev = pos.checked_sub(1).map(|p| &tokens[significant[p]]);
-        let next = significant.get(pos + 1).map(|&n| &tokens[n]);
-        let t = &tokens[i];
-        let inside = calls.last() == Some(&depth);
-        let replacement: Option<&str> = match t {
+    // Paren depths of the open JSON_OBJECT / JSON_VALUE calls (`true`: JSON_OBJECT).
+    let mut calls: Vec<(usize, bool)> = Vec::new();
+    let mut skip_to = 0usize;
+    for (pos, &i) in sig.iter().enumerate() {
+        let start = if pos == 0 { 0 } else { sig[pos - 1] + 1 };
+        if pos < skip_to {
+            continue; // consumed with an earlier token (whitespace before it too)
+        }
+        let at = |p: usize| sig.get(p).map(|&n| &tokens[n]);
+        let (prev, t, next) = (pos.checked_sub(1).and_then(at), &tokens[i], at(pos + 1));
+        let call = calls.last().filter(|c| c.0 == depth).map(|c| c.1);
+        let replacement: Option<String> = match t {
             Token::LParen => {
                 depth += 1;
-                if prev.is_some_and(|p| is_kw(p, "JSON_OBJECT")) {
-                    calls.push(depth);
+                match prev {
+                    Some(p) if is_kw(p, "JSON_OBJECT") => calls.push((depth, true)),
+                    Some(p) if is_kw(p, "JSON_VALUE") => calls.push((depth, false)),
+                    _ => {}
                 }
                 None
             }
             Token::RParen => {
-                if inside {
+                if call.is_some() {
                     calls.pop();
                 }
                 depth = depth.saturating_sub(1);
                 None
             }
-            Token::Colon if inside => Some(","),
-            _ if inside
-                && is_kw(t, "KEY")
-                && matches!(prev, Some(Token::LParen) | Some(Token::Comma))
-                && !matches!(
-                    next,
-                    Some(Token::Comma) | Some(Token::RParen) | Some(Token::Colon) | None
-                ) =>
-            {
-                Some("")
+            Token::Colon if call == Some(true) => Some(",".into()),
+            _ if call == Some(true) && is_kw(t, "KEY") && at_arg_start(prev) && !ends_arg(next) => Some(String::new()),
+            _ if call == Some(true) && is_kw(t, "VALUE") && !at_arg_start(prev) => Some(",".into()),
+            _ if call == Some(false) && is_kw(t, "RETURNING") && at(pos + 2).is_some_and(|a| is_kw(a, "ARRAY")) => {
+                let Some(Token::Word(w)) = next else {
+                    return Cow::Borrowed(sql);
+                };
+                skip_to = pos + 3;
+                Some(format!(", '{} ARRAY'", w.value.to_ascii_uppercase()))
             }
-            _ if inside && is_kw(t, "VALUE") && !matches!(prev, Some(Token::LParen) | Some(Token::Comma)) => Some(","),
             _ => None,
         };
-        // Whitespace between the previous significant token and this one.
-        let start = if pos == 0 { 0 } else { significant[pos - 1] + 1 };
         for w in &tokens[start..i] {
             out.push_str(&w.to_string());
         }
-        match replacement {
-            Some(r) => out.push_str(r),
-            None => out.push_str(&t.to_string()),
-        }
+        out.push_str(&replacement.unwrap_or_else(|| t.to_string()));
     }
-    if let Some(&last) = significant.last() {
-        for w in &tokens[last + 1..] {
-            if !matches!(w, Token::EOF) {
-                out.push_str(&w.to_string());
-            }
+    if let Some(&last) = sig.last() {
+        for w in tokens[last + 1..].iter().filter(|w| !matches!(w, Token::EOF)) {
+            out.push_str(&w.to_string());
         }
     }
     Cow::Owned(out)
+}
+
+/// An unquoted word equal (case-insensitively) to `k`.
+fn is_kw(t: &Token, k: &str) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k))
+}
+
+fn at_arg_start(prev: Option<&Token>) -> bool {
+    matches!(prev, Some(Token::LParen) | Some(Token::Comma))
+}
+
+fn ends_arg(next: Option<&Token>) -> bool {
+    matches!(
+        next,
+        Some(Token::Comma) | Some(Token::RParen) | Some(Token::Colon) | None
+    )
 }
 
 /// Rewrites `JSON_VALUE(x, path RETURNING type)` into `JSON_VALUE(x, path, 'TYPE')`.
@@ -241,7 +254,7 @@ mod tests {
 
     #[test]
     fn json_object_pairs() {
-        let r = |s: &str| rewrite_json_object_syntax(s).into_owned();
+        let r = |s: &str| rewrite_json_syntax(s).into_owned();
         assert_eq!(
             r("SELECT JSON_OBJECT(KEY 'a' VALUE x, KEY 'b' VALUE 2) FROM t"),
             "SELECT JSON_OBJECT( 'a' , x,  'b' , 2) FROM t"
@@ -257,6 +270,10 @@ mod tests {
         assert_eq!(r("SELECT 1"), "SELECT 1");
         // A plain call is left alone.
         assert_eq!(r("SELECT JSON_OBJECT('a', 1)"), "SELECT JSON_OBJECT('a', 1)");
+        assert_eq!(
+            r("SELECT JSON_VALUE(x, '$.a' RETURNING bigint ARRAY), JSON_VALUE(x, '$.b' RETURNING BIGINT)"),
+            "SELECT JSON_VALUE(x, '$.a' , 'BIGINT ARRAY'), JSON_VALUE(x, '$.b' RETURNING BIGINT)"
+        );
     }
 
     fn rewritten(sql: &str) -> String {

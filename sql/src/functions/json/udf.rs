@@ -3,8 +3,9 @@
 use super::super::args::invalid;
 use super::columns::{json_column, json_item_field, string_item_field, string_lists, values, Row, Strings};
 use super::path::{parse_path, PathPart};
-use super::value::{find, java_hash_map, keys, literal_paths, merge, parse, scalar, to_text};
-use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, StringArray};
+pub use super::returning::Returning;
+use super::value::{find, java_hash_map, keys, literal_paths, merge, parse, to_text};
+use arrow::array::{ArrayRef, AsArray, StringArray};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -68,34 +69,6 @@ impl Kind {
             Kind::Paths | Kind::Parse | Kind::TryParse | Kind::ToJsonString => (1, 1),
             Kind::Object => (0, usize::MAX),
             Kind::Merge => (2, usize::MAX),
-        }
-    }
-}
-
-/// The `RETURNING` type of `JSON_VALUE` (its optional third argument, a type name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Returning {
-    Varchar,
-    Bigint,
-    Double,
-}
-
-impl Returning {
-    /// A SQL type name as written after `RETURNING`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name.trim().to_ascii_uppercase().as_str() {
-            "VARCHAR" | "STRING" | "CHAR" | "TEXT" => Returning::Varchar,
-            "BIGINT" | "LONG" | "INTEGER" | "INT" | "SMALLINT" | "TINYINT" => Returning::Bigint,
-            "DOUBLE" | "DECIMAL" | "FLOAT" | "REAL" | "NUMERIC" => Returning::Double,
-            _ => return None,
-        })
-    }
-
-    fn data_type(self) -> DataType {
-        match self {
-            Returning::Varchar => DataType::Utf8,
-            Returning::Bigint => DataType::Int64,
-            Returning::Double => DataType::Float64,
         }
     }
 }
@@ -199,7 +172,7 @@ impl ScalarUDFImpl for JsonFunction {
         };
         let returning = match (self.kind, args.args.get(2)) {
             (Kind::Value, Some(ColumnarValue::Scalar(s))) => self.returning(Some(s))?,
-            _ => Returning::Varchar,
+            _ => Returning::VARCHAR,
         };
         invoke_rows(&args, |arrays, rows| match self.kind {
             Kind::Object => self.object(arrays, &fields, rows),
@@ -262,18 +235,7 @@ impl JsonFunction {
                 });
                 string_lists(rows, &string_item_field())
             }
-            _ => {
-                let scalars = found.map(|v| v.and_then(scalar));
-                match returning {
-                    Returning::Varchar => Arc::new(scalars.map(|s| s.map(|s| s.to_varchar())).collect::<StringArray>()),
-                    Returning::Bigint => {
-                        Arc::new(scalars.map(|s| s.and_then(|s| s.to_bigint())).collect::<Int64Array>())
-                    }
-                    Returning::Double => {
-                        Arc::new(scalars.map(|s| s.and_then(|s| s.to_double())).collect::<Float64Array>())
-                    }
-                }
-            }
+            _ => returning.column(found),
         }
     }
 
