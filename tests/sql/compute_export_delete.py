@@ -68,3 +68,6 @@ out('re: the rolled-up version', [[len(pairs), len(rows), sum(r['added'] for r i
 e_pairs = [k for k in pairs if k[1].startswith('#e')]
 out('re: INSERT INTO another datasource from the reindexed one', {'written': len(e_pairs), 'intervals': len({h for h, _ in e_pairs})})
 out('re: DELETE keeps the DAY granularity and range clustering', len([k for k in pairs if k[1] != '#en.wikipedia']))
+# DELETE in sqlTimeZone America/Los_Angeles (UTC-7 on 2015-09-12): 15:00 local is 22:00 UTC.
+late = [k for k in e_pairs if k[0] >= 22]
+out('del: DELETE literals are in sqlTimeZone', len([k for k in late if pairs[k][0] <= 5]))
