@@ -131,12 +131,15 @@ async fn a_large_answer_spills_and_streams_every_row() {
         .iter()
         .flat_map(|(k, v)| std::iter::repeat_n(k.clone(), v.len()))
         .collect();
-    // One worker sorts in its fragment (one partition, in order) and sends its rows live. Two
-    // workers range-partition a sorted final stage, which needs all of its input first: with
-    // the default budget (256 MiB) it still buffers only 16 MiB of the ~40 MB answer
-    // (kernel::output_buffer_bytes) and spills the rest; with a 4 MiB budget, more runs.
+    // One worker on one core sorts in its fragment (one partition, in order) and sends its
+    // rows live; on more cores it scans on several threads (planner::scan_partitions), as two
+    // workers do. Several scan partitions range-partition a sorted final stage, which needs
+    // all of its input first: with the default budget (256 MiB) it still buffers only 16 MiB
+    // of the ~40 MB answer (kernel::output_buffer_bytes) and spills the rest; with a 4 MiB
+    // budget, more runs.
+    let one_worker_scans_in_parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
     for (context, spills) in [
-        (json!({"maxNumTasks": 2}), false),
+        (json!({"maxNumTasks": 2}), one_worker_scans_in_parallel),
         (json!({"maxNumTasks": 3}), true),
         (json!({"maxNumTasks": 3, "workerMemoryBytes": 4 << 20}), true),
     ] {

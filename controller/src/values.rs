@@ -47,6 +47,17 @@ pub fn column_values(array: &ArrayRef) -> Vec<Value> {
                     .unwrap_or(Value::Null)
             })
         }
+        DataType::Timestamp(_, Some(tz)) if !matches!(tz.as_ref(), "UTC" | "+00:00") => {
+            // A SELECT in `sqlTimeZone` (see msq_sql's result_zone): local time with its offset.
+            let zone = msq_sql::functions::time::Zone::parse(tz).unwrap_or_else(msq_sql::functions::time::Zone::utc);
+            let a = arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Millisecond, Some(tz.clone())))
+                .expect("timestamp cast");
+            let a = a.as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+            nullable(&|i| match msq_sql::functions::time::format_iso(a.value(i), &zone) {
+                Some(t) => json!(t),
+                None => json!(format_millis(a.value(i))),
+            })
+        }
         DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
             let a =
                 arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Millisecond, None)).expect("timestamp cast");

@@ -182,31 +182,39 @@ async fn plan_on_this_thread(
         });
     }
     let sc = session_context(context);
-    register_externs(&sc, &stmt, workers)?;
+    let scans = scan_partitions(workers);
+    register_externs(&sc, &stmt, scans)?;
 
     let mut parsed = parse_query(&stmt.query_sql)?;
     check_columns(widest_select_list(&parsed))?;
     let select_list = crate::rewrite::output_expressions(&parsed);
     crate::rewrite::rewrite_statement(&mut parsed, &rewrite_options)?;
     let state = sc.state();
-    let read_tables = register_datasources(&sc, &parsed, &stmt, metadata.clone(), workers).await?;
+    let read_tables = register_datasources(&sc, &parsed, &stmt, metadata.clone(), scans).await?;
     let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
-    let logical =
-        crate::rewrite::rewrite_multi_value(logical, context.sql.group_by_enable_multi_value_unnesting)?;
+    let logical = crate::rewrite::rewrite_multi_value(logical, context.sql.group_by_enable_multi_value_unnesting)?;
     let logical = crate::lookups::bind(logical, &metadata).await?;
     check_columns(logical.schema().fields().len())?;
     let df = DataFrame::new(state.clone(), logical);
 
     let mut planned = match stmt.kind {
-        StatementKind::Select => plan_select(df, &stmt, query_id, workers).await,
+        StatementKind::Select => plan_select(df, &stmt, query_id, workers, &rewrite_options.zone).await,
         StatementKind::Insert | StatementKind::Replace => plan_ingest(df, &stmt, &select_list, context, query_id).await,
     }?;
     planned.read_tables = read_tables;
     Ok(planned)
 }
 
+/// Partitions of a leaf scan (input files, segments): each of the `workers` runs its share on
+/// as many threads as this machine gives it, `workers × max(1, cores / workers)`, as Druid's
+/// workers run several processors at once. A stage never has more workers than `workers`.
+fn scan_partitions(workers: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    workers * (cores / workers.max(1)).max(1)
+}
+
 /// Registers each `TABLE(EXTERN(...))` of the statement as a table under its `__extern_N` name.
-fn register_externs(sc: &SessionContext, stmt: &DruidStatement, workers: usize) -> Result<()> {
+fn register_externs(sc: &SessionContext, stmt: &DruidStatement, partitions: usize) -> Result<()> {
     for e in &stmt.externs {
         let source: InputSource = parse_json_arg(&e.input_source, "inputSource")?;
         let format: InputFormat = parse_json_arg(&e.input_format, "inputFormat")?;
@@ -216,7 +224,7 @@ fn register_externs(sc: &SessionContext, stmt: &DruidStatement, workers: usize) 
                 source,
                 format,
                 signature: e.signature.clone(),
-                partitions: workers,
+                partitions,
             }),
         )?;
     }
@@ -258,7 +266,7 @@ async fn register_datasources(
     parsed: &datafusion::sql::parser::Statement,
     stmt: &DruidStatement,
     metadata: Arc<dyn MetadataStore>,
-    workers: usize,
+    partitions: usize,
 ) -> Result<Vec<String>> {
     let state = sc.state();
     let refs = state.resolve_table_references(parsed).map_err(planning_error)?;
@@ -274,7 +282,7 @@ async fn register_datasources(
             continue;
         }
         if crate::lookups::is_lookup_table(&r) {
-            crate::lookups::register_table(sc, &r, &metadata, workers).await?;
+            crate::lookups::register_table(sc, &r, &metadata, partitions).await?;
             continue;
         }
         // Datasources live in the default schema only, and a name that breaks Druid's id
@@ -293,7 +301,7 @@ async fn register_datasources(
         }
         sc.register_table(
             name.as_str(),
-            Arc::new(DatasourceTable::new(name.clone(), segments, workers)),
+            Arc::new(DatasourceTable::new(name.clone(), segments, partitions)),
         )?;
         names.insert(name);
     }
@@ -302,14 +310,20 @@ async fn register_datasources(
         .iter()
         .map(|a| (a.table_name.clone(), a.tables.clone()))
         .collect();
-    names.extend(crate::append::register(sc, &appends, &metadata, workers).await?);
+    names.extend(crate::append::register(sc, &appends, &metadata, partitions).await?);
     Ok(names.into_iter().collect())
 }
 
 /// Plans a `SELECT`: its physical plan cut into stages.
-async fn plan_select(df: DataFrame, stmt: &DruidStatement, query_id: &str, workers: usize) -> Result<PlannedStatement> {
+async fn plan_select(
+    df: DataFrame,
+    stmt: &DruidStatement,
+    query_id: &str,
+    workers: usize,
+    zone: &Zone,
+) -> Result<PlannedStatement> {
     let mut builder = StageBuilder::new(query_id, workers);
-    let df = check_row_size(df)?;
+    let df = crate::result_zone::in_zone(check_row_size(df)?, zone).map_err(planning_error)?;
     let output_schema = Arc::new(df.schema().as_arrow().clone());
     let physical = df.create_physical_plan().await.map_err(planning_error)?;
     builder.plan_select(physical)?;

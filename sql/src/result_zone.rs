@@ -4,14 +4,12 @@
 //! the instants stay the same), and the result writers format by it.
 
 use crate::functions::time::Zone;
-use crate::planner::planning_error;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{cast, Expr};
-use msq_engine::Result;
 
 /// `df` with its timestamp columns in `zone` (unchanged for UTC).
-pub(crate) fn in_zone(df: DataFrame, zone: &Zone) -> Result<DataFrame> {
+pub(crate) fn in_zone(df: DataFrame, zone: &Zone) -> datafusion::error::Result<DataFrame> {
     let naive = |dt: &DataType| matches!(dt, DataType::Timestamp(_, None));
     if zone.is_utc() || !df.schema().fields().iter().any(|f| naive(f.data_type())) {
         return Ok(df);
@@ -32,5 +30,5 @@ pub(crate) fn in_zone(df: DataFrame, zone: &Zone) -> Result<DataFrame> {
             }
         })
         .collect();
-    df.select(exprs).map_err(planning_error)
+    df.select(exprs)
 }

@@ -64,6 +64,9 @@ impl ShardChoice {
     }
 }
 
+/// A CLUSTERED BY tuple as Druid's `StringTuple` holds it (nulls allowed).
+type KeyTuple = Vec<Option<String>>;
+
 /// Sets each non-tombstone segment's shard spec per `choice`: its number within its time
 /// chunk and the chunk's segment count (`partitions` / `numCorePartitions`), and for range
 /// specs Druid's `start` / `end` tuples of the CLUSTERED BY values.
@@ -90,12 +93,11 @@ pub fn finalize_shard_specs(segments: &mut [SegmentRecord], choice: &ShardChoice
             continue;
         }
         // Consecutive segments of one input partition form a group with one smallest tuple.
-        let mut groups: Vec<(Value, Option<Vec<Option<String>>>, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(Value, Option<KeyTuple>, Vec<usize>)> = Vec::new();
         for &i in members.iter() {
             let spec = &segments[i].shard_spec;
             let partition = spec.get("inputPartition").cloned().unwrap_or(Value::Null);
-            let min: Option<Vec<Option<String>>> =
-                spec.get("minKey").and_then(|m| serde_json::from_value(m.clone()).ok());
+            let min: Option<KeyTuple> = spec.get("minKey").and_then(|m| serde_json::from_value(m.clone()).ok());
             match groups.last_mut() {
                 Some((p, g_min, g)) if *p == partition && !partition.is_null() => {
                     if min.is_some() && (g_min.is_none() || min < *g_min) {
