@@ -71,3 +71,5 @@ out('re: DELETE keeps the DAY granularity and range clustering', len([k for k in
 # DELETE in sqlTimeZone America/Los_Angeles (UTC-7 on 2015-09-12): 15:00 local is 22:00 UTC.
 late = [k for k in e_pairs if k[0] >= 22]
 out('del: DELETE literals are in sqlTimeZone', len([k for k in late if pairs[k][0] <= 5]))
+# Druid's docs/data-management/delete.md: "use REPLACE with WHERE userName <> 'bob'".
+out('docs: delete specific records with REPLACE ... WHERE user <> x', len([r for r in rows if r['user'] != 'TuanminhBot']))
