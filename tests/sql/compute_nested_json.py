@@ -223,6 +223,10 @@ transformed = [[r['order'], json_value(r.get('shipTo'), '$.lastName'), json_quer
                 java_hash_map([('product', r['product']), ('details', r.get('details'))])] for r in orders]
 out('nested: transformed INSERT round trip', transformed)
 
+# A TSV line: a field typed COMPLEX<json> is a JSON string; the other is parsed by PARSE_JSON.
+j, t = '{"a":1}\t{"a":2}'.split('\t')
+out('nested: a TSV field typed COMPLEX<json> is a JSON string', [[text(j), j, json.loads(t)['a']]])
+
 # --- Druid's docs: nested_data_example (nested-columns.md) ---
 out('docs: nested-columns JSON_OBJECT combinedJson', [[text(java_hash_map([('shipTo', r['shipTo']), ('details', r['details'])]))] for r in example])
 out('docs: nested-columns transform example round trip', [[

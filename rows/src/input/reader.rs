@@ -29,9 +29,8 @@ pub fn open_split(
         InputFormat::Csv(_) | InputFormat::Tsv(_) => {
             let options = DelimitedOptions::from_format(format).expect("csv or tsv");
             let input = open_bytes(split)?;
-            Ok(Box::new(DelimitedSplitReader::new(
-                split, input, schema, batch_size, options,
-            )))
+            let reader = DelimitedSplitReader::new(split, input, schema.clone(), batch_size, options);
+            Ok(super::json::TextAsJson::wrap(Box::new(reader), &schema))
         }
         InputFormat::Parquet(p) => Ok(Box::new(ParquetSplitReader::open(split, p, schema, batch_size)?)),
     }

@@ -31,7 +31,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::json::reader::{Decoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;
 use flat::{FlatDecoder, MAX_FLAT_DECLINES};
-pub(super) use nested::json_text_column;
+pub(super) use nested::{json_text_column, TextAsJson};
 use nested::{JsonColumns, NestedRow};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::input::source::InputSplit;

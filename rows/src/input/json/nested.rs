@@ -5,6 +5,7 @@
 //! a parse error like any invalid line. [`json_text_column`] does the same for other formats'
 //! columns (Parquet structs, lists and maps).
 
+use crate::input::split_reader::{ParseWarning, ReadStats, SplitReader};
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -110,6 +111,49 @@ pub(crate) fn json_text_column(array: &ArrayRef, source: &Field) -> Result<Array
         out.push(row.remove("v").and_then(|v| canonical(&v)));
     }
     Ok(Arc::new(out.into_iter().collect::<StringArray>()))
+}
+
+/// A reader of a text format (CSV, TSV) whose `COMPLEX<json>` columns take each field as a
+/// JSON string (`"{\"a\":1}"` stays a string), as Druid's text formats do; PARSE_JSON makes
+/// JSON of it.
+pub(crate) struct TextAsJson {
+    inner: Box<dyn SplitReader>,
+    columns: Vec<usize>,
+}
+
+impl TextAsJson {
+    /// `inner`, wrapped when `schema` has JSON columns.
+    pub(crate) fn wrap(inner: Box<dyn SplitReader>, schema: &SchemaRef) -> Box<dyn SplitReader> {
+        let columns: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| is_json_field(schema.field(i)))
+            .collect();
+        match columns.is_empty() {
+            true => inner,
+            false => Box::new(TextAsJson { inner, columns }),
+        }
+    }
+}
+
+impl SplitReader for TextAsJson {
+    fn next_batch(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Option<Result<RecordBatch>> {
+        let batch = match self.inner.next_batch(warnings)? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut columns = batch.columns().to_vec();
+        let text = Field::new("text", DataType::Utf8, true);
+        for &i in &self.columns {
+            match json_text_column(&columns[i], &text) {
+                Ok(c) => columns[i] = c,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(RecordBatch::try_new(batch.schema(), columns).map_err(|e| MsqError::Unknown(e.to_string())))
+    }
+
+    fn stats(&self) -> ReadStats {
+        self.inner.stats()
+    }
 }
 
 /// The canonical text of a value; JSON null is NULL.
