@@ -134,6 +134,14 @@ out('mv: MV_OFFSET_OF, MV_ORDINAL_OF, MV_PREPEND, MV_OVERLAP', [[
 ] for r in by_label])
 out('mv: ARRAY_TO_MV of a numeric array', [[r['label'], mv_render([None if x is None else str(x) for x in r['nums']])]
     for r in by_label if r['label'] in ('r1', 'r2', 'r5')])
+def mv_map(a, f):
+    return mv_render([f(v) for v in (a or [None])])
+out('mv: string functions map over the values', [[
+    r['label'],
+    mv_map(r['tags'], lambda v: None if v is None else v.upper()),
+    mv_map(r['tags'], lambda v: None if v is None else v + '!'),
+    mv_map(r['tags'], lambda v: None if v is None else v.upper().lower().replace('a', 'x')),
+] for r in by_label])
 out('mv: ARRAY_TO_MV in the default mode', [[r['label'], mv_render(r['tags'])] for r in by_label])
 
 # --- Druid docs: docs/querying/multi-value-dimensions.md ---

@@ -15,6 +15,7 @@ pub mod array_agg;
 pub mod json;
 pub mod latest;
 pub mod limits;
+pub mod mv_map;
 pub mod size;
 pub mod string;
 pub mod time;
@@ -31,6 +32,7 @@ pub fn register_druid_functions(ctx: &SessionContext) {
     for udf in druid_functions() {
         ctx.register_udf(udf);
     }
+    mv_map::register_mv_maps(ctx);
     for udaf in latest::time_aggregates() {
         ctx.register_udaf(udaf);
     }
