@@ -256,4 +256,34 @@ mod tests {
         assert_eq!((n.value(0), n.value(1)), (r#"{"x":1,"y":"q"}"#, r#"{"x":2}"#));
         assert!(is_json_field(batches[0].schema().field(1)));
     }
+
+    /// Bad lines among good ones: the JSON columns stay aligned with the rows kept.
+    #[test]
+    fn json_lines_with_bad_rows_keep_json_columns_aligned() {
+        use crate::input::read_split;
+        use msq_engine::input::{InputFormat, InputSource};
+        use msq_engine::signature::Signature;
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        let data = format!(
+            "{{\"t\":1,\"n\":{{\"a\":[1,{{\"b\":null}}]}}}}\nnot json\n{{\"t\":2,\"n\":{deep}}}\n{{\"t\":3,\"n\":\"s\"}}\n{{\"t\":4}}\n"
+        );
+        let source = serde_json::json!({"type": "inline", "data": data}).to_string();
+        let splits = crate::input::ListSplits::splits(&InputSource::from_json(&source).unwrap()).unwrap();
+        let format = InputFormat::from_json(r#"{"type":"json"}"#).unwrap();
+        let sig: Signature =
+            serde_json::from_str(r#"[{"name":"t","type":"long"},{"name":"n","type":"COMPLEX<json>"}]"#).unwrap();
+        let mut warnings = 0;
+        let (batches, stats) = read_split(&splits[0], &format, sig.to_arrow_schema(), 100, &mut |_| {
+            warnings += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((warnings, stats.rows), (2, 3));
+        let b = &batches[0];
+        let t = b.column(0).as_primitive::<arrow::datatypes::Int64Type>();
+        let n = b.column(1).as_string::<i32>();
+        assert_eq!((t.value(0), n.value(0)), (1, r#"{"a":[1,{"b":null}]}"#));
+        assert_eq!((t.value(1), n.value(1)), (3, r#""s""#));
+        assert_eq!((t.value(2), n.is_null(2)), (4, true));
+    }
 }
