@@ -242,9 +242,9 @@ async fn bad_set_and_explain_input_is_a_400_and_starts_nothing() {
             "Received an unexpected token [SELECT] (line [1], column [9]), acceptable options: [\"PLAN\"]",
         ),
         (
-            "EXPLAIN PLAN FOR DELETE FROM wikipedia",
+            "EXPLAIN PLAN FOR UPDATE wikipedia SET x = 1",
             "SQL parse failed",
-            "Received an unexpected token [DELETE] (line [1], column [18]), acceptable options: [\"SELECT\", \"WITH\", \"INSERT\", \"REPLACE\"]",
+            "Received an unexpected token [UPDATE] (line [1], column [18]), acceptable options: [\"SELECT\", \"WITH\", \"INSERT\", \"REPLACE\"]",
         ),
     ];
     for (sql, error, message) in cases {
