@@ -142,6 +142,8 @@ out('mv: string functions map over the values', [[
     mv_map(r['tags'], lambda v: None if v is None else v + '!'),
     mv_map(r['tags'], lambda v: None if v is None else v.upper().lower().replace('a', 'x')),
 ] for r in by_label])
+c = collections.Counter(t for r in rows if r['tags'] and 'b' in r['tags'] for t in r['tags'])
+out('mv: the clustered copy reads back', [[k, v] for k, v in c.items()])
 out('mv: ARRAY_TO_MV in the default mode', [[r['label'], mv_render(r['tags'])] for r in by_label])
 
 # --- Druid docs: docs/querying/multi-value-dimensions.md ---
