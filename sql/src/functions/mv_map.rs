@@ -188,11 +188,12 @@ impl ScalarUDFImpl for MvMap {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let n = args.number_rows;
-        let arrays = args.args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
-        let Some(k) = arrays.iter().position(|a| is_multi_value(a.data_type())) else {
+        // Without a multi-value string (the usual call) the original runs on the arguments as they are.
+        let Some(k) = args.args.iter().position(|a| is_multi_value(&a.data_type())) else {
             return self.inner.invoke_with_args(args);
         };
+        let n = args.number_rows;
+        let arrays = args.args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
         let list = arrays[k].as_list::<i32>();
         // One input per value; a NULL or empty row is one NULL input.
         let mut parents: Vec<u32> = Vec::new();
