@@ -1,8 +1,9 @@
-//! The type `JSON_VALUE` returns: `RETURNING VARCHAR | BIGINT | DOUBLE` (DECIMAL and FLOAT are
-//! DOUBLE), or an array of one of them (`RETURNING BIGINT ARRAY`), and its column of values.
+//! The type `JSON_VALUE` returns: `RETURNING VARCHAR | BIGINT | DOUBLE | DECIMAL` (FLOAT and
+//! REAL are DOUBLE; DECIMAL is Arrow `Decimal128(38, 9)`, which Druid reports as native DOUBLE,
+//! SQL DECIMAL), or an array of one of them (`RETURNING BIGINT ARRAY`), and its column of values.
 
 use super::value::scalar;
-use arrow::array::{ArrayBuilder, StringBuilder};
+use arrow::array::{ArrayBuilder, Decimal128Array, Decimal128Builder, StringBuilder};
 use arrow::array::{ArrayRef, Float64Array, Float64Builder, Int64Array, Int64Builder, ListBuilder, StringArray};
 use arrow::datatypes::{DataType, Field};
 use serde_json::Value;
@@ -14,7 +15,11 @@ pub enum Base {
     Varchar,
     Bigint,
     Double,
+    Decimal,
 }
+
+/// Precision and scale of `RETURNING DECIMAL`.
+const DECIMAL: (u8, i8) = (38, 9);
 
 /// The `RETURNING` type of `JSON_VALUE` (its optional third argument, a type name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +47,8 @@ impl Returning {
         let base = match inner.split('(').next().unwrap_or_default().trim() {
             "VARCHAR" | "STRING" | "CHAR" | "TEXT" => Base::Varchar,
             "BIGINT" | "LONG" | "INTEGER" | "INT" | "SMALLINT" | "TINYINT" => Base::Bigint,
-            "DOUBLE" | "DECIMAL" | "FLOAT" | "REAL" | "NUMERIC" => Base::Double,
+            "DOUBLE" | "FLOAT" | "REAL" => Base::Double,
+            "DECIMAL" | "NUMERIC" => Base::Decimal,
             _ => return None,
         };
         Some(Returning { base, array })
@@ -54,6 +60,7 @@ impl Returning {
             Base::Varchar => DataType::Utf8,
             Base::Bigint => DataType::Int64,
             Base::Double => DataType::Float64,
+            Base::Decimal => DataType::Decimal128(DECIMAL.0, DECIMAL.1),
         };
         match self.array {
             false => base,
@@ -71,14 +78,36 @@ impl Returning {
                 Base::Varchar => lists(found, StringBuilder::new(), |b, v| b.append_option(varchar(v))),
                 Base::Bigint => lists(found, Int64Builder::new(), |b, v| b.append_option(bigint(v))),
                 Base::Double => lists(found, Float64Builder::new(), |b, v| b.append_option(double(v))),
+                Base::Decimal => {
+                    let items = Decimal128Builder::new().with_data_type(self.scalar_type());
+                    lists(found, items, |b, v| b.append_option(decimal(v)))
+                }
             };
         }
         match self.base {
             Base::Varchar => Arc::new(found.map(|v| v.and_then(varchar)).collect::<StringArray>()),
             Base::Bigint => Arc::new(found.map(|v| v.and_then(bigint)).collect::<Int64Array>()),
             Base::Double => Arc::new(found.map(|v| v.and_then(double)).collect::<Float64Array>()),
+            Base::Decimal => Arc::new(
+                found
+                    .map(|v| v.and_then(decimal))
+                    .collect::<Decimal128Array>()
+                    .with_precision_and_scale(DECIMAL.0, DECIMAL.1)
+                    .expect("valid decimal precision"),
+            ),
         }
     }
+
+    fn scalar_type(self) -> DataType {
+        Returning { array: false, ..self }.data_type()
+    }
+}
+
+/// A double as `Decimal128(38, 9)` (NULL when it does not fit).
+fn decimal(v: &Value) -> Option<i128> {
+    let d = double(v)?;
+    let scaled = (d * 1e9).round();
+    (scaled.is_finite() && scaled.abs() < 1e37).then_some(scaled as i128)
 }
 
 fn varchar(v: &Value) -> Option<String> {
@@ -143,7 +172,12 @@ mod tests {
                 array: false
             })
         );
-        assert_eq!(Returning::parse("DECIMAL(10, 2)").unwrap().base, Base::Double);
+        assert_eq!(Returning::parse("DECIMAL(10, 2)").unwrap().base, Base::Decimal);
+        assert_eq!(show(Returning::parse("DECIMAL").unwrap(), "417.12"), "417.120000000");
+        assert_eq!(
+            show(Returning::parse("DECIMAL ARRAY").unwrap(), "[1.5, null]"),
+            "[1.500000000, NULL]"
+        );
         assert_eq!(
             Returning::parse("VARCHAR ARRAY"),
             Some(Returning {
