@@ -144,6 +144,9 @@ out('mv: string functions map over the values', [[
 ] for r in by_label])
 c = collections.Counter(t for r in rows if r['tags'] and 'b' in r['tags'] for t in r['tags'])
 out('mv: the clustered copy reads back', [[k, v] for k, v in c.items()])
+groups = {(r['timestamp'][:10], json.dumps(r['tags'])) for r in rows}
+out('mv: rollup keeping whole rows (Druid\'s console: MV_TO_ARRAY with unnesting off)', len(groups))
+out('mv: the rollup\'s rows', [[n, len(groups)]])
 out('mv: ARRAY_TO_MV in the default mode', [[r['label'], mv_render(r['tags'])] for r in by_label])
 
 # --- Druid docs: docs/querying/multi-value-dimensions.md ---
