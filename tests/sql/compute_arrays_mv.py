@@ -159,6 +159,8 @@ def doc_groups(pred):
                 c[t] += 1
     return sorted([k, v] for k, v in c.items())
 out('docs mvd: selector filter then grouping', doc_groups(lambda t: 't3' in t))
+out('docs mvd: grouping without a filter', doc_groups(lambda t: len(t) > 0))
+out('docs mvd: a null filter matches the empty row', sum(1 for t in doc if not t))
 out('docs mvd: or filter', sum(1 for t in doc if 't1' in t or 't3' in t))
 out('docs mvd: and filter', sum(1 for t in doc if 't1' in t and 't3' in t))
 
