@@ -188,3 +188,8 @@ out('docs arrays: grouping on the whole array', [[r['label'], r['s']] for r in e
 out('docs arrays: UNNEST', sorted({(r['label'], v) for r in ex for v in (r['s'] or [])}, key=str))
 c = collections.Counter(v for r in ex for v in (r['s'] or [None]))
 out('docs arrays: the multi-value copy groups by value', [[k, v] for k, v in c.items()])
+
+# --- wrong arguments ---
+r1 = next(r for r in rows if r['label'] == 'r1')
+out('errors: huge and negative indexes give NULL', [[offset(arrays['r1'], 2**63 - 1), slice_(r1['nums'], -1, 2),
+    offset(arrays['r1'], -2**63 - 1)]])
