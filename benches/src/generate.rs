@@ -590,6 +590,11 @@ pub fn generate_parts(
 ) -> io::Result<GeneratedData> {
     let sample = read_sample(source)?;
     std::fs::create_dir_all(out_dir)?;
+    let manifest = manifest_path(out_dir, rows, parts.clamp(1, rows.max(1)), gzip);
+    if let Some(done) = reuse(&manifest, seed, sample.len()) {
+        return Ok(done);
+    }
+    let _ = std::fs::remove_file(&manifest);
     let layout = JsonLayout::create(out_dir, rows, parts.clamp(1, rows.max(1)), gzip)?;
     let parquet_path = out_dir.join(format!("wikipedia-{rows}.parquet"));
     let parquet_tmp = tmp_name(&parquet_path);
@@ -613,7 +618,7 @@ pub fn generate_parts(
     layout.commit()?;
     std::fs::rename(&parquet_tmp, &parquet_path)?;
 
-    Ok(GeneratedData {
+    let data = GeneratedData {
         json_bytes: layout.stored_bytes()?,
         json_raw_bytes: raw_bytes,
         parquet_bytes: std::fs::metadata(&parquet_path)?.len(),
@@ -624,6 +629,56 @@ pub fn generate_parts(
         days,
         first_day: day(0),
         last_day: day(days.saturating_sub(1)),
+    };
+    record(&manifest, &data, seed, sample.len())?;
+    Ok(data)
+}
+
+/// Where a finished generation is recorded (seed and sizes), next to its files.
+fn manifest_path(out_dir: &Path, rows: usize, parts: usize, gzip: bool) -> PathBuf {
+    let ext = if gzip { ".gz" } else { "" };
+    out_dir.join(format!("wikipedia-{rows}-json{parts}{ext}.done.json"))
+}
+
+/// Records a finished generation, so a later run with the same rows, parts, seed and sample
+/// reuses its files instead of writing them again (10M rows take minutes).
+fn record(manifest: &Path, d: &GeneratedData, seed: u64, sample_rows: usize) -> io::Result<()> {
+    let v = serde_json::json!({
+        "seed": seed, "sampleRows": sample_rows, "rows": d.rows, "days": d.days,
+        "json": d.json, "jsonParts": d.json_parts, "jsonBytes": d.json_bytes, "jsonRawBytes": d.json_raw_bytes,
+        "parquet": d.parquet, "parquetBytes": d.parquet_bytes,
+    });
+    std::fs::write(manifest, v.to_string())
+}
+
+/// The recorded generation of `manifest` when it was made with `seed` from a sample of
+/// `sample_rows` rows and its files are all there with the recorded sizes.
+fn reuse(manifest: &Path, seed: u64, sample_rows: usize) -> Option<GeneratedData> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(manifest).ok()?).ok()?;
+    if v["seed"].as_u64()? != seed || v["sampleRows"].as_u64()? != sample_rows as u64 {
+        return None;
+    }
+    let path = |v: &serde_json::Value| v.as_str().map(PathBuf::from);
+    let json_parts: Vec<PathBuf> = v["jsonParts"].as_array()?.iter().map(path).collect::<Option<_>>()?;
+    let parquet = path(&v["parquet"])?;
+    let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len());
+    let json_bytes: u64 = json_parts.iter().map(|p| size(p)).sum::<Option<u64>>()?;
+    if json_bytes != v["jsonBytes"].as_u64()? || size(&parquet)? != v["parquetBytes"].as_u64()? {
+        return None;
+    }
+    let rows = v["rows"].as_u64()? as usize;
+    let days = v["days"].as_u64()? as usize;
+    Some(GeneratedData {
+        json: path(&v["json"])?,
+        json_parts,
+        json_raw_bytes: v["jsonRawBytes"].as_u64()?,
+        parquet,
+        rows,
+        days,
+        first_day: day(0),
+        last_day: day(days.saturating_sub(1)),
+        json_bytes,
+        parquet_bytes: v["parquetBytes"].as_u64()?,
     })
 }
 

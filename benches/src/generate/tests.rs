@@ -244,3 +244,30 @@ fn parts_hold_the_same_rows_in_order() {
         assert_eq!(std::fs::read_dir(&four.0).unwrap().count(), 2);
     }
 }
+
+#[test]
+fn a_finished_generation_is_reused_and_another_seed_regenerates() {
+    let dir = Scratch::new("reuse");
+    let first = generate_parts(&source(), 45_000, 7, &dir.0, true, 2).unwrap();
+    let stamp = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let before: Vec<_> = first.json_parts.iter().map(|p| stamp(p)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Same arguments: the same files, not written again.
+    let again = generate_parts(&source(), 45_000, 7, &dir.0, true, 2).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(again.json_parts.iter().map(|p| stamp(p)).collect::<Vec<_>>(), before);
+    // Another seed writes new values; a damaged file is written again too.
+    let seed7 = std::fs::read(&first.json_parts[0]).unwrap();
+    let other = generate_parts(&source(), 45_000, 8, &dir.0, true, 2).unwrap();
+    assert_ne!(std::fs::read(&other.json_parts[0]).unwrap(), seed7);
+    std::fs::write(&other.parquet, b"damaged").unwrap();
+    let fixed = generate_parts(&source(), 45_000, 8, &dir.0, true, 2).unwrap();
+    assert_eq!(fixed, other);
+    assert_eq!(
+        parquet_batches(&fixed.parquet)
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        45_000
+    );
+}
