@@ -9,7 +9,7 @@ use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::bytes::{
-    physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+    physical_plan_to_bytes_with_extension_codec,
 };
 use msq_engine::{MsqError, Result};
 use std::fmt;
@@ -48,8 +48,15 @@ impl WireCodec {
 
     /// The plan of protobuf bytes made by [`WireCodec::encode_plan`].
     pub fn decode_plan(&self, bytes: &[u8]) -> Result<Arc<dyn ExecutionPlan>> {
-        physical_plan_from_bytes_with_extension_codec(bytes, &self.registry, &MsqPhysicalCodec)
-            .map_err(|e| wire_error("cannot decode plan", e))
+        // Decoded with the field metadata of UDF results (COMPLEX<json>), which protobuf drops.
+        let converter = super::udf_fields::UdfFieldConverter;
+        datafusion_proto::bytes::physical_plan_from_bytes_with_proto_converter(
+            bytes,
+            &self.registry,
+            &MsqPhysicalCodec,
+            &converter,
+        )
+        .map_err(|e| wire_error("cannot decode plan", e))
     }
 
     pub(super) fn plan_to_text(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<String> {

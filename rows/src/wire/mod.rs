@@ -11,6 +11,7 @@ mod codec;
 mod exprs;
 mod plan_codec;
 mod proto_text;
+mod udf_fields;
 mod work_order;
 
 #[cfg(test)]
