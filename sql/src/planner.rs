@@ -221,9 +221,10 @@ fn register_externs(sc: &SessionContext, stmt: &DruidStatement, partitions: usiz
         sc.register_table(
             e.table_name.as_str(),
             Arc::new(ExternTable {
+                // A STRING column holding JSON arrays is a multi-value string, as in Druid.
+                signature: msq_rows::input::json::multi_value::detect_multi_value(&source, &format, &e.signature),
                 source,
                 format,
-                signature: e.signature.clone(),
                 partitions,
             }),
         )?;

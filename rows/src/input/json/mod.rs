@@ -16,12 +16,15 @@
 //! * A value that does not fit its column (`"abc"` in a LONG column, a boolean in a LONG column,
 //!   an object or array in a STRING column, a scalar in an ARRAY column) becomes **null**; it does
 //!   not fail the row.
+//! * A STRING column the planner found JSON arrays in is a multi-value string
+//!   ([`multi_value`]): arrays are its values, a single value is one value.
 //! * Fields not in the schema are ignored; missing fields are null.
 //! * A line that is not valid JSON, is not a JSON object, or holds more or less than one value
 //!   is a parse error (reported and skipped). Blank lines are skipped; a leading UTF-8 BOM is
 //!   ignored.
 
 mod flat;
+pub mod multi_value;
 mod nested;
 mod scan;
 
@@ -68,6 +71,8 @@ pub struct JsonSplitReader {
     flat: Option<FlatDecoder>,
     /// The `COMPLEX<json>` columns, read apart from arrow-json.
     nested: Option<JsonColumns>,
+    /// The multi-value string columns (see [`multi_value`]).
+    multi_value: Vec<String>,
     chunk: Vec<u8>,
     lines: Vec<LineSpan>,
     good: Vec<usize>,
@@ -93,6 +98,12 @@ impl JsonSplitReader {
         let decoder = build_decoder(&schema, batch_size)?;
         let nested = JsonColumns::new(&schema);
         let flat = if nested.is_some() { None } else { FlatDecoder::new(&schema) };
+        let multi_value = schema
+            .fields()
+            .iter()
+            .filter(|f| msq_engine::signature::is_multi_value(f.data_type()))
+            .map(|f| f.name().clone())
+            .collect();
         Ok(JsonSplitReader {
             input: input.reader,
             counter: input.counter,
@@ -104,6 +115,7 @@ impl JsonSplitReader {
             probe: None,
             flat,
             nested,
+            multi_value,
             chunk: Vec::new(),
             lines: Vec::with_capacity(batch_size.min(1 << 16)),
             good: Vec::new(),
@@ -112,6 +124,23 @@ impl JsonSplitReader {
             eof: false,
             finished: false,
         })
+    }
+
+    /// Rewrites the chunk's lines so each multi-value column holds an array
+    /// ([`multi_value::wrap_scalars`]); line numbers stay those of the input.
+    fn wrap_multi_value(&mut self) {
+        let mut chunk = Vec::with_capacity(self.chunk.len() + self.lines.len() * 4);
+        for span in &mut self.lines {
+            let start = chunk.len();
+            let line = &self.chunk[span.start..span.end];
+            match multi_value::wrap_scalars(line, &self.multi_value) {
+                Some(wrapped) => chunk.extend_from_slice(&wrapped),
+                None => chunk.extend_from_slice(line),
+            }
+            span.start = start;
+            span.end = chunk.len();
+        }
+        self.chunk = chunk;
     }
 
     /// Fills `chunk`/`lines` with the next non-blank lines (up to `batch_size`).
@@ -179,6 +208,9 @@ impl JsonSplitReader {
     /// Decodes the chunk: in bulk, or line by line when the bulk decode fails. Returns `None`
     /// when no line of the chunk was good.
     fn decode_chunk(&mut self, warnings: &mut dyn FnMut(ParseWarning) -> Result<()>) -> Result<Option<RecordBatch>> {
+        if !self.multi_value.is_empty() {
+            self.wrap_multi_value();
+        }
         if let Some(flat) = &mut self.flat {
             match flat.decode(&self.chunk, self.lines.len(), &self.schema) {
                 Some(batch) => {
