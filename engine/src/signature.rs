@@ -230,13 +230,23 @@ pub struct Signature(pub Vec<ColumnSignature>);
 impl Signature {
     /// The signature of an Arrow schema, as Druid reports it (a multi-value string is `STRING`).
     pub fn from_schema(schema: &Schema) -> Self {
-        let mut s = Signature::for_storage(schema);
-        for c in &mut s.0 {
-            if c.column_type == ColumnType::MultiValueString {
-                c.column_type = ColumnType::String;
-            }
-        }
-        s
+        Signature::for_storage(schema).as_reported()
+    }
+
+    /// This signature as Druid reports it (a multi-value string is `STRING`).
+    pub fn as_reported(&self) -> Signature {
+        Signature(
+            self.0
+                .iter()
+                .map(|c| ColumnSignature {
+                    name: c.name.clone(),
+                    column_type: match &c.column_type {
+                        ColumnType::MultiValueString => ColumnType::String,
+                        t => t.clone(),
+                    },
+                })
+                .collect(),
+        )
     }
 
     /// The signature of an Arrow schema as stored with a segment: multi-value strings are

@@ -172,7 +172,7 @@ impl StageInput {
                 input_format,
                 signature,
             } => {
-                json!({"type": "external", "inputSource": input_source, "inputFormat": input_format, "signature": signature})
+                json!({"type": "external", "inputSource": input_source, "inputFormat": input_format, "signature": signature.as_reported()})
             }
             StageInput::Stage { stage } => json!({"type": "stage", "stage": stage}),
             StageInput::Table { data_source, intervals } => json!({
