@@ -2,7 +2,7 @@
 //! rewritten by the planner; here they are written in their plain-call form).
 
 use super::super::register_druid_functions;
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use msq_engine::signature::is_json_field;
@@ -63,6 +63,14 @@ async fn json_value_and_query() {
     assert_eq!(one(&format!("SELECT JSON_QUERY_ARRAY({j}, '$.y')")).await, "[1, 2, 3]");
     assert_eq!(one(&format!("SELECT JSON_QUERY_ARRAY({j}, '$.x')")).await, "[1]");
     assert_eq!(one("SELECT JSON_VALUE(CAST(NULL AS VARCHAR), '$.x')").await, "NULL");
+    // A path from a column (Druid's dynamic form).
+    let b = run(&format!(
+        "SELECT JSON_VALUE({j}, p) FROM (VALUES ('$.x'), ('.y[2]'), (NULL)) AS t(p)"
+    ))
+    .await
+    .unwrap();
+    let v = b[0].column(0).as_string::<i32>();
+    assert_eq!((v.value(0), v.value(1), v.is_null(2)), ("1", "3", true));
 }
 
 #[tokio::test]
@@ -106,8 +114,10 @@ async fn user_errors() {
     assert!(e.contains("field name must be a STRING"), "{e}");
     let e = error("SELECT JSON_QUERY(PARSE_JSON('{}'))").await;
     assert!(e.contains("requires 2 argument(s), got 1"), "{e}");
-    let e = error("SELECT JSON_VALUE(PARSE_JSON('{}'), concat('$', '.a'))").await;
+    let e = error("SELECT JSON_KEYS(PARSE_JSON('{}'), concat('$', '.a'))").await;
     assert!(e.contains("must be a literal"), "{e}");
+    let e = error("SELECT JSON_VALUE(PARSE_JSON('{}'), p) FROM (VALUES ('$.a'), ('a')) AS t(p)").await;
+    assert!(e.contains("JSONPath [a] is invalid"), "{e}");
 }
 
 #[tokio::test]

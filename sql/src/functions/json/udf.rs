@@ -152,8 +152,12 @@ impl ScalarUDFImpl for JsonFunction {
         if self.kind == Kind::Object && !n.is_multiple_of(2) {
             return Err(self.fail("must have an even number of arguments"));
         }
-        if matches!(self.kind, Kind::Query | Kind::QueryArray | Kind::Keys | Kind::Value) {
-            self.literal_path(args.scalar_arguments[1])?;
+        // A literal path is checked here; JSON_KEYS needs one, the others also take a column.
+        let literal = args.scalar_arguments.get(1).copied().flatten();
+        if self.kind == Kind::Keys
+            || (literal.is_some() && matches!(self.kind, Kind::Query | Kind::QueryArray | Kind::Value))
+        {
+            self.literal_path(literal)?;
         }
         let name = self.kind.name();
         let field = match self.kind {
@@ -205,9 +209,15 @@ impl ScalarUDFImpl for JsonFunction {
                 Ok(string_lists(rows, &string_item_field()))
             }
             _ => {
-                let path = self.literal_path(path_arg.as_ref())?;
+                let paths = match path_arg.as_ref() {
+                    Some(literal) => Paths::One(self.literal_path(Some(literal))?),
+                    None if self.kind == Kind::Keys => {
+                        return Err(self.fail("second argument [path] must be a literal [STRING] value"))
+                    }
+                    None => Paths::per_row(&arrays[1])?,
+                };
                 let input = values(&arrays[0], &fields[0], Strings::AsText)?;
-                Ok(self.at_path(input, &path, returning))
+                Ok(self.at_path(input, &paths, returning))
             }
         })
     }
@@ -215,8 +225,11 @@ impl ScalarUDFImpl for JsonFunction {
 
 impl JsonFunction {
     /// `JSON_VALUE`, `JSON_QUERY`, `JSON_QUERY_ARRAY` and `JSON_KEYS` of each row at `path`.
-    fn at_path(&self, input: Vec<Row>, path: &[PathPart], returning: Returning) -> ArrayRef {
-        let found = input.iter().map(|v| v.as_ref().and_then(|v| find(v, path)));
+    fn at_path(&self, input: Vec<Row>, paths: &Paths, returning: Returning) -> ArrayRef {
+        let found = input
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.as_ref().zip(paths.get(i)).and_then(|(v, p)| find(v, p)));
         match self.kind {
             Kind::Query => json_column(found.map(|v| v.cloned())),
             Kind::QueryArray => {
@@ -228,9 +241,10 @@ impl JsonFunction {
                 string_lists(rows, &json_item_field())
             }
             Kind::Keys => {
-                let rows = input.iter().map(|v| {
+                let rows = input.iter().enumerate().map(|(i, v)| {
                     v.as_ref()
-                        .and_then(|v| keys(v, path))
+                        .zip(paths.get(i))
+                        .and_then(|(v, p)| keys(v, p))
                         .map(|k| k.into_iter().map(Some).collect())
                 });
                 string_lists(rows, &string_item_field())
@@ -295,6 +309,32 @@ impl JsonFunction {
             });
         }
         Ok(json_column(out.into_iter()))
+    }
+}
+
+/// The path of each row: one literal path, or a column of paths (Druid's JSON_VALUE,
+/// JSON_QUERY and JSON_QUERY_ARRAY take either; a NULL path gives NULL).
+enum Paths {
+    One(Vec<PathPart>),
+    PerRow(Vec<Option<Vec<PathPart>>>),
+}
+
+impl Paths {
+    /// The paths of a column (an invalid one is the user's error).
+    fn per_row(column: &ArrayRef) -> Result<Paths> {
+        let text = arrow::compute::cast(column, &DataType::Utf8)?;
+        let mut out = Vec::with_capacity(text.len());
+        for p in text.as_string::<i32>().iter() {
+            out.push(p.map(parse_path).transpose().map_err(invalid)?);
+        }
+        Ok(Paths::PerRow(out))
+    }
+
+    fn get(&self, row: usize) -> Option<&[PathPart]> {
+        match self {
+            Paths::One(p) => Some(p),
+            Paths::PerRow(rows) => rows.get(row).and_then(|p| p.as_deref()),
+        }
     }
 }
 
