@@ -37,7 +37,7 @@ pub use memory::{own_peak_rss_kib, peak_rss_mb, reset_peak_rss};
 use memory::dir_bytes;
 use msq::{run_msq, MsqInput};
 use peers::{machine, run_peer};
-use report::{render_markdown, results_json, ReportHeader};
+use report::{compose, render_scale, results_json, ReportHeader};
 use stats::Measure;
 
 use std::path::{Path, PathBuf};
@@ -130,9 +130,13 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
         runs: o.runs,
         peer_versions: versions,
     };
-    let md = render_markdown(&header, &all, &msq);
-    println!("{md}");
-    std::fs::create_dir_all(&o.out).map_err(|e| e.to_string())?;
+    let scale_md = render_scale(&header, &all, &msq);
+    println!("{scale_md}");
+    // Each scale's latest document is kept; BENCHMARKS.md shows them all.
+    let scales_dir = o.out.join("benches").join("results");
+    std::fs::create_dir_all(&scales_dir).map_err(|e| e.to_string())?;
+    std::fs::write(scales_dir.join(format!("rows-{}.md", header.rows)), &scale_md).map_err(|e| e.to_string())?;
+    let md = compose(&scale_documents(&scales_dir)?);
     std::fs::write(o.out.join("BENCHMARKS.md"), &md).map_err(|e| e.to_string())?;
     std::fs::write(
         o.out.join("bench-results.json"),
@@ -141,6 +145,27 @@ pub async fn run(o: BenchOptions) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// The documents in `dir` named `rows-<N>.md`, with their rows.
+fn scale_documents(dir: &Path) -> Result<Vec<(u64, String)>, String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let rows = name
+            .strip_prefix("rows-")
+            .and_then(|r| r.strip_suffix(".md"))
+            .and_then(|r| r.parse().ok());
+        if let Some(rows) = rows {
+            out.push((rows, std::fs::read_to_string(&path).map_err(|e| e.to_string())?));
+        }
+    }
+    Ok(out)
 }
 
 /// Runs the suite on DuckDB and DataFusion over the same files: their measures and versions.
@@ -349,6 +374,15 @@ mod tests {
         };
         let md = render_markdown(&h, &all[..2], &MsqResults::default());
         assert!(md.contains("Peers: none (not run)") && !md.contains("## Scale") && !md.contains("## HTTP API"));
+        // Several scales: 1,000,000 rows first, each other scale under its own title.
+        let composed = super::report::compose(&[
+            (10_000_000, "# Benchmarks\nten\n".into()),
+            (1_000_000, "# Benchmarks\none\n".into()),
+        ]);
+        assert!(
+            composed.starts_with("# Benchmarks\none\n\n# Benchmarks at 10000000 rows\nten\n"),
+            "{composed}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,8 +19,14 @@ pub struct ReportHeader<'a> {
     pub peer_versions: Vec<String>,
 }
 
-/// BENCHMARKS.md.
+/// BENCHMARKS.md of one run: its scale's document and the history of changes.
+#[cfg(test)]
 pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> String {
+    compose(&[(h.rows, render_scale(h, all, msq))])
+}
+
+/// The document of one run at one scale (rows): data, results, latency, memory, targets.
+pub fn render_scale(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> String {
     let mut md = header_section(h);
     md.push_str(&results_section(all));
     if !msq.http.is_empty() {
@@ -36,7 +42,24 @@ pub fn render_markdown(h: &ReportHeader, all: &[Measure], msq: &MsqResults) -> S
         md.push_str(&scale_section(&msq.scale));
     }
     md.push_str(&targets_section(all, msq));
-    // The hand-kept history of performance changes and what each bought.
+    md
+}
+
+/// BENCHMARKS.md from the latest document of every scale measured (`(rows, document)`):
+/// 1,000,000 rows first, then the others by rows, each under its own title; then the
+/// hand-kept history of performance changes (`benches/CHANGES.md`).
+pub fn compose(scales: &[(u64, String)]) -> String {
+    let mut order: Vec<&(u64, String)> = scales.iter().collect();
+    order.sort_by_key(|(rows, _)| (*rows != 1_000_000, *rows));
+    let mut md = String::new();
+    for (i, (rows, doc)) in order.into_iter().enumerate() {
+        if i == 0 {
+            md.push_str(doc);
+        } else {
+            md.push('\n');
+            md.push_str(&doc.replacen("# Benchmarks\n", &format!("# Benchmarks at {rows} rows\n"), 1));
+        }
+    }
     if let Ok(changes) = std::fs::read_to_string(crate::benches_dir().join("CHANGES.md")) {
         md.push('\n');
         md.push_str(changes.trim_end());
