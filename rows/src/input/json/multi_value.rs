@@ -18,7 +18,7 @@ use crate::input::list::ListSplits;
 use msq_engine::input::{InputFormat, InputSource};
 use msq_engine::signature::{ColumnType, Signature};
 use serde_json::Value;
-use std::io::BufRead;
+use std::io::BufRead as _;
 
 /// Lines of the input sampled at planning.
 pub const SAMPLE_LINES: usize = 1000;
@@ -63,12 +63,12 @@ fn array_columns(source: &InputSource, names: &[&str]) -> Vec<String> {
         return vec![];
     };
     let mut found: Vec<String> = Vec::new();
-    let mut read = 0usize;
-    for line in bytes.reader.lines().take(SAMPLE_LINES) {
+    // Bounded in bytes before lines are cut: a huge line is never read whole here.
+    let sample = std::io::Read::take(bytes.reader, SAMPLE_BYTES as u64);
+    for line in std::io::BufReader::new(sample).lines().take(SAMPLE_LINES) {
         let Ok(line) = line else {
             break;
         };
-        read += line.len() + 1;
         if let Ok(Value::Object(row)) = serde_json::from_str::<Value>(&line) {
             for n in names {
                 if matches!(row.get(*n), Some(Value::Array(_))) && !found.iter().any(|f| f == n) {
@@ -76,7 +76,7 @@ fn array_columns(source: &InputSource, names: &[&str]) -> Vec<String> {
                 }
             }
         }
-        if read >= SAMPLE_BYTES || found.len() == names.len() {
+        if found.len() == names.len() {
             break;
         }
     }
