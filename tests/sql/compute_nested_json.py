@@ -219,6 +219,8 @@ out('nested: JSON_OBJECT and JSON_MERGE', [[
     text(java_hash_map([('order', r['order']), ('city', json_query(r.get('shipTo'), '$.address.city')), ('product', r['product'])])),
     text(merged(r.get('details'), {'seen': True})),
 ] for r in orders])
+out('nested: JSON_OBJECT forms keep the rest of the statement as written',
+    [[text(java_hash_map([("it's", "a'b"), ('n', 2)])), "c'd"]])
 transformed = [[r['order'], json_value(r.get('shipTo'), '$.lastName'), json_query(r.get('shipTo'), '$.address'),
                 java_hash_map([('product', r['product']), ('details', r.get('details'))])] for r in orders]
 out('nested: transformed INSERT round trip', transformed)

@@ -15,7 +15,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use msq_engine::{MsqError, Result};
 use sqlparser::dialect::GenericDialect;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Location, Token, Tokenizer};
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
@@ -27,26 +27,20 @@ pub fn rewrite_json_syntax(sql: &str) -> Cow<'_, str> {
     if !upper.contains("JSON_OBJECT") && !upper.contains("RETURNING") {
         return Cow::Borrowed(sql);
     }
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+    let Some(tokens) = significant_tokens(sql) else {
         return Cow::Borrowed(sql);
     };
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_) | Token::EOF))
-        .collect();
-    let mut out = String::with_capacity(sql.len());
+    // Replacements as (byte range of the source, text); everything else is kept as written.
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     let mut depth = 0usize;
     // Paren depths of the open JSON_OBJECT / JSON_VALUE calls (`true`: JSON_OBJECT).
     let mut calls: Vec<(usize, bool)> = Vec::new();
-    let mut skip_to = 0usize;
-    for (pos, &i) in sig.iter().enumerate() {
-        let start = if pos == 0 { 0 } else { sig[pos - 1] + 1 };
-        if pos < skip_to {
-            continue; // consumed with an earlier token (whitespace before it too)
-        }
-        let at = |p: usize| sig.get(p).map(|&n| &tokens[n]);
-        let (prev, t, next) = (pos.checked_sub(1).and_then(at), &tokens[i], at(pos + 1));
+    for pos in 0..tokens.len() {
+        let at = |p: usize| tokens.get(p).map(|t| &t.0);
+        let (prev, t, next) = (pos.checked_sub(1).and_then(at), &tokens[pos].0, at(pos + 1));
         let call = calls.last().filter(|c| c.0 == depth).map(|c| c.1);
-        let replacement: Option<String> = match t {
+        let span = tokens[pos].1.clone();
+        match t {
             Token::LParen => {
                 depth += 1;
                 match prev {
@@ -54,38 +48,73 @@ pub fn rewrite_json_syntax(sql: &str) -> Cow<'_, str> {
                     Some(p) if is_kw(p, "JSON_VALUE") => calls.push((depth, false)),
                     _ => {}
                 }
-                None
             }
             Token::RParen => {
                 if call.is_some() {
                     calls.pop();
                 }
                 depth = depth.saturating_sub(1);
-                None
             }
-            Token::Colon if call == Some(true) => Some(",".into()),
-            _ if call == Some(true) && is_kw(t, "KEY") && at_arg_start(prev) && !ends_arg(next) => Some(String::new()),
-            _ if call == Some(true) && is_kw(t, "VALUE") && !at_arg_start(prev) => Some(",".into()),
+            Token::Colon if call == Some(true) => edits.push((span, ",".into())),
+            _ if call == Some(true) && is_kw(t, "KEY") && at_arg_start(prev) && !ends_arg(next) => {
+                edits.push((span, String::new()))
+            }
+            _ if call == Some(true) && is_kw(t, "VALUE") && !at_arg_start(prev) => edits.push((span, ",".into())),
             _ if call == Some(false) && is_kw(t, "RETURNING") && at(pos + 2).is_some_and(|a| is_kw(a, "ARRAY")) => {
-                let Some(Token::Word(w)) = next else {
-                    return Cow::Borrowed(sql);
-                };
-                skip_to = pos + 3;
-                Some(format!(", '{} ARRAY'", w.value.to_ascii_uppercase()))
+                if let Some(Token::Word(w)) = next {
+                    let end = tokens[pos + 2].1.end;
+                    edits.push((span.start..end, format!(", '{} ARRAY'", w.value.to_ascii_uppercase())));
+                }
             }
-            _ => None,
-        };
-        for w in &tokens[start..i] {
-            out.push_str(&w.to_string());
-        }
-        out.push_str(&replacement.unwrap_or_else(|| t.to_string()));
-    }
-    if let Some(&last) = sig.last() {
-        for w in tokens[last + 1..].iter().filter(|w| !matches!(w, Token::EOF)) {
-            out.push_str(&w.to_string());
+            _ => {}
         }
     }
+    if edits.is_empty() {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut done = 0usize;
+    for (range, text) in edits {
+        if range.start < done {
+            continue;
+        }
+        out.push_str(&sql[done..range.start]);
+        out.push_str(&text);
+        done = range.end;
+    }
+    out.push_str(&sql[done..]);
     Cow::Owned(out)
+}
+
+/// The tokens of `sql` other than whitespace and comments, each with its byte range in `sql`
+/// (`None` when the text does not tokenize or positions cannot be mapped).
+fn significant_tokens(sql: &str) -> Option<Vec<(Token, std::ops::Range<usize>)>> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location().ok()?;
+    // Locations (line, column in characters) only move forward: map them to byte offsets
+    // with one cursor over the text.
+    let (mut byte, mut line, mut col) = (0usize, 1u64, 1u64);
+    let mut offset = |l: Location| -> Option<usize> {
+        while (line, col) < (l.line, l.column) {
+            let c = sql.get(byte..)?.chars().next()?;
+            byte += c.len_utf8();
+            if c == '\n' {
+                (line, col) = (line + 1, 1);
+            } else {
+                col += 1;
+            }
+        }
+        ((line, col) == (l.line, l.column)).then_some(byte)
+    };
+    let mut out = Vec::new();
+    for t in tokens {
+        if matches!(t.token, Token::Whitespace(_) | Token::EOF) {
+            continue;
+        }
+        let start = offset(t.span.start)?;
+        let end = offset(t.span.end)?;
+        out.push((t.token, start..end));
+    }
+    Some(out)
 }
 
 /// An unquoted word equal (case-insensitively) to `k`.
@@ -302,5 +331,27 @@ mod tests {
             "SELECT JSON_VALUE(x, '$.a', 'VARCHAR') = 1"
         );
         assert!(rewritten("SELECT JSON_VALUE(x, '$.a' RETURNING DATE)").contains("invalid output type: [DATE]"));
+    }
+
+    /// The token pass leaves everything else exactly as written.
+    #[test]
+    fn other_text_is_kept() {
+        let sql =
+            "SELECT JSON_OBJECT('k''s': \"Col\" /* c */, 'é': 1.5e3) -- tail\n, 'it''s', x'00', E'a\\nb' FROM \"t\"\n";
+        assert_eq!(
+            rewrite_json_syntax(sql),
+            "SELECT JSON_OBJECT('k''s', \"Col\" /* c */, 'é', 1.5e3) -- tail\n, 'it''s', x'00', E'a\\nb' FROM \"t\"\n"
+        );
+        // Unbalanced or untokenizable text is left to the parser's own error.
+        assert_eq!(
+            rewrite_json_syntax("SELECT JSON_OBJECT('a': 1"),
+            "SELECT JSON_OBJECT('a', 1"
+        );
+        assert_eq!(
+            rewrite_json_syntax("SELECT JSON_OBJECT('unterminated"),
+            "SELECT JSON_OBJECT('unterminated"
+        );
+        let deep = format!("SELECT {}JSON_OBJECT('a': 1){}", "(".repeat(50_000), ")".repeat(50_000));
+        assert!(rewrite_json_syntax(&deep).contains("JSON_OBJECT('a', 1)"));
     }
 }
