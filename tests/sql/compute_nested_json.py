@@ -229,6 +229,9 @@ out('nested: transformed INSERT round trip', transformed)
 j, t = '{"a":1}\t{"a":2}'.split('\t')
 out('nested: a TSV field typed COMPLEX<json> is a JSON string', [[text(j), j, json.loads(t)['a']]])
 
+inline = json.loads('{"t":1,"n":{"a":[5,6]}}')
+out("nested: EXTEND with TYPE('COMPLEX<json>')", [[inline['t'], inline['n'], json_value(inline['n'], '$.a[1]', 'BIGINT')]])
+
 # --- Druid's docs: nested_data_example (nested-columns.md) ---
 out('docs: nested-columns JSON_OBJECT combinedJson', [[text(java_hash_map([('shipTo', r['shipTo']), ('details', r['details'])]))] for r in example])
 out('docs: nested-columns transform example round trip', [[
