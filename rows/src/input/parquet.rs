@@ -31,6 +31,8 @@ pub struct ParquetSplitReader {
     schema: SchemaRef,
     /// For each schema column, its position in the decoded (projected) batches.
     positions: Vec<Option<usize>>,
+    /// For each schema column, whether its file column has Parquet's JSON logical type.
+    json_source: Vec<bool>,
     binary_as_string: bool,
     rows: u64,
     bytes: u64,
@@ -90,12 +92,13 @@ impl ParquetSplitReader {
                 ))
             }
         };
-        let (reader, positions) = reader;
+        let (reader, positions, json_source) = reader;
         Ok(ParquetSplitReader {
             reader: Some(reader),
             source,
             schema,
             positions,
+            json_source,
             binary_as_string: format.binary_as_string,
             rows: 0,
             bytes,
@@ -105,12 +108,17 @@ impl ParquetSplitReader {
     fn convert(&self, batch: RecordBatch) -> Result<RecordBatch> {
         let n = batch.num_rows();
         let mut columns = Vec::with_capacity(self.schema.fields().len());
-        for (field, pos) in self.schema.fields().iter().zip(&self.positions) {
+        for (i, (field, pos)) in self.schema.fields().iter().zip(&self.positions).enumerate() {
             let target = field.data_type();
             let array = match pos {
                 None => new_null_array(target, n),
                 Some(p) if msq_engine::signature::is_json_field(field) => {
-                    super::json::json_text_column(batch.column(*p), batch.schema().field(*p))?
+                    let source = batch.schema().field(*p).clone();
+                    let source = match self.json_source[i] {
+                        true => msq_engine::signature::json_field(source.name()),
+                        false => source,
+                    };
+                    super::json::json_text_column(batch.column(*p), &source)?
                 }
                 Some(p) => convert_array(batch.column(*p), target, self.binary_as_string).map_err(|e| {
                     MsqError::CannotParseExternalData {
@@ -132,7 +140,7 @@ impl ParquetSplitReader {
     }
 }
 
-type Built = (ParquetRecordBatchReader, Vec<Option<usize>>);
+type Built = (ParquetRecordBatchReader, Vec<Option<usize>>, Vec<bool>);
 
 /// Builds a reader decoding only the schema's columns, and where each lands in its batches.
 fn build<T: parquet::file::reader::ChunkReader + 'static>(
@@ -160,9 +168,21 @@ fn build<T: parquet::file::reader::ChunkReader + 'static>(
         .into_iter()
         .map(|idx| idx.map(|i| sorted.binary_search(&i).expect("wanted")))
         .collect();
+    // Columns of Parquet's JSON logical type (JSON text) read into COMPLEX<json> as JSON.
+    let roots = builder.parquet_schema().root_schema().get_fields();
+    let json_source = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let root = file_schema.fields().iter().position(|ff| ff.name() == f.name());
+            root.and_then(|i| roots.get(i)).is_some_and(|t| {
+                t.is_primitive() && t.get_basic_info().logical_type_ref() == Some(&parquet::basic::LogicalType::Json)
+            })
+        })
+        .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), sorted);
     let reader = builder.with_projection(mask).with_batch_size(batch_size).build()?;
-    Ok((reader, positions))
+    Ok((reader, positions, json_source))
 }
 
 /// Casts a decoded column to the signature's type (see the module docs).

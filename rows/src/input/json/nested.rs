@@ -286,4 +286,60 @@ mod tests {
         assert_eq!((t.value(1), n.value(1)), (3, r#""s""#));
         assert_eq!((t.value(2), n.is_null(2)), (4, true));
     }
+
+    /// Parquet columns of the JSON logical type (as other engines write JSON) are parsed into
+    /// COMPLEX<json>; plain strings are JSON strings.
+    #[test]
+    fn parquet_json_logical_type_reads_as_json() {
+        use crate::input::read_split;
+        use msq_engine::input::{InputFormat, InputSource};
+        use msq_engine::signature::Signature;
+        use parquet::arrow::arrow_writer::ArrowWriterOptions;
+        use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
+        use parquet::basic::LogicalType;
+        use parquet::schema::types::{SchemaDescriptor, Type};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.parquet");
+        let j: ArrayRef = Arc::new(StringArray::from(vec![Some(r#"{"x": [1, 2]}"#), None]));
+        let s: ArrayRef = Arc::new(StringArray::from(vec![Some(r#"{"x":1}"#), Some("y")]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("j", DataType::Utf8, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let descr = ArrowSchemaConverter::new().convert(&schema).unwrap();
+        let root = descr.root_schema();
+        let mut fields = root.get_fields().to_vec();
+        let t = &fields[0];
+        fields[0] = Arc::new(
+            Type::primitive_type_builder(t.name(), t.get_physical_type())
+                .with_repetition(t.get_basic_info().repetition())
+                .with_logical_type(Some(LogicalType::Json))
+                .build()
+                .unwrap(),
+        );
+        let root = Type::group_type_builder(root.name())
+            .with_fields(fields)
+            .build()
+            .unwrap();
+        let options = ArrowWriterOptions::new()
+            .with_skip_arrow_metadata(true)
+            .with_parquet_schema(SchemaDescriptor::new(Arc::new(root)));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = ArrowWriter::try_new_with_options(file, schema.clone(), options).unwrap();
+        w.write(&RecordBatch::try_new(schema, vec![j, s]).unwrap()).unwrap();
+        w.close().unwrap();
+        let format = InputFormat::from_json(r#"{"type":"parquet"}"#).unwrap();
+        let source = format!(r#"{{"type":"local","files":["{}"]}}"#, path.display());
+        let splits = crate::input::ListSplits::splits(&InputSource::from_json(&source).unwrap()).unwrap();
+        let sig: Signature =
+            serde_json::from_str(r#"[{"name":"j","type":"COMPLEX<json>"},{"name":"s","type":"COMPLEX<json>"}]"#)
+                .unwrap();
+        let (batches, _) = read_split(&splits[0], &format, sig.to_arrow_schema(), 10, &mut |_| Ok(())).unwrap();
+        let (j, s) = (
+            batches[0].column(0).as_string::<i32>(),
+            batches[0].column(1).as_string::<i32>(),
+        );
+        assert_eq!((j.value(0), j.is_null(1)), (r#"{"x":[1,2]}"#, true));
+        assert_eq!((s.value(0), s.value(1)), (r#""{\"x\":1}""#, r#""y""#));
+    }
 }
