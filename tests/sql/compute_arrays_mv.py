@@ -208,3 +208,10 @@ c = collections.Counter(t for _, v in mixed_rows for t in (v or [None]))
 out('mv string column: GROUP BY the ingested column', [[k, v] for k, v in c.items()])
 arr_as_string = [mv_values(json.loads(l).get('tags')) for l in open('testdata/arrays-mv.json') if l.strip()]
 out('mv string column: a filter over the EXTERN', sum(1 for v in arr_as_string if v and 'a' in v))
+
+# --- ARRAY_CONCAT_AGG ---
+sel = [arrays[l] for l in ('r1', 'r8')]
+out('array: ARRAY_CONCAT_AGG', [[sum(len(a) for a in sel), sorted({t for a in sel for t in a})]])
+every = [t for a in arrays.values() if a for t in a]
+size = 5 + sum(1 + (0 if t is None else 4 + len(t.encode())) for t in every)
+out('array: ARRAY_CONCAT_AGG of every row, over its size limit', f'size [{size}] is larger than max [50]')

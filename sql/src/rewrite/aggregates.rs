@@ -5,15 +5,16 @@ use super::ast::{call, ident_name, number_lit};
 use super::options::RewriteOptions;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions, visit_expressions_mut, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, ObjectNamePart, SelectItem, SetExpr, Statement,
+    visit_expressions, visit_expressions_mut, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, SelectItem, SetExpr, Statement,
 };
 use msq_engine::{MsqError, Result};
 use std::ops::ControlFlow;
 
 /// `LATEST(x[, maxBytes])` → `latest_by(x, "__time")`, `EARLIEST` likewise, and the optional
 /// `maxBytes` argument of `LATEST_BY`/`EARLIEST_BY` dropped (strings are not truncated);
-/// `ARRAY_AGG(x[, maxSizeBytes])` → `druid_array_agg_limit(ARRAY_AGG(x), maxSizeBytes)`.
+/// `ARRAY_AGG(x[, maxSizeBytes])` → `druid_array_agg_limit(ARRAY_AGG(x), maxSizeBytes)`, and
+/// `ARRAY_CONCAT_AGG` likewise over the flattened arrays ([`limited_array_agg`]).
 pub fn rewrite_druid_aggregates(stmt: &mut DFStatement) {
     let DFStatement::Statement(inner) = stmt else {
         return;
@@ -21,16 +22,8 @@ pub fn rewrite_druid_aggregates(stmt: &mut DFStatement) {
     let _ = visit_expressions_mut(inner.as_mut(), |e: &mut Expr| {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_ascii_uppercase();
-            if name == "ARRAY_AGG" && f.over.is_none() {
-                let size = match &mut f.args {
-                    FunctionArguments::List(list) if list.args.len() == 2 => match list.args.pop() {
-                        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(size))) => size,
-                        _ => number_lit(crate::functions::array_agg::DEFAULT_MAX_SIZE_BYTES),
-                    },
-                    _ => number_lit(crate::functions::array_agg::DEFAULT_MAX_SIZE_BYTES),
-                };
-                let agg = e.clone();
-                *e = call(crate::functions::array_agg::ARRAY_AGG_LIMIT, vec![agg, size]);
+            if matches!(name.as_str(), "ARRAY_AGG" | "ARRAY_CONCAT_AGG") && f.over.is_none() {
+                *e = limited_array_agg(f, name == "ARRAY_CONCAT_AGG");
                 return ControlFlow::Continue(());
             }
             let target = match name.as_str() {
@@ -53,6 +46,47 @@ pub fn rewrite_druid_aggregates(stmt: &mut DFStatement) {
         }
         ControlFlow::Continue(())
     });
+}
+
+/// `ARRAY_AGG(x[, size])` with Druid's size limit; `ARRAY_CONCAT_AGG(arr[, size])` (the
+/// non-NULL arrays' elements, distinct and sorted with `DISTINCT`) as the flattened
+/// `ARRAY_AGG` of the arrays.
+fn limited_array_agg(f: &mut Function, concat: bool) -> Expr {
+    let default_size = || number_lit(crate::functions::array_agg::DEFAULT_MAX_SIZE_BYTES);
+    let mut distinct = false;
+    let size = match &mut f.args {
+        FunctionArguments::List(list) => {
+            distinct = list.duplicate_treatment == Some(DuplicateTreatment::Distinct);
+            if concat {
+                list.duplicate_treatment = None;
+            }
+            match list.args.len() {
+                2 => match list.args.pop() {
+                    Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(size))) => size,
+                    _ => default_size(),
+                },
+                _ => default_size(),
+            }
+        }
+        _ => default_size(),
+    };
+    if !concat {
+        return call(
+            crate::functions::array_agg::ARRAY_AGG_LIMIT,
+            vec![Expr::Function(f.clone()), size],
+        );
+    }
+    f.name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("ARRAY_AGG"))]);
+    // NULL arrays are ignored.
+    let arg = super::ast::plain_args(f).and_then(|a| a.first().map(|e| (*e).clone()));
+    if let (None, Some(arg)) = (f.filter.is_some().then_some(()), arg) {
+        f.filter = Some(Box::new(Expr::IsNotNull(Box::new(arg))));
+    }
+    let mut out = call("flatten", vec![Expr::Function(f.clone())]);
+    if distinct {
+        out = call("array_sort", vec![call("array_distinct", vec![out])]);
+    }
+    call(crate::functions::array_agg::ARRAY_AGG_LIMIT, vec![out, size])
 }
 
 /// Aggregations whose unfinalized form is a sketch (Druid stores the sketch when
