@@ -161,3 +161,45 @@ async fn nested_columns_over_http() {
         r.body
     );
 }
+
+/// On `msq worker` processes (plans cross the wire, which must keep the COMPLEX<json> type of
+/// JSON_QUERY / JSON_OBJECT results): an ingestion of transformed nested values on 3 workers,
+/// then a query of them, equal to the raw file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_columns_on_worker_processes() {
+    use msq_controller::launcher::{Runner, RunnerKind};
+    let mut t = engine();
+    let mut r = Runner::embedded();
+    r.kind = RunnerKind::Process;
+    r.worker_command = env!("CARGO_BIN_EXE_msq").into();
+    r.tmp_dir = t.dir.path().join("tmp").join("workers");
+    t.engine.use_runner(r, None).await.unwrap();
+    let file = testdata("nested_example.json").display().to_string();
+    let sql = format!(
+        "REPLACE INTO nj OVERWRITE ALL SELECT TIME_PARSE(\"time\") AS __time, product, JSON_QUERY(shipTo, '$.address') AS address, \
+         JSON_OBJECT('p': product, 'd': details) AS pd FROM TABLE(EXTERN('{{\"type\":\"local\",\"files\":[\"{file}\"]}}', \
+         '{{\"type\":\"json\"}}', '[{{\"name\":\"time\",\"type\":\"string\"}},{{\"name\":\"product\",\"type\":\"string\"}},\
+         {{\"name\":\"shipTo\",\"type\":\"COMPLEX<json>\"}},{{\"name\":\"details\",\"type\":\"COMPLEX<json>\"}}]')) PARTITIONED BY DAY"
+    );
+    let (_, o, _) = run_ok(&t.engine, &sql, json!({"maxNumTasks": 3})).await;
+    assert_eq!(o.rows_written, 5);
+    for seg in &o.segments {
+        let types = serde_json::to_value(&seg.signature).unwrap();
+        assert_eq!(types[2], json!({"name": "address", "type": "COMPLEX<json>"}), "{types}");
+        assert_eq!(types[3], json!({"name": "pd", "type": "COMPLEX<json>"}), "{types}");
+    }
+    let rows = select(
+        &t.engine,
+        "SELECT product, address, JSON_VALUE(pd, '$.d.price' RETURNING DOUBLE), pd FROM nj ORDER BY __time",
+        json!({"maxNumTasks": 3}),
+    )
+    .await;
+    let raw = raw_rows();
+    assert_eq!(rows.len(), raw.len());
+    for (row, r) in rows.iter().zip(&raw) {
+        assert_eq!(row[0], r["product"]);
+        assert_eq!(row[1], r["shipTo"]["address"]);
+        assert_eq!(row[2].as_f64(), r["details"]["price"].as_f64());
+        assert_eq!(row[3], json!({"p": r["product"], "d": r["details"]}));
+    }
+}
