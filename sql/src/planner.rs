@@ -198,6 +198,7 @@ async fn plan_on_this_thread(
     let read_tables = register_datasources(&sc, &parsed, &stmt, metadata.clone(), scans).await?;
     let logical = state.statement_to_plan(parsed).await.map_err(planning_error)?;
     let logical = crate::rewrite::rewrite_multi_value(logical, context.sql.group_by_enable_multi_value_unnesting)?;
+    let logical = crate::functions::json::keep_unnested_json(logical).map_err(planning_error)?;
     let logical = crate::lookups::bind(logical, &metadata).await?;
     check_columns(logical.schema().fields().len())?;
     let df = DataFrame::new(state.clone(), logical);
@@ -332,6 +333,7 @@ async fn plan_select(
     let df = crate::result_zone::in_zone(check_row_size(df)?, zone).map_err(planning_error)?;
     let output_schema = Arc::new(df.schema().as_arrow().clone());
     let physical = df.create_physical_plan().await.map_err(planning_error)?;
+    let physical = crate::functions::json::keep_unnested_json_physical(physical).map_err(planning_error)?;
     builder.plan_select(physical)?;
     Ok(PlannedStatement {
         kind: stmt.kind,
@@ -366,6 +368,7 @@ async fn plan_ingest(
     let order = IngestOrder::new(&output_schema, &cluster_by, context)?;
     let replace = replace_intervals(stmt, granularity)?;
     let physical = df.create_physical_plan().await.map_err(planning_error)?;
+    let physical = crate::functions::json::keep_unnested_json_physical(physical).map_err(planning_error)?;
     let rows = builder.cut_ingest_root(physical)?;
     let data_source = stmt.target.clone().expect("validated");
     let pre = builder.add_plan_stage(

@@ -207,6 +207,17 @@ def query_array(v, path):
     x = json_query(v, path)
     return None if x is None else (x if isinstance(x, list) else [x])
 out('nested: JSON_QUERY_ARRAY', [[r['order'], query_array(r.get('shipTo'), '$.phoneNumbers'), query_array(r.get('shipTo'), '$.firstName')] for r in orders])
+phones = {}
+for r in orders:
+    for ph in query_array(r.get('shipTo'), '$.phoneNumbers') or []:
+        g = phones.setdefault(json_value(ph, '$.type'), [0, [], []])
+        g[0] += 1
+        g[1].append(json_value(ph, '$.number'))
+        ext = json_value(ph, '$.ext', 'BIGINT')
+        if ext is not None:
+            g[2].append(ext)
+out('nested: UNNEST of JSON_QUERY_ARRAY items',
+    [[t, n, max(x for x in nums if x is not None), sum(exts) if exts else None] for t, (n, nums, exts) in phones.items()])
 def merged(*vs):
     if any(v is None for v in vs):
         return None

@@ -13,6 +13,7 @@ pub mod path;
 mod returning;
 mod syntax;
 mod udf;
+mod unnest;
 pub mod value;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 
 pub use syntax::{rewrite_json_returning, rewrite_json_syntax};
 pub use udf::{JsonFunction, Kind};
+pub use unnest::{keep_unnested_json, keep_unnested_json_physical};
 
 use datafusion::logical_expr::ScalarUDF;
 
