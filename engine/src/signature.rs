@@ -298,15 +298,6 @@ mod tests {
     }
 
     #[test]
-    fn json_columns_keep_their_type() {
-        let s: Signature = serde_json::from_str(r#"[{"name":"n","type":"COMPLEX<json>"}]"#).unwrap();
-        let schema = s.to_arrow_schema();
-        assert!(is_json_field(schema.field(0)));
-        assert_eq!(Signature::from_schema(&schema), s);
-        assert_eq!(ColumnType::sql_type_name_of(schema.field(0)), "OTHER");
-    }
-
-    #[test]
     fn multi_value_strings() {
         let mv = ColumnType::from_arrow(&multi_value_type());
         assert_eq!(mv, ColumnType::MultiValueString);
@@ -324,5 +315,14 @@ mod tests {
         let stored = Signature::for_storage(&schema);
         assert_eq!(serde_json::to_string(&stored).unwrap(), r#"[{"name":"tags","type":"MULTI_VALUE_STRING"}]"#);
         assert_eq!(stored.to_arrow_schema().field(0).data_type(), &multi_value_type());
+    }
+
+    #[test]
+    fn json_columns_keep_their_type() {
+        let s: Signature = serde_json::from_str(r#"[{"name":"n","type":"COMPLEX<json>"}]"#).unwrap();
+        let schema = s.to_arrow_schema();
+        assert!(is_json_field(schema.field(0)));
+        assert_eq!(Signature::from_schema(&schema), s);
+        assert_eq!(ColumnType::sql_type_name_of(schema.field(0)), "OTHER");
     }
 }
