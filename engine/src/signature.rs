@@ -31,7 +31,10 @@ pub fn json_metadata() -> std::collections::HashMap<String, String> {
 /// Whether `field` is a string column of JSON text (`COMPLEX<json>`).
 pub fn is_json_field(field: &Field) -> bool {
     field.metadata().get(EXTENSION_NAME_KEY).map(String::as_str) == Some(JSON_EXTENSION)
-        && matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        && matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        )
 }
 
 /// A Druid column type as it appears in signatures.
@@ -313,7 +316,10 @@ mod tests {
         let reported = serde_json::to_string(&Signature::from_schema(&schema)).unwrap();
         assert_eq!(reported, r#"[{"name":"tags","type":"STRING"}]"#);
         let stored = Signature::for_storage(&schema);
-        assert_eq!(serde_json::to_string(&stored).unwrap(), r#"[{"name":"tags","type":"MULTI_VALUE_STRING"}]"#);
+        assert_eq!(
+            serde_json::to_string(&stored).unwrap(),
+            r#"[{"name":"tags","type":"MULTI_VALUE_STRING"}]"#
+        );
         assert_eq!(stored.to_arrow_schema().field(0).data_type(), &multi_value_type());
     }
 

@@ -114,7 +114,11 @@ pub(crate) fn planning_error(e: DataFusionError) -> MsqError {
         MsqError::SqlParse(m) if guard::is_recursion_limit(&m) => guard::too_deep_for_parser(),
         // DataFusion names an unsupported construct by dumping its syntax tree: say what it is.
         MsqError::QueryNotSupported(m) if m.contains("Unsupported ast node") => {
-            let place = if m.contains("create_relation") { "FROM clause" } else { "expression" };
+            let place = if m.contains("create_relation") {
+                "FROM clause"
+            } else {
+                "expression"
+            };
             MsqError::QueryNotSupported(format!("This {place} uses SQL that msq-rs does not support"))
         }
         MsqError::Unknown(m) if internal => {

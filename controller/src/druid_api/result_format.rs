@@ -152,8 +152,13 @@ impl ResultWriter {
 
     /// The rows of `batch`.
     pub fn write_batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) {
-        let cols: Vec<Vec<Value>> =
-            batch.schema().fields().iter().zip(batch.columns()).map(|(f, c)| field_values(f, c)).collect();
+        let cols: Vec<Vec<Value>> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, c)| field_values(f, c))
+            .collect();
         let mut text = String::new();
         for r in 0..batch.num_rows() {
             self.write_row(cols.iter().map(|c| &c[r]), &mut text, out);

@@ -8,9 +8,7 @@ use base64::Engine;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion_proto::bytes::{
-    physical_plan_to_bytes_with_extension_codec,
-};
+use datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec;
 use msq_engine::{MsqError, Result};
 use std::fmt;
 use std::sync::Arc;

@@ -34,10 +34,10 @@ use arrow::datatypes::SchemaRef;
 use arrow::json::reader::{Decoder, ReaderBuilder};
 use arrow::record_batch::RecordBatch;
 use flat::{FlatDecoder, MAX_FLAT_DECLINES};
-pub(super) use nested::{json_text_column, TextAsJson};
-use nested::{JsonColumns, NestedRow};
 use msq_engine::error::{MsqError, Result};
 use msq_engine::input::source::InputSplit;
+pub(super) use nested::{json_text_column, TextAsJson};
+use nested::{JsonColumns, NestedRow};
 use std::io::BufRead;
 
 /// Longest row text quoted in a parse error.
@@ -97,7 +97,11 @@ impl JsonSplitReader {
     pub(crate) fn new(split: &InputSplit, input: SplitBytes, schema: SchemaRef, batch_size: usize) -> Result<Self> {
         let decoder = build_decoder(&schema, batch_size)?;
         let nested = JsonColumns::new(&schema);
-        let flat = if nested.is_some() { None } else { FlatDecoder::new(&schema) };
+        let flat = if nested.is_some() {
+            None
+        } else {
+            FlatDecoder::new(&schema)
+        };
         let multi_value = schema
             .fields()
             .iter()
