@@ -126,7 +126,7 @@ mod tests {
             )
             .unwrap()
             .get(0);
-        assert_eq!(n, 5); // segments, pendingSegments, tasks, tasklogs, tasklocks
+        assert_eq!(n, 6); // segments, pendingSegments, tasks, tasklogs, tasklocks, lookups
         admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
     }
 }

@@ -82,6 +82,7 @@ fn tables_land_in_the_chosen_schema_and_connect_is_idempotent() {
     assert_eq!(
         tables,
         vec![
+            "druid_lookups",
             "druid_pendingSegments",
             "druid_segments",
             "druid_tasklocks",
