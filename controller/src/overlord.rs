@@ -330,15 +330,8 @@ impl Overlord {
     pub fn fail_task(&self, task_id: &str, report: &LiveReport, error: MsqError, what: &str) -> Result<()> {
         let report_json = {
             let mut r = ReportState::lock(report);
-            r.status = crate::report::QueryStatus::Failed;
+            r.fail(task_id, &error);
             r.finished.get_or_insert_with(std::time::Instant::now);
-            if r.error.is_none() {
-                r.error = Some(crate::report::ErrorEntry {
-                    error: error.clone(),
-                    task_id: task_id.to_string(),
-                    stage_number: None,
-                });
-            }
             r.to_json()
         };
         self.metadata.set_task_report(task_id, &report_json)?;

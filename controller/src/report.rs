@@ -113,6 +113,19 @@ impl ReportState {
         }
     }
 
+    /// Marks the report FAILED, keeping the first error it was given (the cause, not what
+    /// followed from it): `error` of task `task_id` only when it holds none yet.
+    pub fn fail(&mut self, task_id: &str, error: &MsqError) {
+        self.status = QueryStatus::Failed;
+        if self.error.is_none() {
+            self.error = Some(ErrorEntry {
+                error: error.clone(),
+                task_id: task_id.to_string(),
+                stage_number: None,
+            });
+        }
+    }
+
     /// Locks a live report.
     pub fn lock(r: &LiveReport) -> std::sync::MutexGuard<'_, ReportState> {
         r.lock().unwrap_or_else(|p| p.into_inner())

@@ -2,7 +2,7 @@
 //! publish, and settling the report, locks, workers and files after success or failure.
 
 use super::{Driver, QueryOutcome};
-use crate::report::{ErrorEntry, QueryStatus, ReportState};
+use crate::report::{QueryStatus, ReportState};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
@@ -195,14 +195,7 @@ impl Driver<'_> {
                 w.finished = Some(now);
             }
         }
-        if r.error.is_none() {
-            r.error = Some(ErrorEntry {
-                error: e.clone(),
-                task_id: self.task_id.to_string(),
-                stage_number: None,
-            });
-        }
-        r.status = QueryStatus::Failed;
+        r.fail(self.task_id, &e);
         r.finished = Some(now);
         r.error.as_ref().map(|x| x.error.clone()).unwrap_or(e)
     }

@@ -7,7 +7,7 @@
 
 use super::{open, ExportConfig};
 use crate::driver::{QueryEnv, QueryOutcome};
-use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState};
+use crate::report::{LiveReport, ReportState};
 use crate::results::PageCutter;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -119,7 +119,7 @@ impl ExportRun {
                     let _ = s.delete(&p).await;
                 }
             }
-            fail_report(report, task_id, e);
+            ReportState::lock(report).fail(task_id, e);
         }
         outcome
     }
@@ -243,17 +243,4 @@ async fn write_manifest(store: &Arc<dyn ObjectStore>, done: &Exported) -> Result
         .await
         .map_err(|e| MsqError::Io(format!("cannot write the export manifest: {e}")))?;
     Ok(())
-}
-
-/// Marks the report failed with `error` unless it already holds an error.
-fn fail_report(report: &LiveReport, task_id: &str, error: &MsqError) {
-    let mut r = ReportState::lock(report);
-    r.status = QueryStatus::Failed;
-    if r.error.is_none() {
-        r.error = Some(ErrorEntry {
-            error: error.clone(),
-            task_id: task_id.to_string(),
-            stage_number: None,
-        });
-    }
 }

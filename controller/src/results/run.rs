@@ -5,7 +5,7 @@
 use super::retention::delete_task_results;
 use super::write::{write_pages, WrittenResults};
 use crate::driver::{QueryEnv, QueryOutcome};
-use crate::report::{ErrorEntry, LiveReport, QueryStatus, ReportState, MAX_REPORT_ROWS};
+use crate::report::{LiveReport, ReportState, MAX_REPORT_ROWS};
 use arrow::datatypes::SchemaRef;
 use msq_engine::context::{QueryContext, SelectDestination};
 use msq_engine::{MsqError, Result};
@@ -75,29 +75,17 @@ impl DurableResults {
             // The writer's failure is why the driver could not hand over rows.
             (Ok(_) | Err(MsqError::Canceled), Err(e)) | (Err(e), _) => {
                 delete_task_results(&self.store, &self.task_id).await;
-                fail_report(report, &self.task_id, &e);
+                ReportState::lock(report).fail(&self.task_id, &e);
                 Err(e)
             }
         }
     }
 }
 
-/// Marks the report failed with `error` unless it already holds an error.
-fn fail_report(report: &LiveReport, task_id: &str, error: &MsqError) {
-    let mut r = ReportState::lock(report);
-    r.status = QueryStatus::Failed;
-    if r.error.is_none() {
-        r.error = Some(ErrorEntry {
-            error: error.clone(),
-            task_id: task_id.to_string(),
-            stage_number: None,
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::QueryStatus;
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
     use arrow::record_batch::RecordBatch;
