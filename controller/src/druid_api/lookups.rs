@@ -140,14 +140,17 @@ pub(super) async fn get_lookup(
     State(s): State<AppState>,
     Path((tier, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    check_names(&tier, &name)?;
-    let (t, n) = (tier.clone(), name.clone());
-    match store(&s, move |md| md.lookup(&t, &n)).await? {
-        Some(r) => Ok(Json(r.container_json()).into_response()),
-        None => Err(ApiError::not_found(format!(
-            "lookup [{name}] not found in tier [{tier}]"
-        ))),
-    }
+    let r = existing_lookup(&s, &tier, &name).await?;
+    Ok(Json(r.container_json()).into_response())
+}
+
+/// The lookup `name` of `tier` (both names checked), or Druid's 404.
+async fn existing_lookup(s: &AppState, tier: &str, name: &str) -> Result<LookupRecord, ApiError> {
+    check_names(tier, name)?;
+    let (t, n) = (tier.to_string(), name.to_string());
+    store(s, move |md| md.lookup(&t, &n))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("lookup [{name}] not found in tier [{tier}]")))
 }
 
 /// `POST /config/{tier}/{name}`: creates or updates one lookup.
@@ -205,12 +208,6 @@ pub(super) async fn status_lookup(
     State(s): State<AppState>,
     Path((tier, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    check_names(&tier, &name)?;
-    let (t, n) = (tier.clone(), name.clone());
-    match store(&s, move |md| md.lookup(&t, &n)).await? {
-        Some(_) => Ok(Json(json!({"loaded": true})).into_response()),
-        None => Err(ApiError::not_found(format!(
-            "lookup [{name}] not found in tier [{tier}]"
-        ))),
-    }
+    existing_lookup(&s, &tier, &name).await?;
+    Ok(Json(json!({"loaded": true})).into_response())
 }
