@@ -195,6 +195,33 @@ impl Granularity {
     pub fn is_aligned(&self, t: i64) -> bool {
         *self != Granularity::All && self.bucket_start(t) == t
     }
+
+    /// Every granularity with time buckets, finest first.
+    pub const BUCKETED: [Granularity; 14] = [
+        Granularity::Second,
+        Granularity::Minute,
+        Granularity::FiveMinute,
+        Granularity::TenMinute,
+        Granularity::FifteenMinute,
+        Granularity::ThirtyMinute,
+        Granularity::Hour,
+        Granularity::SixHour,
+        Granularity::EightHour,
+        Granularity::Day,
+        Granularity::Week,
+        Granularity::Month,
+        Granularity::Quarter,
+        Granularity::Year,
+    ];
+
+    /// The granularity a chunk interval is exactly one bucket of (the finest when several
+    /// are; `All` for eternity), if any.
+    pub fn of_chunk(iv: &Interval) -> Option<Granularity> {
+        if iv.is_eternity() {
+            return Some(Granularity::All);
+        }
+        Self::BUCKETED.into_iter().find(|g| g.bucket(iv.start) == *iv)
+    }
 }
 
 impl fmt::Display for Granularity {
@@ -325,6 +352,17 @@ impl fmt::Display for Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_granularity_of_a_chunk() {
+        let t = parse_instant("2015-09-12T05:00:00Z").unwrap();
+        assert_eq!(Granularity::of_chunk(&Interval::eternity()), Some(Granularity::All));
+        for g in Granularity::BUCKETED {
+            assert_eq!(Granularity::of_chunk(&g.bucket(t)), Some(g), "{g}");
+        }
+        let two_days = Interval::new(t, t + 2 * 86_400_000);
+        assert_eq!(Granularity::of_chunk(&two_days), None);
+    }
 
     #[test]
     fn hour_and_day_buckets() {

@@ -219,38 +219,12 @@ fn time_restriction(condition: &str, zone: &Zone) -> Result<Option<Vec<Interval>
     Ok(allowed)
 }
 
-/// The granularity of a chunk interval, if it is exactly one bucket of one.
-fn chunk_granularity(iv: &Interval) -> Option<Granularity> {
-    if iv.is_eternity() {
-        return Some(Granularity::All);
-    }
-    use Granularity::*;
-    [
-        Second,
-        Minute,
-        FiveMinute,
-        TenMinute,
-        FifteenMinute,
-        ThirtyMinute,
-        Hour,
-        SixHour,
-        EightHour,
-        Day,
-        Week,
-        Month,
-        Quarter,
-        Year,
-    ]
-    .into_iter()
-    .find(|g| g.bucket(iv.start) == *iv)
-}
-
 /// One granularity all chunks line up with: theirs when they share one, else the finest of
 /// theirs when every chunk boundary is aligned with it.
 fn common_granularity(chunks: &[Interval]) -> Result<Granularity> {
     let mut found: Vec<(i64, Granularity)> = Vec::new();
     for c in chunks {
-        let g = chunk_granularity(c).ok_or_else(|| {
+        let g = Granularity::of_chunk(c).ok_or_else(|| {
             MsqError::QueryNotSupported(format!(
                 "DELETE cannot rewrite time chunk [{}]: it is not one bucket of a Druid granularity",
                 c.to_iso()
@@ -337,7 +311,7 @@ mod tests {
     #[test]
     fn chunk_granularities() {
         let day = Granularity::Day.bucket(1442016000000);
-        assert_eq!(chunk_granularity(&day), Some(Granularity::Day));
+        assert_eq!(Granularity::of_chunk(&day), Some(Granularity::Day));
         let hours = [
             Granularity::Hour.bucket(1442016000000),
             Granularity::Hour.bucket(1442019600000),
