@@ -137,7 +137,7 @@ async fn a_large_answer_spills_and_streams_every_row() {
     // all of its input first: with the default budget (256 MiB) it still buffers only 16 MiB
     // of the ~40 MB answer (kernel::output_buffer_bytes) and spills the rest; with a 4 MiB
     // budget, more runs.
-    let one_worker_scans_in_parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    let one_worker_scans_in_parallel = msq_sql::planner::scan_partitions(1) > 1;
     for (context, spills) in [
         (json!({"maxNumTasks": 2}), one_worker_scans_in_parallel),
         (json!({"maxNumTasks": 3}), true),

@@ -218,8 +218,10 @@ async fn plan_on_this_thread(
 /// Partitions of a leaf scan (input files, segments): each of the `workers` runs its share on
 /// as many threads as this machine gives it, `workers × max(1, cores / workers)`, as Druid's
 /// workers run several processors at once. A stage never has more workers than `workers`.
-fn scan_partitions(workers: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+pub fn scan_partitions(workers: usize) -> usize {
+    // Read once: on Linux the answer comes from the affinity mask and cgroup files.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     workers * (cores / workers.max(1)).max(1)
 }
 
