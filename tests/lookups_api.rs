@@ -9,9 +9,7 @@ mod common;
 
 use common::http::{get, post_json, request, start_server, Resp};
 use common::*;
-use msq_controller::launcher::{Runner, RunnerKind};
 use msq_controller::Overlord;
-use msq_rows::rpc::ClusterAuth;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -356,13 +354,7 @@ fn independent_languages() -> Vec<Vec<Value>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_and_table_functions_run_on_worker_processes() {
-    let mut t = engine();
-    let mut r = Runner::embedded();
-    r.kind = RunnerKind::Process;
-    r.auth = ClusterAuth::new(None).unwrap();
-    r.worker_command = env!("CARGO_BIN_EXE_msq").into();
-    r.tmp_dir = t.dir.path().join("tmp").join("workers");
-    t.engine.use_runner(r, None).await.unwrap();
+    let t = process_engine().await;
     let e = &t.engine;
     msq_controller::lookups::load_lookups_file(e.metadata.as_ref(), &testdata("lookups-wiki.json")).unwrap();
     let context = json!({"maxNumTasks": 3});

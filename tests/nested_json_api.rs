@@ -167,13 +167,7 @@ async fn nested_columns_over_http() {
 /// then a query of them, equal to the raw file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_columns_on_worker_processes() {
-    use msq_controller::launcher::{Runner, RunnerKind};
-    let mut t = engine();
-    let mut r = Runner::embedded();
-    r.kind = RunnerKind::Process;
-    r.worker_command = env!("CARGO_BIN_EXE_msq").into();
-    r.tmp_dir = t.dir.path().join("tmp").join("workers");
-    t.engine.use_runner(r, None).await.unwrap();
+    let t = process_engine().await;
     let file = testdata("nested_example.json").display().to_string();
     let sql = format!(
         "REPLACE INTO nj OVERWRITE ALL SELECT TIME_PARSE(\"time\") AS __time, product, JSON_QUERY(shipTo, '$.address') AS address, \

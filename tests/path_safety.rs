@@ -446,13 +446,7 @@ async fn start_up_sweep_removes_leftovers_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn worker_processes_apply_the_limit_and_clean_up() {
-    use msq_controller::launcher::{Runner, RunnerKind};
-    let mut t = engine();
-    let mut r = Runner::embedded();
-    r.kind = RunnerKind::Process;
-    r.worker_command = env!("CARGO_BIN_EXE_msq").into();
-    r.tmp_dir = t.dir.path().join("tmp").join("workers");
-    t.engine.use_runner(r, None).await.unwrap();
+    let mut t = process_engine().await;
     let context = json!({"workerMemoryBytes": 65536, "maxNumTasks": 3});
 
     let (_, o, _) = run_ok(&t.engine, &spilling_select(), context.clone()).await;

@@ -42,6 +42,18 @@ pub fn engine() -> TestEngine {
     TestEngine { engine, dir }
 }
 
+/// A fresh engine whose workers are `msq worker` child processes (plans cross the wire).
+pub async fn process_engine() -> TestEngine {
+    use msq_controller::launcher::{Runner, RunnerKind};
+    let mut t = engine();
+    let mut r = Runner::embedded();
+    r.kind = RunnerKind::Process;
+    r.worker_command = env!("CARGO_BIN_EXE_msq").into();
+    r.tmp_dir = t.dir.path().join("tmp").join("workers");
+    t.engine.use_runner(r, None).await.unwrap();
+    t
+}
+
 pub fn ctx(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
