@@ -7,6 +7,7 @@
 mod common;
 
 use common::pg::PgSchema;
+use common::s3::{moto_settings, new_bucket};
 use common::*;
 use flate2::write::GzEncoder;
 use futures::TryStreamExt;
@@ -32,36 +33,9 @@ fn moto() -> Option<String> {
     }
 }
 
-/// Dummy credentials and the moto endpoint, as object_store settings.
-fn moto_settings(endpoint: &str) -> Vec<(String, String)> {
-    [
-        ("aws_endpoint", endpoint),
-        ("aws_access_key_id", "testing"),
-        ("aws_secret_access_key", "testing"),
-        ("aws_region", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
 /// The same, as the `properties` of an `s3` input source.
 fn s3_properties(endpoint: &str) -> Value {
     json!({"accessKeyId": "testing", "secretAccessKey": "testing", "endpointUrl": endpoint, "region": "us-east-1"})
-}
-
-/// Creates a new bucket on moto and returns its name and a store over it.
-async fn new_bucket(endpoint: &str, label: &str) -> (String, Arc<dyn ObjectStore>) {
-    let bucket = format!("{label}-{}", uuid::Uuid::new_v4().simple());
-    let status = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "create bucket {bucket}: {status}");
-    let store = open_deep_storage_with(&format!("s3://{bucket}"), &moto_settings(endpoint)).unwrap();
-    (bucket, store)
 }
 
 async fn put(store: &Arc<dyn ObjectStore>, key: &str, data: Vec<u8>) {

@@ -298,33 +298,17 @@ async fn s3_export_against_moto() {
         println!("skipping S3 export test: MSQ_TEST_S3_ENDPOINT not set (scripts/ci-services.sh starts one)");
         return;
     };
-    let bucket = format!("export-{}", uuid::Uuid::new_v4().simple());
-    let status = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "create bucket: {status}");
-    let settings: Vec<(String, String)> = [
-        ("aws_endpoint", endpoint.as_str()),
-        ("aws_access_key_id", "testing"),
-        ("aws_secret_access_key", "testing"),
-        ("aws_region", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let (bucket, store) = common::s3::new_bucket(&endpoint, "export").await;
+    let settings = common::s3::moto_settings(&endpoint);
     let mut t = engine();
     t.engine.export.allowed_s3_paths = vec![format!("s3://{bucket}/exports/")];
-    t.engine.export.s3_options = settings.clone();
+    t.engine.export.s3_options = settings;
     run_ok(&t.engine, &insert_wikipedia_sql("wikipedia"), json!({})).await;
     let sql = format!(
         "SET rowsPerPage = 20; INSERT INTO EXTERN(S3(bucket => '{bucket}', prefix => 'exports/q1')) AS CSV SELECT channel, COUNT(*) AS c FROM wikipedia GROUP BY 1"
     );
     let (id, o, _) = run_ok(&t.engine, &sql, json!({})).await;
     assert_eq!(o.rows_written, channels());
-    let store = msq_rows::storage::open_deep_storage_with(&format!("s3://{bucket}"), &settings).unwrap();
     let mut keys: Vec<String> = store
         .list(None)
         .map_ok(|m| m.location.to_string())

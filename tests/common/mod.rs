@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod pg;
+pub mod s3;
 
 use flate2::read::GzDecoder;
 use msq_controller::Overlord;
