@@ -10,7 +10,7 @@
 
 use super::external::parse_extend;
 use super::model::{AppendSpec, ExternSpec};
-use super::tokens::{matching_paren, next_nonws, nonws, text_of, trim, unexpected, Tok};
+use super::tokens::{matching_paren, next_nonws, nonws, split_commas, text_of, trim, unexpected, Tok};
 use msq_engine::signature::Signature;
 use msq_engine::{MsqError, Result};
 use serde_json::{json, Map, Value};
@@ -122,7 +122,7 @@ pub(super) fn try_table_function(
 /// messages for the others).
 fn append_tables(args: &[Tok]) -> Result<Vec<String>> {
     let mut tables = Vec::new();
-    let parts = split_args(args);
+    let parts = split_commas(args);
     for (i, part) in parts.iter().enumerate() {
         let problem = match nonws(part).as_slice() {
             [] if parts.len() == 1 => break,
@@ -144,25 +144,6 @@ fn append_tables(args: &[Tok]) -> Result<Vec<String>> {
     Ok(tables)
 }
 
-/// Splits arguments at depth-0 commas (parentheses and brackets both nest).
-fn split_args(toks: &[Tok]) -> Vec<&[Tok]> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, t) in toks.iter().enumerate() {
-        match t.token {
-            Token::LParen | Token::LBracket => depth += 1,
-            Token::RParen | Token::RBracket => depth -= 1,
-            Token::Comma if depth == 0 => {
-                parts.push(&toks[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&toks[start..]);
-    parts
-}
-
 /// The value of one named argument.
 #[derive(Debug, Clone, PartialEq)]
 enum ArgValue {
@@ -179,7 +160,7 @@ impl NamedArgs {
     /// Parses `name => value, ...`; each name must be one of `params` or [`FORMAT_PARAMS`].
     fn parse(func: &str, toks: &[Tok], params: &[&'static str]) -> Result<NamedArgs> {
         let mut out: Vec<(&'static str, ArgValue)> = Vec::new();
-        for part in split_args(toks) {
+        for part in split_commas(toks) {
             let t = nonws(part);
             let (name, value) = match t.as_slice() {
                 [] => continue,

@@ -145,15 +145,15 @@ pub(super) fn depth0_indices(toks: &[Tok]) -> Vec<usize> {
     out
 }
 
-/// Splits a token slice at depth-0 commas.
+/// Splits a token slice at depth-0 commas (parentheses and brackets both nest).
 pub(super) fn split_commas(toks: &[Tok]) -> Vec<&[Tok]> {
     let mut parts = Vec::new();
     let mut depth = 0i32;
     let mut start = 0;
     for (i, t) in toks.iter().enumerate() {
         match t.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
+            Token::LParen | Token::LBracket => depth += 1,
+            Token::RParen | Token::RBracket => depth -= 1,
             Token::Comma if depth == 0 => {
                 parts.push(&toks[start..i]);
                 start = i + 1;
