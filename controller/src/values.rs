@@ -117,6 +117,17 @@ fn multi_value_strings(array: &ArrayRef) -> Vec<Value> {
         .collect()
 }
 
+/// The JSON values of every column of `batch` (see [`field_values`]), column by column.
+pub fn batch_values(batch: &RecordBatch) -> Vec<Vec<Value>> {
+    let schema = batch.schema();
+    schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| field_values(f, c))
+        .collect()
+}
+
 /// Rows of batches as arrays of JSON values.
 pub fn rows_json(batches: &[RecordBatch], limit: usize) -> Vec<Value> {
     let mut rows = Vec::new();
@@ -124,13 +135,7 @@ pub fn rows_json(batches: &[RecordBatch], limit: usize) -> Vec<Value> {
         if rows.len() >= limit {
             break;
         }
-        let cols: Vec<Vec<Value>> = b
-            .schema()
-            .fields()
-            .iter()
-            .zip(b.columns())
-            .map(|(f, c)| field_values(f, c))
-            .collect();
+        let cols = batch_values(b);
         for r in 0..b.num_rows() {
             if rows.len() >= limit {
                 break;

@@ -8,7 +8,7 @@
 //! comma or line break (quotes doubled), writes null as an empty field, quotes a row that
 //! would otherwise be blank, and ends with an empty line.
 
-use crate::values::field_values;
+use crate::values::batch_values;
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use msq_engine::signature::ColumnType;
@@ -152,13 +152,7 @@ impl ResultWriter {
 
     /// The rows of `batch`.
     pub fn write_batch(&mut self, batch: &RecordBatch, out: &mut Vec<u8>) {
-        let cols: Vec<Vec<Value>> = batch
-            .schema()
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .map(|(f, c)| field_values(f, c))
-            .collect();
+        let cols = batch_values(batch);
         let mut text = String::new();
         for r in 0..batch.num_rows() {
             self.write_row(cols.iter().map(|c| &c[r]), &mut text, out);
