@@ -259,16 +259,45 @@ pub fn frame_bytes(batch: &arrow::record_batch::RecordBatch) -> u64 {
 
 /// Bytes of memory `batch` references, counting only the parts of its buffers its (possibly
 /// sliced) arrays use: a slice of a large batch counts its own rows, not the whole buffers.
+/// A string view column counts its views and the bytes they point to outside themselves,
+/// not the buffers they share with other batches (a segment's dictionary page): what the
+/// column takes once compacted (`rows::views::compact`).
 pub fn batch_memory_size(batch: &arrow::record_batch::RecordBatch) -> usize {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::DataType;
     batch
         .columns()
         .iter()
-        .map(|c| {
-            c.to_data()
+        .map(|c| match c.data_type() {
+            DataType::Utf8View => view_bytes(c.as_string_view().views(), c.nulls()),
+            DataType::BinaryView => view_bytes(c.as_binary_view().views(), c.nulls()),
+            t if contains_views(t) => c.get_array_memory_size(),
+            _ => c
+                .to_data()
                 .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size())
+                .unwrap_or_else(|_| c.get_array_memory_size()),
         })
         .sum()
+}
+
+/// 16 bytes per view, plus the length of every value too long to sit inside its view.
+fn view_bytes(views: &[u128], nulls: Option<&arrow::buffer::NullBuffer>) -> usize {
+    let outside: usize = views.iter().map(|v| *v as u32 as usize).filter(|len| *len > 12).sum();
+    views.len() * 16 + outside + nulls.map_or(0, |n| n.buffer().len())
+}
+
+/// Whether `t` holds string or binary views below its top level (lists, structs, maps).
+fn contains_views(t: &arrow::datatypes::DataType) -> bool {
+    use arrow::datatypes::DataType;
+    match t {
+        DataType::Utf8View | DataType::BinaryView => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+            contains_views(f.data_type())
+        }
+        DataType::Struct(fields) => fields.iter().any(|f| contains_views(f.data_type())),
+        DataType::Dictionary(_, v) => contains_views(v),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

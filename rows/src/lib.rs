@@ -13,4 +13,5 @@ pub mod rpc;
 pub mod scratch;
 pub mod shuffle;
 pub mod storage;
+pub mod views;
 pub mod wire;

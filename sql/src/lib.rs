@@ -12,6 +12,7 @@ pub mod rewrite;
 pub mod script;
 pub mod stages;
 pub mod statement;
+mod string_views;
 pub mod system;
 pub mod tables;
 pub mod units;

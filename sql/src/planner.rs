@@ -336,10 +336,12 @@ async fn plan_select(
     zone: &Zone,
 ) -> Result<PlannedStatement> {
     let mut builder = StageBuilder::new(query_id, workers);
-    let df = crate::result_zone::in_zone(check_row_size(df)?, zone).map_err(planning_error)?;
+    let df = crate::string_views::plain_strings(check_row_size(df)?).map_err(planning_error)?;
+    let df = crate::result_zone::in_zone(df, zone).map_err(planning_error)?;
     let output_schema = Arc::new(df.schema().as_arrow().clone());
     let physical = df.create_physical_plan().await.map_err(planning_error)?;
     let physical = crate::functions::json::keep_unnested_json_physical(physical).map_err(planning_error)?;
+    let physical = crate::string_views::casts_below_gather(physical).map_err(planning_error)?;
     builder.plan_select(physical)?;
     Ok(PlannedStatement {
         kind: stmt.kind,

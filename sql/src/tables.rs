@@ -52,12 +52,18 @@ impl TableProvider for ExternTable {
     }
 }
 
-/// The Arrow type a Druid column type is stored as in segments.
+/// The Arrow type a datasource column of Druid type `t` is read as. Strings are read as
+/// `Utf8View`: a segment's dictionary-encoded string pages become views into the dictionary
+/// instead of copies of every value, and DataFusion groups, compares and hashes views faster.
+/// Multi-value (lists) and JSON columns keep their storage types.
 pub fn segment_arrow_type(name: &str, t: &ColumnType) -> DataType {
     if name == TIME_COLUMN {
         return time_data_type();
     }
-    t.to_arrow()
+    match t.to_arrow() {
+        DataType::Utf8 => DataType::Utf8View,
+        other => other,
+    }
 }
 
 /// A datasource: the used segments of one dataSource at planning time.

@@ -3,6 +3,7 @@
 //! boilerplate for an operator without children or expressions ([`leaf_execution_plan!`]).
 
 use super::context::ExecContext;
+use datafusion::common::Statistics;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::EquivalenceProperties;
@@ -20,6 +21,12 @@ pub(crate) trait LeafExec {
 
     /// Streams output partition `partition` with the worker's context.
     fn open(&self, partition: usize, ctx: Arc<ExecContext>) -> Result<SendableRecordBatchStream>;
+
+    /// What is known before reading of output partition `partition` (all of them for `None`):
+    /// nothing, unless the operator says more.
+    fn statistics(&self, _partition: Option<usize>) -> Statistics {
+        Statistics::new_unknown(&self.plan_properties().eq_properties.schema().clone())
+    }
 }
 
 /// Implements `ExecutionPlan` for a [`LeafExec`]: no children, no expressions, and
@@ -54,6 +61,17 @@ macro_rules! leaf_execution_plan {
                 _children: Vec<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
             ) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
                 Ok(self)
+            }
+
+            fn statistics_from_inputs(
+                &self,
+                _input_stats: &[std::sync::Arc<datafusion::common::Statistics>],
+                args: &datafusion::physical_plan::StatisticsArgs,
+            ) -> datafusion::error::Result<std::sync::Arc<datafusion::common::Statistics>> {
+                Ok(std::sync::Arc::new($crate::exec::leaf::LeafExec::statistics(
+                    self,
+                    args.partition(),
+                )))
             }
 
             fn execute(

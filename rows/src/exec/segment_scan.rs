@@ -4,8 +4,10 @@ use super::context::ExecContext;
 use super::leaf::{leaf_execution_plan, leaf_properties, LeafExec};
 use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, TimestampMillisecondArray};
 use arrow::compute::{cast, filter_record_batch};
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::stats::Precision;
+use datafusion::common::Statistics;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
 use msq_engine::counters::update;
@@ -112,6 +114,21 @@ impl LeafExec for SegmentScanExec {
 
     fn plan_properties(&self) -> &Arc<PlanProperties> {
         &self.props
+    }
+
+    /// The exact row count when every segment read is wholly visible (a segment's row count
+    /// is recorded at publishing), so `COUNT(*)` needs no read; else nothing.
+    fn statistics(&self, partition: Option<usize>) -> Statistics {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        let slices: Vec<&SegmentSlice> = match partition {
+            Some(p) => self.segments.get(p).into_iter().flatten().collect(),
+            None => self.segments.iter().flatten().collect(),
+        };
+        if slices.iter().all(|s| s.fully_visible()) {
+            let rows: u64 = slices.iter().map(|s| s.num_rows).sum();
+            stats.num_rows = Precision::Exact(usize::try_from(rows).unwrap_or(usize::MAX));
+        }
+        stats
     }
 
     fn open(&self, partition: usize, ctx: Arc<ExecContext>) -> datafusion::error::Result<SendableRecordBatchStream> {
@@ -222,6 +239,7 @@ async fn open_segment(
         Some(m) => m,
         None => {
             let m = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+            let m = with_string_views(m);
             metadata_cache::put(key, m.clone());
             m
         }
@@ -243,6 +261,27 @@ async fn open_segment(
     let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
     let stream = builder.with_projection(mask).with_batch_size(batch_size).build()?;
     Ok(stream.map(|r| r.map_err(MsqError::from)).boxed())
+}
+
+/// The same footer reading plain string columns as `Utf8View` (a dictionary page's values
+/// are then shared by views, not copied once per row). JSON columns (marked by field
+/// metadata) stay `Utf8`; a footer the hint does not fit is kept as it is.
+fn with_string_views(m: ArrowReaderMetadata) -> ArrowReaderMetadata {
+    let plain_string = |f: &Field| f.data_type() == &DataType::Utf8 && f.metadata().is_empty();
+    let schema = m.schema();
+    if !schema.fields().iter().any(|f| plain_string(f)) {
+        return m;
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match plain_string(f) {
+            true => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(m.metadata().clone(), ArrowReaderOptions::new().with_schema(hint)).unwrap_or(m)
 }
 
 /// Keeps visible rows and shapes a segment batch to the scan schema (missing columns → nulls).

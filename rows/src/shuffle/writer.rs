@@ -200,6 +200,8 @@ impl ShuffleWriter {
     }
 
     fn buffer(&mut self, p: usize, batch: RecordBatch) {
+        // A piece of a batch must not keep (and spill, and send) the whole of its buffers.
+        let batch = crate::views::compact(batch);
         self.buffered_bytes += batch_memory_size(&batch);
         self.buffered[p].push(batch);
     }

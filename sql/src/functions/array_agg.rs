@@ -89,6 +89,12 @@ fn estimated_size(arr: &ArrayRef, i: usize) -> i64 {
                 .map(|j| 1 + if s.is_null(j) { 0 } else { 4 + s.value(j).len() as i64 })
                 .sum()
         }
+        DataType::Utf8View => {
+            let s = v.as_string_view();
+            (0..s.len())
+                .map(|j| 1 + if s.is_null(j) { 0 } else { 4 + s.value(j).len() as i64 })
+                .sum()
+        }
         _ => 9 * v.len() as i64,
     };
     5 + elements
