@@ -217,7 +217,7 @@ fn run_peers(
 #[cfg(test)]
 mod tests {
     use super::http::{http_latency, HttpLatency};
-    use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow, StreamPeak};
+    use super::model::{FixedCost, MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow, StreamPeak};
     use super::report::{render_markdown, results_json, targets, ReportHeader};
     use super::stats::{median, peer_of, quantile, Measure};
 
@@ -321,6 +321,11 @@ mod tests {
                     peak_mb,
                 })
                 .to_vec(),
+            fixed: Some(FixedCost {
+                runs: 25,
+                select_one_ms: 1.2,
+                count_ms: 2.0,
+            }),
         };
         let h = ReportHeader {
             command: "msq bench --rows 1000",
@@ -345,6 +350,7 @@ mod tests {
             "Whole `msq run` processes",
             "## Large SELECT answers",
             "## Scale",
+            "## Fixed cost of a task",
             "## Targets",
         ] {
             at += md[at..]
@@ -354,18 +360,28 @@ mod tests {
         assert!(md.contains("| insert | 2 | 3 | 4 | 3.0 | 17 | 1000 | 7.0 | 1.200 | 1.67× |"));
         let json = results_json(&h, &all, &msq);
         assert!(md.contains("| interactive | `SELECT *` | 1000 | 1.0 | 0.50 | 60 | 96 | 1.20× |"));
-        assert_eq!(json["targets"].as_array().unwrap().len(), 6);
+        assert_eq!(json["targets"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            json["targets"][3]["result"],
+            "medians of 25 whole tasks each: `SELECT 1` 1.20 ms, `COUNT(*)` 2.00 ms (+0.80 ms)"
+        );
         assert_eq!(json["targets"][3]["met"], true);
         assert_eq!(json["targets"][4]["met"], true);
+        assert_eq!(json["targets"][5]["met"], true, "90 MB ≤ 1.25 × 80 MB");
         assert_eq!(
-            json["targets"][5]["result"],
+            json["targets"][6]["result"],
             "interactive `SELECT *` 1000 rows: 96 MB, 1.20×"
         );
-        assert_eq!(json["targets"][5]["met"], true);
+        assert_eq!(json["targets"][6]["met"], true);
+        assert_eq!(
+            json["targets"][2]["met"],
+            serde_json::Value::Null,
+            "no interactive line measured"
+        );
         assert_eq!(json["stream"][1]["peak_mb"], 96.0);
         msq.memory.as_mut().unwrap().process_peaks = None;
         let t = targets(&all, &msq);
-        assert!(t[4]
+        assert!(t[5]
             .1
             .starts_with("peak RSS 123 MB with a 5 MB budget (5 spilled files)"));
         let h = ReportHeader {

@@ -97,6 +97,17 @@ pub struct MsqResults {
     pub http: Vec<HttpLatency>,
     /// The server's peak memory answering large SELECTs.
     pub stream: Vec<StreamPeak>,
+    /// The fixed cost of a task: `SELECT 1` against `SELECT COUNT(*)` over the datasource.
+    pub fixed: Option<FixedCost>,
+}
+
+/// Medians of whole in-process tasks (planning, metadata, stages, workers), alternating
+/// `SELECT 1` and `SELECT COUNT(*)` over the ingested datasource.
+#[derive(Debug, Clone)]
+pub struct FixedCost {
+    pub runs: usize,
+    pub select_one_ms: f64,
+    pub count_ms: f64,
 }
 
 /// One line: a statement over a datasource of `rows` rows, fetched through `endpoint`.

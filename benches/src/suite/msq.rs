@@ -3,7 +3,7 @@
 
 use super::http::http_latency;
 use super::memory::{child_peak_rss_mb, dir_bytes, peak_rss_mb, reset_peak_rss};
-use super::model::{MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow};
+use super::model::{FixedCost, MemoryBound, MsqResults, ProcessPeaks, RunFacts, ScaleRow};
 use super::stats::Measure;
 use msq_controller::report::{LiveReport, ReportState};
 use msq_controller::Overlord;
@@ -109,6 +109,7 @@ pub async fn run_msq(work: &Path, input: &MsqInput<'_>) -> Result<MsqResults, St
     let engine = Overlord::open_local(&dir).map_err(|e| e.to_string())?;
     out.measures.extend(replace_and_selects(&engine, &dir, input).await?);
     out.scale.extend(top_channels_scale(&engine, input).await?);
+    out.fixed = Some(fixed_cost(&engine, input).await?);
     drop(engine);
 
     if input.http_runs > 0 {
@@ -273,6 +274,39 @@ async fn replace_and_selects(engine: &Overlord, dir: &Path, input: &MsqInput<'_>
         out.push(m);
     }
     Ok(out)
+}
+
+/// Runs of each statement of [`fixed_cost`] (after 3 warm-up runs of each).
+const FIXED_COST_RUNS: usize = 25;
+
+/// `SELECT 1` and `SELECT COUNT(*)` over the datasource, alternating, [`FIXED_COST_RUNS`]
+/// times each: what a task costs beyond its data, and what counting the segments adds.
+async fn fixed_cost(engine: &Overlord, input: &MsqInput<'_>) -> Result<FixedCost, String> {
+    let ctx = context(input.workers[0], &[]);
+    let count = format!("SELECT COUNT(*) FROM {}", crate::sql::DATASOURCE);
+    let (mut one, mut all) = (Vec::new(), Vec::new());
+    for i in 0..FIXED_COST_RUNS + 3 {
+        let a = run_task(engine, "SELECT 1", &ctx).await?.0;
+        let b = run_task(engine, &count, &ctx).await?.0;
+        if i >= 3 {
+            one.push(a * 1000.0);
+            all.push(b * 1000.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let f = FixedCost {
+        runs: FIXED_COST_RUNS,
+        select_one_ms: median(&mut one),
+        count_ms: median(&mut all),
+    };
+    eprintln!(
+        "  fixed cost: SELECT 1 {:.2} ms, COUNT(*) {:.2} ms",
+        f.select_one_ms, f.count_ms
+    );
+    Ok(f)
 }
 
 /// Scale: the GROUP BY channel query at each worker count (the fastest of `runs`).
