@@ -482,7 +482,8 @@ fn memory_bounded(mem: &MemoryBound) -> Target {
     let target = "Peak memory at data 10× the budget within 1.25× of a quarter of the data".to_string();
     match &mem.process_peaks {
         // Bounded: with the small budget, 4× the data costs at most 25% more peak memory
-        // (it does not grow with the data), and less than the default budget.
+        // (it does not grow with the data). At 10M rows the "small" budget (a tenth of the
+        // JSON) is larger than the default, so the default line is context, not a bound.
         Some(p) => (
             target,
             format!(
@@ -498,7 +499,7 @@ fn memory_bounded(mem: &MemoryBound) -> Target {
                 p.default_mb,
                 p.idle_mb
             ),
-            Some(p.bounded_mb <= p.bounded_part_mb * 1.25 && p.bounded_mb < p.default_mb),
+            Some(p.bounded_mb <= p.bounded_part_mb * 1.25),
         ),
         None => (
             target,
