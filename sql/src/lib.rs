@@ -1,5 +1,6 @@
 //! Druid SQL dialect for msq-rs: statement parsing, Druid functions, planning to a stage DAG.
 
+mod answer_columns;
 pub mod append;
 pub mod explain;
 pub mod functions;

@@ -6,29 +6,17 @@
 use crate::functions::time::Zone;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::dataframe::DataFrame;
-use datafusion::logical_expr::{cast, Expr};
+use datafusion::logical_expr::cast;
 
 /// `df` with its timestamp columns in `zone` (unchanged for UTC).
 pub(crate) fn in_zone(df: DataFrame, zone: &Zone) -> datafusion::error::Result<DataFrame> {
     let naive = |dt: &DataType| matches!(dt, DataType::Timestamp(_, None));
-    if zone.is_utc() || !df.schema().fields().iter().any(|f| naive(f.data_type())) {
+    if zone.is_utc() {
         return Ok(df);
     }
     // A zone-less timestamp cast to a zone is read as local time there; through UTC first,
     // the instant is kept and only the zone changes.
     let utc = DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()));
     let local = DataType::Timestamp(TimeUnit::Millisecond, Some(zone.name().into()));
-    let exprs: Vec<Expr> = df
-        .schema()
-        .iter()
-        .map(|(q, f)| {
-            let c = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
-            if naive(f.data_type()) {
-                cast(cast(c, utc.clone()), local.clone()).alias(f.name())
-            } else {
-                c
-            }
-        })
-        .collect();
-    df.select(exprs)
+    crate::answer_columns::map_columns(df, |c, t| naive(t).then(|| cast(cast(c, utc.clone()), local.clone())))
 }

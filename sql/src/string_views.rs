@@ -5,7 +5,7 @@
 
 use arrow::datatypes::{DataType, Field};
 use datafusion::dataframe::DataFrame;
-use datafusion::logical_expr::{cast, Expr};
+use datafusion::logical_expr::cast;
 use datafusion::physical_expr::expressions::{CastExpr, Column};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
@@ -36,21 +36,7 @@ fn plain(dt: &DataType) -> Option<DataType> {
 
 /// `df` with its `Utf8View` output columns cast to `Utf8` (unchanged when it has none).
 pub(crate) fn plain_strings(df: DataFrame) -> datafusion::error::Result<DataFrame> {
-    if !df.schema().fields().iter().any(|f| plain(f.data_type()).is_some()) {
-        return Ok(df);
-    }
-    let exprs: Vec<Expr> = df
-        .schema()
-        .iter()
-        .map(|(q, f)| {
-            let c = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
-            match plain(f.data_type()) {
-                Some(t) => cast(c, t).alias(f.name()),
-                None => c,
-            }
-        })
-        .collect();
-    df.select(exprs)
+    crate::answer_columns::map_columns(df, |c, t| plain(t).map(|t| cast(c, t)))
 }
 
 /// The physical plan of [`plain_strings`]'s answer with its casts moved below the final
