@@ -238,7 +238,8 @@ pub fn floor(t: i64, p: &Period, origin: Option<i64>, zone: &Zone) -> Option<i64
     // midnight of 1970-01-01 plus multiples of it: integer arithmetic, no calendar, as
     // `floor_calendar_walk` gives. TIME_FLOOR(__time, 'PT1H') runs here once per row.
     if let (None, Zone::Fixed(offset)) = (origin, zone) {
-        if p.years == 0 && p.months == 0 && p.weeks == 0 && t.abs() < ARITHMETIC_FLOOR_LIMIT {
+        let near_epoch = (-ARITHMETIC_FLOOR_LIMIT..ARITHMETIC_FLOOR_LIMIT).contains(&t);
+        if p.years == 0 && p.months == 0 && p.weeks == 0 && near_epoch {
             if let Some(step) = p.standard_millis().filter(|s| *s > 0) {
                 let origin = -i64::from(offset.local_minus_utc()) * SECOND;
                 let k = t.checked_sub(origin)?.div_euclid(step);
@@ -387,6 +388,15 @@ mod arithmetic_floor_tests {
             t += (x % 50_000_000_000) as i64 + 1;
         }
         assert!(checked > 10_000, "{checked}");
+        // The ends of the range (i64::MIN has no absolute value) take the calendar walk.
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let zone = Zone::Fixed(FixedOffset::east_opt(-8 * 3600).unwrap());
+            let period = Period::parse("PT1H").unwrap();
+            assert_eq!(
+                floor(t, &period, None, &zone),
+                floor_calendar_walk(t, &period, None, &zone)
+            );
+        }
         // Weeks, months, years and origins keep the calendar walk.
         let zone = Zone::Fixed(FixedOffset::east_opt(3600).unwrap());
         for p in ["P1W", "P1M", "P1Y", "P2W"] {
