@@ -282,8 +282,13 @@ pub fn batch_memory_size(batch: &arrow::record_batch::RecordBatch) -> usize {
 
 /// 16 bytes per view, plus the length of every value too long to sit inside its view.
 fn view_bytes(views: &[u128], nulls: Option<&arrow::buffer::NullBuffer>) -> usize {
-    let outside: usize = views.iter().map(|v| *v as u32 as usize).filter(|len| *len > 12).sum();
-    views.len() * 16 + outside + nulls.map_or(0, |n| n.buffer().len())
+    views.len() * 16 + bytes_outside_views(views) + nulls.map_or(0, |n| n.buffer().len())
+}
+
+/// Bytes of the values of `views` stored in data buffers: those longer than the 12 bytes a
+/// view holds inline (a view's low 32 bits are its value's length).
+pub fn bytes_outside_views(views: &[u128]) -> usize {
+    views.iter().map(|v| *v as u32 as usize).filter(|len| *len > 12).sum()
 }
 
 /// Whether `t` holds string or binary views below its top level (lists, structs, maps).

@@ -4,9 +4,10 @@
 //! sent (a shuffle buffer, a spill file, a frame over HTTP, which carry every buffer a view
 //! array points into), [`compact`] copies the bytes its views use into buffers of its own.
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{ArrayRef, AsArray};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
+use msq_engine::counters::bytes_outside_views;
 use std::sync::Arc;
 
 /// Buffers this much larger than the bytes their views use are compacted (below it, a copy
@@ -17,40 +18,41 @@ const SLACK_BYTES: usize = 32 << 10;
 /// [`SLACK_BYTES`]) what its views use rebuilt over compact buffers; other columns as they
 /// are.
 pub fn compact(batch: RecordBatch) -> RecordBatch {
-    if !batch.columns().iter().any(needs_compaction) {
-        return batch;
-    }
+    let mut changed = false;
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(|c| {
-            if !needs_compaction(c) {
-                return c.clone();
+        .map(|c| match compacted(c) {
+            Some(new) => {
+                changed = true;
+                new
             }
-            match c.data_type() {
-                DataType::Utf8View => Arc::new(c.as_string_view().gc()) as ArrayRef,
-                DataType::BinaryView => Arc::new(c.as_binary_view().gc()) as ArrayRef,
-                _ => c.clone(),
-            }
+            None => c.clone(),
         })
         .collect();
+    if !changed {
+        return batch;
+    }
     RecordBatch::try_new(batch.schema(), columns).unwrap_or(batch)
 }
 
-fn needs_compaction(c: &ArrayRef) -> bool {
-    let (views, buffers): (&[u128], usize) = match c.data_type() {
+/// `c` over compact buffers, when it is a view column wasting more than the slack.
+fn compacted(c: &ArrayRef) -> Option<ArrayRef> {
+    let wasteful = |views: &[u128], buffers: &[arrow::buffer::Buffer]| {
+        let held: usize = buffers.iter().map(|b| b.len()).sum();
+        held > bytes_outside_views(views).saturating_mul(2) + SLACK_BYTES
+    };
+    match c.data_type() {
         DataType::Utf8View => {
             let a = c.as_string_view();
-            (a.views(), a.data_buffers().iter().map(|b| b.len()).sum())
+            wasteful(a.views(), a.data_buffers()).then(|| Arc::new(a.gc()) as ArrayRef)
         }
         DataType::BinaryView => {
             let a = c.as_binary_view();
-            (a.views(), a.data_buffers().iter().map(|b| b.len()).sum())
+            wasteful(a.views(), a.data_buffers()).then(|| Arc::new(a.gc()) as ArrayRef)
         }
-        _ => return false,
-    };
-    let used: usize = views.iter().map(|v| *v as u32 as usize).filter(|len| *len > 12).sum();
-    buffers > used.saturating_mul(2) + SLACK_BYTES
+        _ => None,
+    }
 }
 
 #[cfg(test)]
