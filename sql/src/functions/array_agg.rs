@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, ArrayAccessor, ArrayRef, AsArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{plan_err, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
@@ -83,21 +83,19 @@ fn estimated_size(arr: &ArrayRef, i: usize) -> i64 {
     };
     let v = arr.as_list::<i32>().value(i);
     let elements: i64 = match v.data_type() {
-        DataType::Utf8 => {
-            let s = v.as_string::<i32>();
-            (0..s.len())
-                .map(|j| 1 + if s.is_null(j) { 0 } else { 4 + s.value(j).len() as i64 })
-                .sum()
-        }
-        DataType::Utf8View => {
-            let s = v.as_string_view();
-            (0..s.len())
-                .map(|j| 1 + if s.is_null(j) { 0 } else { 4 + s.value(j).len() as i64 })
-                .sum()
-        }
+        DataType::Utf8 => strings_size(v.as_string::<i32>()),
+        DataType::Utf8View => strings_size(v.as_string_view()),
         _ => 9 * v.len() as i64,
     };
     5 + elements
+}
+
+/// Druid's size of string elements: a null flag each, and a length and the UTF-8 bytes of
+/// each non-null one.
+fn strings_size<'a>(s: impl ArrayAccessor<Item = &'a str>) -> i64 {
+    (0..s.len())
+        .map(|j| 1 + if s.is_null(j) { 0 } else { 4 + s.value(j).len() as i64 })
+        .sum()
 }
 
 /// The check as an `Arc` (for building plans).
