@@ -3,7 +3,7 @@
 //! pages and every consumer after the plan see the types they always did. Ingestion gets the
 //! same from its storage-type casts.
 
-use arrow::datatypes::{DataType, Field};
+use arrow::datatypes::{DataType, FieldRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::cast;
 use datafusion::physical_expr::expressions::{CastExpr, Column};
@@ -18,18 +18,11 @@ use std::sync::Arc;
 
 /// `dt` with every `Utf8View` (also inside lists) as `Utf8`; `None` when it has none.
 fn plain(dt: &DataType) -> Option<DataType> {
+    let item = |f: &FieldRef| plain(f.data_type()).map(|t| Arc::new(f.as_ref().clone().with_data_type(t)));
     match dt {
         DataType::Utf8View => Some(DataType::Utf8),
-        DataType::List(f) => plain(f.data_type()).map(|t| {
-            DataType::List(Arc::new(
-                Field::new(f.name(), t, f.is_nullable()).with_metadata(f.metadata().clone()),
-            ))
-        }),
-        DataType::LargeList(f) => plain(f.data_type()).map(|t| {
-            DataType::LargeList(Arc::new(
-                Field::new(f.name(), t, f.is_nullable()).with_metadata(f.metadata().clone()),
-            ))
-        }),
+        DataType::List(f) => item(f).map(DataType::List),
+        DataType::LargeList(f) => item(f).map(DataType::LargeList),
         _ => None,
     }
 }
@@ -84,6 +77,7 @@ fn push_below(p: &ProjectionExec, node: Arc<dyn ExecutionPlan>) -> datafusion::e
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Field;
 
     #[test]
     fn views_become_plain_strings_also_in_lists() {
