@@ -114,6 +114,21 @@ pub fn s3_store(bucket: &str, options: &[(String, String)]) -> Result<AmazonS3> 
         .map_err(|e| MsqError::Validation(format!("Invalid S3 configuration for bucket [{bucket}]: {e}")))
 }
 
+/// Object-store settings for the moto S3 server the tests start (`MSQ_TEST_S3_ENDPOINT`):
+/// its endpoint and moto's dummy credentials.
+#[cfg(any(test, feature = "test-support"))]
+pub fn moto_settings(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("aws_endpoint", endpoint),
+        ("aws_access_key_id", "testing"),
+        ("aws_secret_access_key", "testing"),
+        ("aws_region", "us-east-1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,18 +199,6 @@ mod tests {
         }
     }
 
-    fn moto_options(endpoint: &str) -> Vec<(String, String)> {
-        [
-            ("aws_endpoint", endpoint),
-            ("aws_access_key_id", "testing"),
-            ("aws_secret_access_key", "testing"),
-            ("aws_region", "us-east-1"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
     /// Creates a bucket on moto with a plain `PUT /bucket` (moto accepts unsigned requests).
     async fn create_bucket(endpoint: &str, bucket: &str) {
         let resp = reqwest::Client::new()
@@ -211,7 +214,7 @@ mod tests {
         let Some(endpoint) = moto_endpoint() else { return };
         let bucket = format!("deep-{}", uuid::Uuid::new_v4().simple());
         create_bucket(&endpoint, &bucket).await;
-        let opts = moto_options(&endpoint);
+        let opts = moto_settings(&endpoint);
         let store = open_deep_storage_with(&format!("s3://{bucket}/msq/segments/"), &opts).unwrap();
         let path = ObjectPath::from("wiki/2015-09-12/v1/0.parquet");
         store

@@ -1,21 +1,9 @@
 //! Buckets on the moto S3 server that scripts/ci-services.sh starts (`MSQ_TEST_S3_ENDPOINT`).
 
+pub use msq_rows::storage::moto_settings;
 use msq_rows::storage::open_deep_storage_with;
 use object_store::ObjectStore;
 use std::sync::Arc;
-
-/// Dummy credentials and the moto endpoint, as object_store settings.
-pub fn moto_settings(endpoint: &str) -> Vec<(String, String)> {
-    [
-        ("aws_endpoint", endpoint),
-        ("aws_access_key_id", "testing"),
-        ("aws_secret_access_key", "testing"),
-        ("aws_region", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
 
 /// Creates a new bucket on moto and returns its name and a store over it.
 pub async fn new_bucket(endpoint: &str, label: &str) -> (String, Arc<dyn ObjectStore>) {
