@@ -1,6 +1,6 @@
 //! Time granularities (PARTITIONED BY, TIME_FLOOR periods) and time-chunk arithmetic in UTC.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -250,7 +250,39 @@ pub fn millis_to_datetime(t: i64) -> DateTime<Utc> {
 
 /// Formats epoch millis as Druid does: `2015-09-12T00:00:00.000Z`.
 pub fn format_millis(t: i64) -> String {
-    millis_to_datetime(t).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let dt = millis_to_datetime(t);
+    if !(0..=9999).contains(&dt.year()) {
+        // strftime's `%Y` signs and widens such years; the fixed-width path below does not.
+        return dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Digits written by hand: parsing a strftime pattern on every call was a visible share
+    // of planning over many segments (every segment id and interval is formatted).
+    let mut out = [0u8; 24];
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, dt.year() as u32);
+    put(5, 2, dt.month());
+    put(8, 2, dt.day());
+    put(11, 2, dt.hour());
+    put(14, 2, dt.minute());
+    put(17, 2, dt.second());
+    put(20, 3, dt.timestamp_subsec_millis());
+    for (i, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        out[i] = c;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses an ISO-8601 instant (`2015-09-12`, `2015-09-12T01:00:00Z`, with offset) to epoch millis.
@@ -351,6 +383,37 @@ impl fmt::Display for Interval {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn format_millis_matches_strftime() {
+        let strftime = |t: i64| {
+            super::millis_to_datetime(t)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        };
+        let mut samples = vec![
+            0,
+            1,
+            -1,
+            999,
+            -999,
+            1_442_016_000_000,
+            253_402_300_799_999,
+            253_402_300_800_000,
+        ];
+        samples.extend([-62_167_219_200_000, -62_167_219_200_001, i64::MIN, i64::MAX]);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push((x as i64) % 400_000_000_000_000);
+        }
+        for t in samples {
+            assert_eq!(super::format_millis(t), strftime(t), "t = {t}");
+        }
+        assert_eq!(super::format_millis(1_442_016_000_123), "2015-09-12T00:00:00.123Z");
+    }
+
     use super::*;
 
     #[test]
