@@ -29,7 +29,7 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, NoTls, Row};
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// Key of the advisory lock held while creating tables (concurrent `CREATE TABLE IF NOT
@@ -56,6 +56,7 @@ pub struct PostgresMetadataStore {
     jobs: mpsc::Sender<Job>,
     /// The URL without its password, for `Debug`.
     display: String,
+    decoded: Arc<segments::DecodedSegments>,
 }
 
 impl std::fmt::Debug for PostgresMetadataStore {
@@ -122,7 +123,11 @@ impl PostgresMetadataStore {
             .name("msq-metadata-pg".into())
             .spawn(move || connection_thread(config, rx))
             .map_err(|e| MsqError::Metadata(format!("cannot start the metadata connection thread: {e}")))?;
-        let store = PostgresMetadataStore { jobs: tx, display };
+        let store = PostgresMetadataStore {
+            jobs: tx,
+            display,
+            decoded: Arc::default(),
+        };
         store.call(|c| {
             let mut tx = c.transaction().db()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK_KEY])
@@ -326,7 +331,8 @@ impl MetadataStore for PostgresMetadataStore {
 
     fn used_segments(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentRecord>> {
         let ds = data_source.to_string();
-        self.run(move |tx| segments::query(tx, &ds, interval, true))
+        let decoded = self.decoded.clone();
+        self.run(move |tx| segments::used(tx, &decoded, &ds, interval))
     }
 
     fn all_segments(&self, data_source: &str) -> Result<Vec<SegmentRecord>> {

@@ -33,6 +33,7 @@ impl<T> Db<T> for rusqlite::Result<T> {
 /// connection.
 pub struct SqliteMetadataStore {
     conn: Mutex<Connection>,
+    decoded: segments::DecodedSegments,
 }
 
 impl std::fmt::Debug for SqliteMetadataStore {
@@ -72,7 +73,10 @@ impl SqliteMetadataStore {
         if let Err(e) = conn.execute_batch(schema::UNIQUE_PENDING_ID) {
             tracing::warn!("metadata store: pending segment ids are not unique ({e}); delete stale pending segments");
         }
-        Ok(SqliteMetadataStore { conn: Mutex::new(conn) })
+        Ok(SqliteMetadataStore {
+            conn: Mutex::new(conn),
+            decoded: Default::default(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -179,7 +183,7 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     fn used_segments(&self, data_source: &str, interval: Option<Interval>) -> Result<Vec<SegmentRecord>> {
-        self.run(|tx| segments::query(tx, data_source, interval, true))
+        self.run(|tx| segments::used(tx, &self.decoded, data_source, interval))
     }
 
     fn all_segments(&self, data_source: &str) -> Result<Vec<SegmentRecord>> {

@@ -108,6 +108,7 @@ macro_rules! store_suite {
             failed_publish_changes_nothing,
             insert_append_allocation_against_store,
             mark_unused_set_used_and_pending,
+            used_segments_follow_every_change,
             tasks_round_trip_filters_logs_reports,
             concurrent_use_from_threads,
             concurrent_publishes_serialize,
@@ -365,6 +366,54 @@ pub(crate) fn mark_unused_set_used_and_pending(fx: &dyn Fixture) {
     assert_eq!(store.delete_pending_segments("wiki").unwrap(), 1);
     assert!(store.pending_segments("wiki").unwrap().is_empty());
     assert_eq!(store.pending_segments("other").unwrap().len(), 1);
+}
+
+/// `used_segments` over all time reuses decoded rows: every change to the used set, a row's
+/// `used_status_last_updated`, and a killed segment published again under its id with other
+/// contents must still show, each compared with the rows as `all_segments` decodes them.
+pub(crate) fn used_segments_follow_every_change(fx: &dyn Fixture) {
+    let store = fx.store();
+    let (d1, d2) = (day("2015-09-12"), day("2015-09-13"));
+    let (s1, s2) = (seg("wiki", d1, "v1", 0), seg("wiki", d2, "v1", 0));
+    let fresh = |store: &Arc<dyn MetadataStore>| -> Vec<SegmentRecord> {
+        store
+            .all_segments("wiki")
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.used)
+            .collect()
+    };
+    store
+        .publish(&insert("wiki", "t1", vec![s1.clone(), s2.clone()]))
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(store.used_segments("wiki", None).unwrap(), vec![s1.clone(), s2.clone()]);
+    }
+    store.set_segments_used(&[s1.id.to_string()], false).unwrap();
+    assert_eq!(store.used_segments("wiki", None).unwrap(), vec![s2.clone()]);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    store.set_segments_used(&[s1.id.to_string()], true).unwrap();
+    let used = store.used_segments("wiki", None).unwrap();
+    assert_eq!(used, fresh(&store));
+    assert_ne!(used[0].used_status_last_updated, s1.used_status_last_updated);
+    // Killed, then published again under the same id with another path and signature.
+    assert_eq!(store.mark_unused("wiki", Some(d1)).unwrap(), vec![s1.id.clone()]);
+    assert_eq!(store.used_segments("wiki", None).unwrap(), vec![s2.clone()]);
+    store.kill_unused_segments(&kill_req(d1, None)).unwrap();
+    let mut again = s1.clone();
+    again.path = "wiki/again.parquet".into();
+    again.created_date = "2024-02-02T00:00:00.000Z".into();
+    again.signature.0.push(ColumnSignature {
+        name: "added".into(),
+        column_type: ColumnType::Long,
+    });
+    store.publish(&insert("wiki", "t2", vec![again.clone()])).unwrap();
+    assert_eq!(store.used_segments("wiki", None).unwrap(), vec![again, s2.clone()]);
+    assert_eq!(store.used_segments("wiki", None).unwrap(), fresh(&store));
+    // A restarted store (an empty cache) and this one agree; all unused reads as nothing.
+    assert_eq!(fx.reopen().used_segments("wiki", None).unwrap(), fresh(&store));
+    store.mark_unused("wiki", None).unwrap();
+    assert!(store.used_segments("wiki", None).unwrap().is_empty());
 }
 
 fn kill_req(interval: Interval, task_id: Option<&str>) -> KillRequest {

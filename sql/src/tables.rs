@@ -10,7 +10,7 @@ use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use msq_engine::granularity::Interval;
 use msq_engine::input::{InputFormat, InputSource};
-use msq_engine::metadata::{visible_segments, SegmentRecord};
+use msq_engine::metadata::{visible_parts, SegmentRecord};
 use msq_engine::signature::{time_data_type, ColumnType, Signature, TIME_COLUMN};
 use msq_rows::exec::{ExternalScanExec, SegmentScanExec, SegmentSlice};
 use std::sync::Arc;
@@ -134,21 +134,16 @@ impl TableProvider for DatasourceTable {
                 range = intersect(range, r);
             }
         }
-        let visible = if range.start >= range.end {
-            vec![]
-        } else {
-            visible_segments(&self.segments, range)
-        };
-        let mut slices: Vec<SegmentSlice> = visible
+        let mut slices: Vec<SegmentSlice> = visible_parts(&self.segments, range)
             .into_iter()
-            .filter(|v| !v.segment.is_tombstone && v.segment.num_rows > 0)
-            .map(|v| SegmentSlice {
-                segment_id: v.segment.id.to_string(),
-                path: v.segment.path.clone(),
-                size_bytes: v.segment.size_bytes,
-                num_rows: v.segment.num_rows,
-                interval: v.segment.id.interval,
-                visible: v.visible,
+            .filter(|(s, _)| !s.is_tombstone && s.num_rows > 0)
+            .map(|(s, visible)| SegmentSlice {
+                segment_id: s.id.to_string(),
+                path: s.path.clone(),
+                size_bytes: s.size_bytes,
+                num_rows: s.num_rows,
+                interval: s.id.interval,
+                visible,
             })
             .collect();
         // Largest first onto the least-loaded partition.

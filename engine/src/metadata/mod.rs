@@ -20,4 +20,4 @@ pub use allocation::{AllocateOutcome, AllocateRequest, LockOutcome, LockRequest,
 pub use segment::{SegmentId, SegmentRecord};
 pub use shard_spec::{finalize_shard_specs, ShardChoice};
 pub use store::{KillRequest, KillResult, MetadataStore, PublishResult, SegmentPublish, TaskFilter, TaskRecord};
-pub use timeline::{allocate, overshadowed, visible_segments, Allocation, VisibleSegment};
+pub use timeline::{allocate, overshadowed, visible_parts, visible_segments, Allocation, VisibleSegment};

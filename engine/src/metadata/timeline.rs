@@ -139,20 +139,25 @@ fn for_each_unshadowed(segments: &[&SegmentRecord], clip: Interval, mut f: impl 
 /// no used segment of the same dataSource with a higher version covers. Segments with
 /// nothing visible are dropped. Results keep the order of `used`.
 pub fn visible_segments(used: &[SegmentRecord], query: Interval) -> Vec<VisibleSegment> {
+    visible_parts(used, query)
+        .into_iter()
+        .map(|(s, visible)| VisibleSegment {
+            segment: s.clone(),
+            visible,
+        })
+        .collect()
+}
+
+/// [`visible_segments`] borrowing each segment instead of copying it (a query's planning over
+/// hundreds of segments needs only a few fields of each).
+pub fn visible_parts(used: &[SegmentRecord], query: Interval) -> Vec<(&SegmentRecord, Vec<Interval>)> {
     if query.start >= query.end {
         return Vec::new();
     }
     let refs: Vec<&SegmentRecord> = used.iter().collect();
     let mut parts: Vec<Vec<Interval>> = vec![Vec::new(); used.len()];
     for_each_unshadowed(&refs, query, |i, v| parts[i] = v);
-    used.iter()
-        .zip(parts)
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(s, v)| VisibleSegment {
-            segment: s.clone(),
-            visible: v,
-        })
-        .collect()
+    used.iter().zip(parts).filter(|(_, v)| !v.is_empty()).collect()
 }
 
 /// Ids of the segments in `used` that are fully overshadowed once `new_segments` are added:

@@ -5,6 +5,8 @@ use msq_engine::error::{MsqError, Result};
 use msq_engine::granularity::Interval;
 use msq_engine::metadata::segment::{SegmentId, SegmentRecord};
 use msq_engine::metadata::store::now_iso;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Columns read into a `SegmentRecord`, in order.
 const SEGMENT_COLUMNS: &str = r#"id, dataSource, "start", "end", version, partition_num, used, is_tombstone, num_rows,
@@ -53,6 +55,70 @@ pub fn query(
         &[data_source.into(), iv.end.into(), iv.start.into()],
         segment_from_row,
     )
+}
+
+/// The used segments of each dataSource as last read whole, decoded. A published segment's
+/// row never changes but for its used flag and `used_status_last_updated`, so a row whose
+/// id, path and creation time match an entry here is that entry: [`used`] then reads only
+/// those columns instead of decoding every segment's signature and shard spec again (most
+/// of a small query's planning over hundreds of segments).
+#[derive(Debug, Default)]
+pub struct DecodedSegments(Mutex<HashMap<String, HashMap<String, SegmentRecord>>>);
+
+/// What tells a row of [`DecodedSegments`] apart: id, path, created_date,
+/// used_status_last_updated.
+type RowKey = (String, String, String, String);
+
+/// [`query`] of the used segments of `data_source` (overlapping `interval`; all time when
+/// `None`), through `cache` for the whole-time question the planner asks. The set of used
+/// segments is read fresh every time: only the decoding is reused.
+pub fn used(
+    tx: &mut dyn SqlTx,
+    cache: &DecodedSegments,
+    data_source: &str,
+    interval: Option<Interval>,
+) -> Result<Vec<SegmentRecord>> {
+    if interval.is_some() {
+        return query(tx, data_source, interval, true);
+    }
+    let iv = Interval::eternity();
+    let keys: Vec<RowKey> = tx.query_as(
+        r#"SELECT id, path, created_date, used_status_last_updated FROM druid_segments
+           WHERE dataSource = ?1 AND used = TRUE AND "start" < ?2 AND "end" > ?3
+           ORDER BY "start", "end", version, partition_num"#,
+        &[data_source.into(), iv.end.into(), iv.start.into()],
+        |row| Ok((row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?)),
+    )?;
+    let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+    if keys.is_empty() {
+        map.remove(data_source);
+        return Ok(Vec::new());
+    }
+    if let Some(known) = map.get(data_source) {
+        let hits: Option<Vec<SegmentRecord>> = keys
+            .iter()
+            .map(|(id, path, created, updated)| {
+                let s = known
+                    .get(id)
+                    .filter(|s| &s.path == path && &s.created_date == created)?;
+                let mut s = s.clone();
+                s.used_status_last_updated.clone_from(updated);
+                Some(s)
+            })
+            .collect();
+        if let Some(hits) = hits {
+            return Ok(hits);
+        }
+    }
+    drop(map);
+    let fresh = query(tx, data_source, None, true)?;
+    let decoded = fresh.iter().map(|s| (s.id.to_string(), s.clone())).collect();
+    let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+    match fresh.is_empty() {
+        true => map.remove(data_source),
+        false => map.insert(data_source.to_string(), decoded),
+    };
+    Ok(fresh)
 }
 
 /// The dataSources having used segments, sorted.
