@@ -43,18 +43,27 @@ pub fn query(
     interval: Option<Interval>,
     used_only: bool,
 ) -> Result<Vec<SegmentRecord>> {
+    select(tx, SEGMENT_COLUMNS, data_source, interval, used_only, segment_from_row)
+}
+
+/// `columns` of the segments of `data_source` overlapping `interval` (all time when `None`),
+/// only used ones when `used_only`, in time and version order, each row read by `read`.
+fn select<T>(
+    tx: &mut dyn SqlTx,
+    columns: &str,
+    data_source: &str,
+    interval: Option<Interval>,
+    used_only: bool,
+    read: impl Fn(&SqlRow) -> Result<T>,
+) -> Result<Vec<T>> {
     let iv = interval.unwrap_or_else(Interval::eternity);
     let used_clause = if used_only { "AND used = TRUE" } else { "" };
     let sql = format!(
-        r#"SELECT {SEGMENT_COLUMNS} FROM druid_segments
+        r#"SELECT {columns} FROM druid_segments
            WHERE dataSource = ?1 {used_clause} AND "start" < ?2 AND "end" > ?3
            ORDER BY "start", "end", version, partition_num"#
     );
-    tx.query_as(
-        &sql,
-        &[data_source.into(), iv.end.into(), iv.start.into()],
-        segment_from_row,
-    )
+    tx.query_as(&sql, &[data_source.into(), iv.end.into(), iv.start.into()], read)
 }
 
 /// The used segments of each dataSource as last read whole, decoded. A published segment's
@@ -65,8 +74,8 @@ pub fn query(
 #[derive(Debug, Default)]
 pub struct DecodedSegments(Mutex<HashMap<String, HashMap<String, SegmentRecord>>>);
 
-/// What tells a row of [`DecodedSegments`] apart: id, path, created_date,
-/// used_status_last_updated.
+/// Of a used segment's row: id, path and created_date (which match it to a decoded entry),
+/// and used_status_last_updated (which may have changed since).
 type RowKey = (String, String, String, String);
 
 /// [`query`] of the used segments of `data_source` (overlapping `interval`; all time when
@@ -81,12 +90,12 @@ pub fn used(
     if interval.is_some() {
         return query(tx, data_source, interval, true);
     }
-    let iv = Interval::eternity();
-    let keys: Vec<RowKey> = tx.query_as(
-        r#"SELECT id, path, created_date, used_status_last_updated FROM druid_segments
-           WHERE dataSource = ?1 AND used = TRUE AND "start" < ?2 AND "end" > ?3
-           ORDER BY "start", "end", version, partition_num"#,
-        &[data_source.into(), iv.end.into(), iv.start.into()],
+    let keys: Vec<RowKey> = select(
+        tx,
+        "id, path, created_date, used_status_last_updated",
+        data_source,
+        None,
+        true,
         |row| Ok((row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?)),
     )?;
     let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
