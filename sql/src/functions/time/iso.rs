@@ -102,7 +102,7 @@ pub fn format_iso(t: i64, zone: &Zone) -> Option<String> {
     let off = zone.fixed_at(t)?;
     let dt = DateTime::from_timestamp_millis(t)?.with_timezone(&off);
     Some(if off.local_minus_utc() == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        msq_engine::granularity::format_millis(t)
     } else {
         dt.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
     })
