@@ -383,13 +383,11 @@ impl fmt::Display for Interval {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn format_millis_matches_strftime() {
-        let strftime = |t: i64| {
-            super::millis_to_datetime(t)
-                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string()
-        };
+        let strftime = |t: i64| millis_to_datetime(t).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         let mut samples = vec![
             0,
             1,
@@ -409,12 +407,10 @@ mod tests {
             samples.push((x as i64) % 400_000_000_000_000);
         }
         for t in samples {
-            assert_eq!(super::format_millis(t), strftime(t), "t = {t}");
+            assert_eq!(format_millis(t), strftime(t), "t = {t}");
         }
-        assert_eq!(super::format_millis(1_442_016_000_123), "2015-09-12T00:00:00.123Z");
+        assert_eq!(format_millis(1_442_016_000_123), "2015-09-12T00:00:00.123Z");
     }
-
-    use super::*;
 
     #[test]
     fn the_granularity_of_a_chunk() {
