@@ -24,9 +24,13 @@ use hashbrown::HashMap;
 /// distinct counts in a batch stays under this; above it the batch goes to the inner values.
 const MAX_TABLE: usize = 1 << 16;
 
-/// Batches handed straight to the inner group values after one whose rows were mostly
-/// distinct (numbering them first would be wasted work), before trying again.
+/// Batches handed straight to the inner group values after the first batch whose rows were
+/// mostly distinct (numbering them first would be wasted work), before trying again; each
+/// further such batch doubles it, up to [`MAX_BYPASS_BATCHES`].
 const BYPASS_BATCHES: u32 = 16;
+
+/// The longest bypass: keys that are distinct for good cost one batch in this many.
+const MAX_BYPASS_BATCHES: u32 = 1024;
 
 /// Whether a key column of this type can be numbered by its bits.
 pub fn supported_key_type(t: &DataType) -> bool {
@@ -208,6 +212,8 @@ pub struct ViewKeyedGroupValues {
     table: Vec<u32>,
     pattern_groups: Vec<usize>,
     bypass: u32,
+    /// The bypass the next mostly-distinct batch starts.
+    next_bypass: u32,
 }
 
 impl ViewKeyedGroupValues {
@@ -222,6 +228,7 @@ impl ViewKeyedGroupValues {
             table: Vec::new(),
             pattern_groups: Vec::new(),
             bypass: 0,
+            next_bypass: BYPASS_BATCHES,
         })
     }
 
@@ -282,7 +289,10 @@ impl GroupValues for ViewKeyedGroupValues {
             false => (&self.row_patterns, &self.first_rows),
         };
         if first_rows.len() * 2 > rows && rows >= 1024 {
-            self.bypass = BYPASS_BATCHES;
+            self.bypass = self.next_bypass;
+            self.next_bypass = (self.next_bypass * 2).min(MAX_BYPASS_BATCHES);
+        } else {
+            self.next_bypass = BYPASS_BATCHES;
         }
         let indices = UInt32Array::from(first_rows.clone());
         let distinct: Vec<ArrayRef> = cols
