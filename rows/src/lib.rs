@@ -13,5 +13,7 @@ pub mod rpc;
 pub mod scratch;
 pub mod shuffle;
 pub mod storage;
+#[cfg(test)]
+mod test_rng;
 pub mod views;
 pub mod wire;

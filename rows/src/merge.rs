@@ -461,20 +461,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, TimeUnit};
     use msq_engine::counters::batch_memory_size;
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_rng::Rng;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![

@@ -273,11 +273,7 @@ mod tests {
             let d = cast(&StringArray::from(values), &dict).unwrap();
             cast(&d, &DataType::Utf8View).unwrap()
         };
-        let mut seed = 17u64;
-        let mut next = move |n: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) % n
-        };
+        let mut rng = crate::test_rng::Rng(17);
         let mut out = Vec::new();
         for b in 0..n_batches {
             let channels: Vec<Option<String>> = (0..rows)
@@ -287,13 +283,13 @@ mod tests {
                 })
                 .collect();
             let namespaces: Vec<Option<String>> = (0..rows)
-                .map(|_| match next(9) {
+                .map(|_| match rng.below(9) {
                     0 => None,
                     k => Some(format!("ns{k}")),
                 })
                 .collect();
             let x: Int64Array = (0..rows)
-                .map(|_| match next(50) {
+                .map(|_| match rng.below(50) {
                     0 => None,
                     k => Some(k as i64 - 20),
                 })

@@ -344,30 +344,20 @@ impl GroupValues for ViewKeyedGroupValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use arrow::array::{Int64Array, StringArray, StringViewArray};
     use arrow::compute::cast;
     use std::sync::Arc;
 
-    /// A tiny deterministic generator (the tests need no randomness crate).
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self, n: u64) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) % n
-        }
-    }
-
-    /// Strings of which some are short (inline in the view) and some long, with nulls; the
-    /// same value appears under different views when `pages` > 1 (as in two dictionary pages).
-    fn strings(rng: &mut Lcg, rows: usize, distinct: u64, sorted_runs: bool) -> ArrayRef {
+    /// Strings of which some are short (inline in the view) and some long, with nulls, read
+    /// through a dictionary so that equal values share a view within a batch; across batches
+    /// (as across dictionary pages) the same value has other views.
+    fn strings(rng: &mut Rng, rows: usize, distinct: u64, sorted_runs: bool) -> ArrayRef {
         let mut values: Vec<Option<String>> = Vec::with_capacity(rows);
         let mut current = 0;
         for _ in 0..rows {
-            if !sorted_runs || rng.next(20) == 0 {
-                current = rng.next(distinct + 1);
+            if !sorted_runs || rng.below(20) == 0 {
+                current = rng.below(distinct + 1);
             }
             values.push(match current {
                 0 => None,
@@ -411,7 +401,7 @@ mod tests {
 
     #[test]
     fn single_view_key_numbers_groups_as_datafusion_does() {
-        let mut rng = Lcg(7);
+        let mut rng = Rng(7);
         let schema = Arc::new(Schema::new(vec![Field::new("c", DataType::Utf8View, true)]));
         for sorted in [true, false] {
             let batches: Vec<Vec<ArrayRef>> = (0..6).map(|_| vec![strings(&mut rng, 5000, 40, sorted)]).collect();
@@ -422,7 +412,7 @@ mod tests {
 
     #[test]
     fn two_keys_and_a_number_match_datafusion() {
-        let mut rng = Lcg(11);
+        let mut rng = Rng(11);
         let schema = Arc::new(Schema::new(vec![
             Field::new("c", DataType::Utf8View, true),
             Field::new("n", DataType::Utf8View, true),
@@ -435,7 +425,7 @@ mod tests {
                         if i % 97 == 0 {
                             None
                         } else {
-                            Some((rng.next(3) as i64) - 1)
+                            Some((rng.below(3) as i64) - 1)
                         }
                     })
                     .collect();
@@ -452,14 +442,14 @@ mod tests {
 
     #[test]
     fn mostly_distinct_batches_go_straight_through_and_still_match() {
-        let mut rng = Lcg(3);
+        let mut rng = Rng(3);
         let schema = Arc::new(Schema::new(vec![Field::new("u", DataType::Utf8View, true)]));
         // Plain (not dictionary) views: every row its own pattern, values repeating across
         // batches.
         let batches: Vec<Vec<ArrayRef>> = (0..20)
             .map(|_| {
                 let v: StringViewArray = (0..2048)
-                    .map(|_| Some(format!("user number {}", rng.next(100_000))))
+                    .map(|_| Some(format!("user number {}", rng.below(100_000))))
                     .collect();
                 vec![Arc::new(v) as ArrayRef]
             })
