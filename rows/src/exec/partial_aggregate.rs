@@ -14,7 +14,7 @@ use arrow::array::{ArrayRef, AsArray};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
@@ -32,16 +32,19 @@ use std::sync::Arc;
 
 /// `plan` with every `AggregateExec` that [`PartialAggregateExec`] can run replaced by one.
 pub fn with_view_grouping(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    plan.transform_up(|node| {
-        let Some(agg) = node.downcast_ref::<AggregateExec>() else {
-            return Ok(Transformed::no(node));
-        };
-        match PartialAggregateExec::try_new(Arc::new(agg.clone()))? {
-            Some(p) => Ok(Transformed::yes(Arc::new(p) as Arc<dyn ExecutionPlan>)),
-            None => Ok(Transformed::no(node)),
-        }
+    plan.transform_up(swapped).map(|t| t.data)
+}
+
+/// `node` as a [`PartialAggregateExec`] when it is an `AggregateExec` that one can run.
+fn swapped(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let ours = match node.downcast_ref::<AggregateExec>() {
+        Some(agg) => PartialAggregateExec::try_new(agg)?,
+        None => None,
+    };
+    Ok(match ours {
+        Some(p) => Transformed::yes(Arc::new(p)),
+        None => Transformed::no(node),
     })
-    .map(|t| t.data)
 }
 
 /// A partial `AggregateExec` over string-view keys, grouping through view bits.
@@ -54,7 +57,7 @@ impl PartialAggregateExec {
     /// The operator for `agg`, when it is a plain partial aggregation this operator runs the
     /// same way: `Partial` mode, one grouping set, no limit or dynamic filter, unordered input,
     /// aggregates with group accumulators and no ORDER BY, and keys worth numbering by bits.
-    pub fn try_new(agg: Arc<AggregateExec>) -> Result<Option<Self>> {
+    pub fn try_new(agg: &AggregateExec) -> Result<Option<Self>> {
         let input_schema = agg.input().schema();
         let plain = matches!(agg.mode(), AggregateMode::Partial)
             && agg.group_expr().is_single()
@@ -71,7 +74,9 @@ impl PartialAggregateExec {
         }
         let group_schema = agg.group_expr().group_schema(&input_schema)?;
         let types: Vec<_> = group_schema.fields().iter().map(|f| f.data_type().clone()).collect();
-        Ok(worth_it(&types).then_some(PartialAggregateExec { agg }))
+        Ok(worth_it(&types).then(|| PartialAggregateExec {
+            agg: Arc::new(agg.clone()),
+        }))
     }
 }
 
@@ -105,14 +110,7 @@ impl ExecutionPlan for PartialAggregateExec {
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
         let agg = self.agg.clone().replace_children(children, options)?;
-        let agg = agg
-            .downcast_ref::<AggregateExec>()
-            .cloned()
-            .ok_or_else(|| DataFusionError::Internal("AggregateExec expected".into()))?;
-        match PartialAggregateExec::try_new(Arc::new(agg.clone()))? {
-            Some(p) => Ok(Arc::new(p)),
-            None => Ok(Arc::new(agg)),
-        }
+        Ok(swapped(agg)?.data)
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
