@@ -11,6 +11,7 @@ pub mod registry;
 mod result_zone;
 pub mod rewrite;
 pub mod script;
+pub mod session;
 pub mod stages;
 pub mod statement;
 mod string_views;

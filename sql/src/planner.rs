@@ -4,6 +4,7 @@
 use crate::functions::time::{parse_iso, Zone};
 use crate::guard;
 use crate::rewrite::RewriteOptions;
+pub use crate::session::session_context;
 use crate::stages::StageBuilder;
 use crate::statement::{parse_statement_in_zone, ClusterKey, DruidStatement, Overwrite, StatementKind};
 use crate::system::definitions::engine_refusal;
@@ -12,11 +13,10 @@ use arrow::datatypes::{DataType, Schema, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{cast, col, lit, Expr};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParserBuilder;
-use msq_engine::context::{JoinAlgorithm, QueryContext};
+use msq_engine::context::QueryContext;
 use msq_engine::granularity::{Granularity, Interval};
 use msq_engine::input::{InputFormat, InputSource};
 use msq_engine::metadata::MetadataStore;
@@ -46,38 +46,6 @@ pub struct PlannedStatement {
     pub statement: DruidStatement,
     /// The datasources the statement reads, sorted, each once.
     pub read_tables: Vec<String>,
-}
-
-/// A DataFusion session configured for planning msq-rs stage DAGs.
-pub fn session_context(ctx: &QueryContext) -> SessionContext {
-    let workers = ctx.worker_count();
-    let mut config = SessionConfig::new()
-        .with_target_partitions(workers.max(2))
-        .with_batch_size(ctx.rows_per_frame)
-        .with_round_robin_repartition(false)
-        .with_repartition_joins(true)
-        .with_repartition_aggregations(true)
-        .with_repartition_sorts(true)
-        .with_repartition_file_scans(false)
-        .with_information_schema(false);
-    {
-        let o = config.options_mut();
-        o.sql_parser.enable_ident_normalization = false;
-        o.optimizer.enable_dynamic_filter_pushdown = false;
-        o.optimizer.enable_topk_dynamic_filter_pushdown = false;
-        o.optimizer.enable_join_dynamic_filter_pushdown = false;
-        o.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
-        o.optimizer.prefer_existing_sort = false;
-        o.optimizer.prefer_hash_join = ctx.sql.join_algorithm != JoinAlgorithm::SortMerge;
-    }
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features()
-        .build();
-    let sc = SessionContext::new_with_state(state);
-    crate::functions::register_druid_functions(&sc);
-    crate::lookups::register(&sc);
-    sc
 }
 
 fn parse_json_arg<T: serde::de::DeserializeOwned>(v: &serde_json::Value, what: &str) -> Result<T> {
