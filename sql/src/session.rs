@@ -49,6 +49,9 @@ pub fn session_context(ctx: &QueryContext) -> SessionContext {
 /// DataFusion's defaults, Druid's functions and `LOOKUP` (registering the several hundred
 /// functions took about 0.3 ms per statement). Nothing in it changes per statement: a
 /// session copies it and replaces the settings, catalog and execution properties.
+/// Functions that read settings when registered (DataFusion's `with_updated_config`) see
+/// the defaults; none reads a setting a session changes (Druid's `sqlTimeZone` is applied
+/// by rewriting the SQL, DataFusion's own time zone stays the default).
 fn template_state() -> &'static SessionState {
     static TEMPLATE: OnceLock<SessionState> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
