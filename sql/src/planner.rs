@@ -4,7 +4,7 @@
 use crate::functions::time::{parse_iso, Zone};
 use crate::guard;
 use crate::rewrite::RewriteOptions;
-pub use crate::session::session_context;
+use crate::session::session_context;
 use crate::stages::StageBuilder;
 use crate::statement::{parse_statement_in_zone, ClusterKey, DruidStatement, Overwrite, StatementKind};
 use crate::system::definitions::engine_refusal;

@@ -7,5 +7,5 @@ use std::sync::Arc;
 /// A task context holding every function the planner can put in a plan: DataFusion's
 /// built-ins plus the Druid functions (`TIME_PARSE`, ..., `LATEST_BY`, `EARLIEST_BY`).
 pub fn function_registry() -> Arc<TaskContext> {
-    crate::planner::session_context(&QueryContext::default()).task_ctx()
+    crate::session::session_context(&QueryContext::default()).task_ctx()
 }
